@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/term"
 )
 
 // Exit codes shared by all tools.
@@ -85,11 +87,8 @@ func IsTerminal(f any) bool {
 	if !ok {
 		return false
 	}
-	st, err := file.Stat()
-	if err != nil {
-		return false
-	}
-	return st.Mode()&os.ModeCharDevice != 0
+	// A character device is not enough: /dev/null is one too.
+	return term.IsTerminal(int(file.Fd()))
 }
 
 // NewFlagSet returns a flag set that reports errors instead of exiting, with
@@ -98,10 +97,10 @@ func NewFlagSet(name, synopsis, examples string, stderr io.Writer) *flag.FlagSet
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s\n\nFlags:\n", synopsis)
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
 		if examples != "" {
-			fmt.Fprintf(stderr, "\nExamples:\n%s\n", examples)
+			fmt.Fprintf(fs.Output(), "\nExamples:\n%s\n", examples)
 		}
 	}
 	return fs

@@ -1,0 +1,314 @@
+package attack
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+)
+
+// APGD is Auto-PGD (Croce and Hein, "Reliable evaluation of adversarial
+// robustness with an ensemble of diverse parameter-free attacks", ICML
+// 2020), following the reference implementation
+// (github.com/fra31/auto-attack, autoattack/autopgd_base.py,
+// APGDAttack.attack_single_run and perturb):
+//
+//   - start: x0 + Eps·t/‖t‖ with t uniform in [-1,1]^d (L∞) or Gaussian (L2),
+//     clipped to [0, 1];
+//   - step size η = 2·Eps per example; momentum 0.75 (none at the first step):
+//     z = Π(x + η·dir(∇)), x ← Π(x + 0.75(z - x) + 0.25(x - x_prev));
+//   - checkpoints every k iterations, k starting at 0.22·Steps and shrinking
+//     by 0.03·Steps down to 0.06·Steps (integer parts, at least 1): if the
+//     loss rose in at most Rho·k of the last k steps, or the step size was
+//     not halved at the previous checkpoint and the best loss has not
+//     improved since, the step is halved and the iterate and its gradient
+//     are reset to the best point;
+//   - restarts only on examples not yet misclassified.
+//
+// Deviations, both for correctness: the oscillation count at the first
+// checkpoint compares the first step with the loss at the starting point
+// (the reference compares with an unwritten zero), and Π is the exact L2
+// projection onto the ball intersected with [0, 1] (the reference rescales
+// onto the ball, then clips).
+//
+// An example counts as broken if any iterate misclassifies it; the last
+// misclassified iterate is returned. Otherwise the highest-loss point over
+// all restarts is returned; examples misclassified at x0 are returned
+// unchanged.
+type APGD struct {
+	Norm     Norm    // Linf (default) or L2
+	Eps      float64 // radius of the ball
+	Steps    int     // iterations per restart; 0 means 100
+	Restarts int     // 0 means 1
+	Loss     Loss    // LossCE (default), LossDLR or LossCW
+	Rho      float64 // oscillation threshold; 0 means 0.75
+}
+
+func (a APGD) withDefaults() APGD {
+	if a.Norm == "" {
+		a.Norm = Linf
+	}
+	if a.Loss == "" {
+		a.Loss = LossCE
+	}
+	if a.Steps == 0 {
+		a.Steps = 100
+	}
+	if a.Restarts == 0 {
+		a.Restarts = 1
+	}
+	if a.Rho == 0 {
+		a.Rho = 0.75
+	}
+	return a
+}
+
+// Name returns "apgd".
+func (a APGD) Name() string { return "apgd" }
+
+// Params returns the effective parameters.
+func (a APGD) Params() map[string]string {
+	a = a.withDefaults()
+	return map[string]string{
+		"norm":     string(a.Norm),
+		"eps":      fmtFloat(a.Eps),
+		"steps":    strconv.Itoa(a.Steps),
+		"restarts": strconv.Itoa(a.Restarts),
+		"loss":     string(a.Loss),
+		"rho":      fmtFloat(a.Rho),
+	}
+}
+
+// apgdRun holds the state of one APGD run on m active examples.
+type apgdRun struct {
+	a                   APGD
+	d, k                int
+	eval                *evaluator
+	x0                  []float32
+	y                   []int64
+	xadv, xold, z, grad []float32
+	xbest, gbest, xmis  []float32
+	logits              []float32
+	loss, lossBest      []float64
+	hist                []float64 // (Steps+1)×m losses, row t after t steps
+	broken              []bool
+	step                []float64
+}
+
+// Run returns the adversarial examples in a new slice.
+func (a APGD) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Rand) ([]float32, error) {
+	d, k, err := checkBatch(o, x0, labels, n)
+	if err != nil {
+		return nil, err
+	}
+	a = a.withDefaults()
+	if err := checkBudget(a.Norm, a.Eps); err != nil {
+		return nil, err
+	}
+	if err := checkLoss(a.Loss, k); err != nil {
+		return nil, err
+	}
+	if a.Steps < 0 || a.Restarts < 0 || !(a.Rho > 0 && a.Rho <= 1) {
+		return nil, fmt.Errorf("attack: apgd needs non-negative steps and restarts and rho in (0, 1], got %d, %d, %v", a.Steps, a.Restarts, a.Rho)
+	}
+	ev := &evaluator{o: o, d: d, k: k}
+	xadv := make([]float32, len(x0))
+	copy(xadv, x0)
+	if n == 0 {
+		return xadv, nil
+	}
+	logits := make([]float32, n*k)
+	if err := callLogits(o, x0, n, logits); err != nil {
+		return nil, err
+	}
+	robust := make([]bool, n)
+	bestLoss := make([]float64, n)
+	for i := range n {
+		robust[i] = predict(logits[i*k:(i+1)*k]) == int(labels[i])
+		bestLoss[i] = math.Inf(-1)
+	}
+	idx := make([]int, 0, n)
+	for range a.Restarts {
+		idx = idx[:0]
+		for i := range n {
+			if robust[i] {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) == 0 {
+			break
+		}
+		r := newAPGDRun(a, ev, x0, labels, idx, d, k)
+		if err := r.run(rng); err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			switch {
+			case r.broken[j]:
+				robust[i] = false
+				copy(xadv[i*d:(i+1)*d], r.xmis[j*d:(j+1)*d])
+			case r.lossBest[j] > bestLoss[i]:
+				bestLoss[i] = r.lossBest[j]
+				copy(xadv[i*d:(i+1)*d], r.xbest[j*d:(j+1)*d])
+			}
+		}
+	}
+	return xadv, nil
+}
+
+func newAPGDRun(a APGD, ev *evaluator, x0 []float32, labels []int64, idx []int, d, k int) *apgdRun {
+	m := len(idx)
+	r := &apgdRun{a: a, d: d, k: k, eval: ev}
+	r.x0 = make([]float32, m*d)
+	gather(r.x0, x0, idx, d)
+	r.y = make([]int64, m)
+	gather(r.y, labels, idx, 1)
+	for _, p := range []*[]float32{&r.xadv, &r.xold, &r.z, &r.grad, &r.xbest, &r.gbest, &r.xmis} {
+		*p = make([]float32, m*d)
+	}
+	r.logits = make([]float32, m*k)
+	r.loss = make([]float64, m)
+	r.lossBest = make([]float64, m)
+	r.hist = make([]float64, (a.Steps+1)*m)
+	r.broken = make([]bool, m)
+	r.step = make([]float64, m)
+	return r
+}
+
+// run performs one APGD run from a random start.
+func (r *apgdRun) run(rng *rand.Rand) error {
+	a, d := r.a, r.d
+	m := len(r.y)
+	for j := range m {
+		randomDirection(a.Norm, r.xadv[j*d:(j+1)*d], r.x0[j*d:(j+1)*d], a.Eps, rng)
+	}
+	if err := r.eval.lossGrad(a.Loss, r.xadv, r.y, m, r.grad, r.logits, r.loss); err != nil {
+		return err
+	}
+	copy(r.xmis, r.xadv)
+	copy(r.xbest, r.xadv)
+	copy(r.gbest, r.grad)
+	copy(r.lossBest, r.loss)
+	copy(r.hist[:m], r.loss)
+	copy(r.xold, r.xadv)
+	r.markBroken()
+	for j := range m {
+		r.step[j] = 2 * a.Eps
+	}
+	checks := apgdCheckpoints(a.Steps)
+	last := 0 // iterations done at the previous checkpoint
+	lastBest := make([]float64, m)
+	copy(lastBest, r.lossBest)
+	reduced := make([]bool, m)
+	for j := range reduced {
+		reduced[j] = true
+	}
+	for i := range a.Steps {
+		mom := 0.75
+		if i == 0 {
+			mom = 1
+		}
+		for j := range m {
+			x, xo, z, x0 := r.xadv[j*d:(j+1)*d], r.xold[j*d:(j+1)*d], r.z[j*d:(j+1)*d], r.x0[j*d:(j+1)*d]
+			copy(z, x)
+			ascend(a.Norm, z, r.grad[j*d:(j+1)*d], r.step[j])
+			project(a.Norm, z, x0, a.Eps)
+			for c := range x {
+				xc := float64(x[c])
+				next := xc + mom*(float64(z[c])-xc) + (1-mom)*(xc-float64(xo[c]))
+				xo[c], x[c] = x[c], float32(next)
+			}
+			project(a.Norm, x, x0, a.Eps)
+		}
+		if err := r.eval.lossGrad(a.Loss, r.xadv, r.y, m, r.grad, r.logits, r.loss); err != nil {
+			return err
+		}
+		r.markBroken()
+		copy(r.hist[(i+1)*m:(i+2)*m], r.loss)
+		for j := range m {
+			if r.loss[j] > r.lossBest[j] {
+				r.lossBest[j] = r.loss[j]
+				copy(r.xbest[j*d:(j+1)*d], r.xadv[j*d:(j+1)*d])
+				copy(r.gbest[j*d:(j+1)*d], r.grad[j*d:(j+1)*d])
+			}
+		}
+		if len(checks) == 0 || i+1 != checks[0] {
+			continue
+		}
+		window := checks[0] - last
+		last, checks = checks[0], checks[1:]
+		for j := range m {
+			rises := 0
+			for c := range window {
+				if r.hist[(i+1-c)*m+j] > r.hist[(i-c)*m+j] {
+					rises++
+				}
+			}
+			oscillating := float64(rises) <= float64(window)*a.Rho
+			stalled := !reduced[j] && lastBest[j] >= r.lossBest[j]
+			reduced[j] = oscillating || stalled
+			lastBest[j] = r.lossBest[j]
+			if reduced[j] {
+				r.step[j] /= 2
+				copy(r.xadv[j*d:(j+1)*d], r.xbest[j*d:(j+1)*d])
+				copy(r.grad[j*d:(j+1)*d], r.gbest[j*d:(j+1)*d])
+			}
+		}
+	}
+	return nil
+}
+
+// apgdCheckpoints returns the iteration counts after which APGD checks its
+// step size, as the reference computes them: a first window of
+// int(0.22·steps) iterations, each next one shorter by int(0.03·steps) but
+// at least int(0.06·steps) (all at least 1).
+func apgdCheckpoints(steps int) []int {
+	window := max(int(0.22*float64(steps)), 1)
+	minWindow := max(int(0.06*float64(steps)), 1)
+	decr := max(int(0.03*float64(steps)), 1)
+	var out []int
+	for at := window; at <= steps; at += window {
+		out = append(out, at)
+		window = max(window-decr, minWindow)
+	}
+	return out
+}
+
+// markBroken records the current iterates that are misclassified.
+func (r *apgdRun) markBroken() {
+	d, k := r.d, r.k
+	for j := range r.y {
+		if predict(r.logits[j*k:(j+1)*k]) != int(r.y[j]) {
+			r.broken[j] = true
+			copy(r.xmis[j*d:(j+1)*d], r.xadv[j*d:(j+1)*d])
+		}
+	}
+}
+
+// randomDirection writes x0 + eps·t/‖t‖, clipped to [0, 1], to x: t is
+// uniform in [-1, 1]^d normalised by its L∞ norm for Linf, Gaussian
+// normalised by its L2 norm for L2, so the start lies on the sphere.
+func randomDirection(norm Norm, x, x0 []float32, eps float64, rng *rand.Rand) {
+	var size float64
+	for i := range x {
+		var t float64
+		if norm == Linf {
+			t = 2*rng.Float64() - 1
+			size = math.Max(size, math.Abs(t))
+		} else {
+			t = rng.NormFloat64()
+			size += t * t
+		}
+		x[i] = float32(t)
+	}
+	if norm == L2 {
+		size = math.Sqrt(size)
+	}
+	s := eps / (size + 1e-12)
+	for i := range x {
+		x[i] = float32(float64(x0[i]) + s*float64(x[i]))
+	}
+	// Clipping to [0, 1] would do; projecting also absorbs float32
+	// rounding of t.
+	project(norm, x, x0, eps)
+}
