@@ -1,0 +1,24 @@
+// Package stream reads and writes sgn example streams: Arrow IPC streams
+// whose "image" column has the canonical extension type
+// arrow.fixed_shape_tensor, followed by an int64 "label" column and optional
+// numeric columns (predictions, perturbation norms, ...).
+//
+// The stream format (not the Arrow file format) is used so that tools can be
+// composed with pipes. A Writer re-chunks examples into record batches of a
+// few hundred rows; a Reader hands them back one batch at a time, in bounded
+// memory, and refuses damaged or malformed input with a one-line error:
+//
+//	r, err := stream.NewReader(os.Stdin)
+//	if err != nil {
+//		return err
+//	}
+//	defer r.Close()
+//	for r.Next() {
+//		use(r.Batch())
+//	}
+//	return r.Err()
+//
+// The package also implements the fixed_shape_tensor extension type itself
+// (FixedShapeTensorType), which arrow-go does not ship, and registers it with
+// arrow-go so that any ipc reader in the program returns typed tensor columns.
+package stream

@@ -1,0 +1,329 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Schema metadata keys written by the sgn tools.
+const (
+	MetaDataset    = "sgn.dataset"     // e.g. "mnist"
+	MetaSplit      = "sgn.split"       // "train" | "test"
+	MetaClasses    = "sgn.classes"     // JSON array of class names
+	MetaPixelScale = "sgn.pixel_scale" // e.g. "0.00392156862745098" (1/255): multiply stored uint8 pixels by it to get [0,1]
+)
+
+// Column names fixed by the format.
+const (
+	ImageColumn = "image"
+	LabelColumn = "label"
+)
+
+// ElemType is the storage type of the image column's elements.
+type ElemType int
+
+// Image element types. The zero ElemType is invalid, so that a Header
+// must say which one it means.
+const (
+	Uint8 ElemType = iota + 1
+	Float32
+)
+
+func (e ElemType) String() string {
+	switch e {
+	case Uint8:
+		return "uint8"
+	case Float32:
+		return "float32"
+	}
+	return fmt.Sprintf("ElemType(%d)", int(e))
+}
+
+func (e ElemType) arrowType() arrow.DataType {
+	if e == Float32 {
+		return arrow.PrimitiveTypes.Float32
+	}
+	return arrow.PrimitiveTypes.Uint8
+}
+
+// ColumnType is the type of an extra column.
+type ColumnType int
+
+// Extra column types. The zero ColumnType is invalid.
+const (
+	Int64Column ColumnType = iota + 1
+	Float32Column
+	Float64Column
+)
+
+func (c ColumnType) String() string {
+	switch c {
+	case Int64Column:
+		return "int64"
+	case Float32Column:
+		return "float32"
+	case Float64Column:
+		return "float64"
+	}
+	return fmt.Sprintf("ColumnType(%d)", int(c))
+}
+
+func (c ColumnType) arrowType() arrow.DataType {
+	switch c {
+	case Float32Column:
+		return arrow.PrimitiveTypes.Float32
+	case Float64Column:
+		return arrow.PrimitiveTypes.Float64
+	}
+	return arrow.PrimitiveTypes.Int64
+}
+
+// ColumnSpec names and types an extra column.
+type ColumnSpec struct {
+	Name string
+	Type ColumnType
+}
+
+// Header describes an example stream: what its Arrow schema says.
+type Header struct {
+	Shape    []int             // per-example image shape, e.g. [1,28,28] (C,H,W)
+	Elem     ElemType          // storage of the image column
+	Extra    []ColumnSpec      // columns after "image" and "label"
+	Metadata map[string]string // schema metadata
+}
+
+// ExampleSize returns the number of image elements per example,
+// the product of Shape.
+func (h Header) ExampleSize() int {
+	n := 1
+	for _, d := range h.Shape {
+		n *= d
+	}
+	return n
+}
+
+// Scale returns the factor that maps stored image values to [0,1]: the
+// MetaPixelScale metadata value if it is present and valid, otherwise 1/255
+// for uint8 images and 1 for float32 images.
+func (h Header) Scale() float32 {
+	if s, ok := h.Metadata[MetaPixelScale]; ok {
+		if v, err := parseScale(s); err == nil {
+			return v
+		}
+	}
+	if h.Elem == Uint8 {
+		return 1.0 / 255
+	}
+	return 1
+}
+
+// Float32Images returns b's images as float32 values in [0,1] (stored
+// values times Scale), appended to dst[:0].
+func (h Header) Float32Images(b *Batch, dst []float32) []float32 {
+	scale := h.Scale()
+	dst = dst[:0]
+	if h.Elem == Float32 {
+		if scale == 1 {
+			return append(dst, b.Floats...)
+		}
+		dst = slices.Grow(dst, len(b.Floats))
+		for _, v := range b.Floats {
+			dst = append(dst, v*scale)
+		}
+		return dst
+	}
+	dst = slices.Grow(dst, len(b.Pixels))
+	for _, p := range b.Pixels {
+		dst = append(dst, float32(p)*scale)
+	}
+	return dst
+}
+
+func (h Header) clone() Header {
+	return Header{
+		Shape:    slices.Clone(h.Shape),
+		Elem:     h.Elem,
+		Extra:    slices.Clone(h.Extra),
+		Metadata: maps.Clone(h.Metadata),
+	}
+}
+
+func parseScale(s string) (float32, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v > 0) || v > math.MaxFloat32 {
+		return 0, fmt.Errorf("metadata %s is %.40q, want a positive finite number", MetaPixelScale, s)
+	}
+	return float32(v), nil
+}
+
+// validate checks everything the writer and the reader both require of a
+// header.
+func (h Header) validate() error {
+	if len(h.Shape) == 0 {
+		return fmt.Errorf("image shape is empty")
+	}
+	for _, d := range h.Shape {
+		if d <= 0 {
+			return fmt.Errorf("image shape %v has a dimension below 1", h.Shape)
+		}
+	}
+	if _, err := tensorSize(h.Shape); err != nil {
+		return err
+	}
+	if h.Elem != Uint8 && h.Elem != Float32 {
+		return fmt.Errorf("image element type %v, want uint8 or float32", h.Elem)
+	}
+	seen := map[string]bool{ImageColumn: true, LabelColumn: true}
+	for _, c := range h.Extra {
+		if c.Name == "" {
+			return fmt.Errorf("extra column with an empty name")
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("column %q appears twice", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Type != Int64Column && c.Type != Float32Column && c.Type != Float64Column {
+			return fmt.Errorf("column %q has type %v, want int64, float32 or float64", c.Name, c.Type)
+		}
+	}
+	if s, ok := h.Metadata[MetaPixelScale]; ok {
+		if _, err := parseScale(s); err != nil {
+			return err
+		}
+	}
+	if s, ok := h.Metadata[MetaClasses]; ok {
+		var names []string
+		if err := json.Unmarshal([]byte(s), &names); err != nil {
+			return fmt.Errorf("metadata %s is %.40q, want a JSON array of strings", MetaClasses, s)
+		}
+	}
+	return nil
+}
+
+// schema returns the Arrow schema of a valid header.
+func (h Header) schema() (*arrow.Schema, *FixedShapeTensorType, error) {
+	var dimNames []string
+	if len(h.Shape) == 3 {
+		dimNames = []string{"C", "H", "W"}
+	}
+	tt, err := NewFixedShapeTensorType(h.Elem.arrowType(), h.Shape, dimNames, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields := []arrow.Field{
+		{Name: ImageColumn, Type: tt},
+		{Name: LabelColumn, Type: arrow.PrimitiveTypes.Int64},
+	}
+	for _, c := range h.Extra {
+		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type.arrowType()})
+	}
+	keys := slices.Sorted(maps.Keys(h.Metadata))
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = h.Metadata[k]
+	}
+	md := arrow.NewMetadata(keys, vals)
+	return arrow.NewSchema(fields, &md), tt, nil
+}
+
+// layout says where a column sits in the schema and how to check and
+// convert it.
+type layout struct {
+	image, label int      // field indices
+	extra        []int    // field indices of Header.Extra
+	cols         []colDef // per schema field, for checking record batches
+}
+
+// colDef describes one schema field's physical layout: a primitive column
+// (listSize 0) or a FixedSizeList of listSize primitive elements.
+type colDef struct {
+	name     string
+	width    int // bytes per primitive element
+	listSize int
+}
+
+// headerFromSchema checks a stream's schema and returns its header.
+func headerFromSchema(s *arrow.Schema) (Header, layout, error) {
+	var (
+		h   Header
+		lay = layout{image: -1, label: -1}
+	)
+	seen := make(map[string]bool)
+	for i, f := range s.Fields() {
+		if seen[f.Name] {
+			return h, lay, fmt.Errorf("schema: column %q appears twice", f.Name)
+		}
+		seen[f.Name] = true
+		switch f.Name {
+		case ImageColumn:
+			tt, err := asTensorType(f.Type)
+			if errors.Is(err, errNotTensor) {
+				return h, lay, fmt.Errorf("schema: column %q has type %v, want %s", f.Name, f.Type, FixedShapeTensorName)
+			}
+			if err != nil {
+				return h, lay, fmt.Errorf("schema: column %q: %w", f.Name, err)
+			}
+			switch tt.ValueType().ID() {
+			case arrow.UINT8:
+				h.Elem = Uint8
+			case arrow.FLOAT32:
+				h.Elem = Float32
+			default:
+				return h, lay, fmt.Errorf("schema: column %q holds %v tensors, want uint8 or float32", f.Name, tt.ValueType())
+			}
+			h.Shape = tt.Shape()
+			lay.image = i
+			lay.cols = append(lay.cols, colDef{name: f.Name, width: elemWidth(h.Elem), listSize: tt.Size()})
+		case LabelColumn:
+			if !arrow.TypeEqual(f.Type, arrow.PrimitiveTypes.Int64) {
+				return h, lay, fmt.Errorf("schema: column %q has type %v, want int64", f.Name, f.Type)
+			}
+			lay.label = i
+			lay.cols = append(lay.cols, colDef{name: f.Name, width: 8})
+		default:
+			var c ColumnSpec
+			switch f.Type.ID() {
+			case arrow.INT64:
+				c, lay.cols = ColumnSpec{f.Name, Int64Column}, append(lay.cols, colDef{name: f.Name, width: 8})
+			case arrow.FLOAT32:
+				c, lay.cols = ColumnSpec{f.Name, Float32Column}, append(lay.cols, colDef{name: f.Name, width: 4})
+			case arrow.FLOAT64:
+				c, lay.cols = ColumnSpec{f.Name, Float64Column}, append(lay.cols, colDef{name: f.Name, width: 8})
+			default:
+				return h, lay, fmt.Errorf("schema: column %q has type %v, want int64, float32 or float64", f.Name, f.Type)
+			}
+			h.Extra = append(h.Extra, c)
+			lay.extra = append(lay.extra, i)
+		}
+	}
+	if lay.image < 0 {
+		return h, lay, fmt.Errorf("schema: no %q column", ImageColumn)
+	}
+	if lay.label < 0 {
+		return h, lay, fmt.Errorf("schema: no %q column", LabelColumn)
+	}
+	if md := s.Metadata(); md.Len() > 0 {
+		h.Metadata = make(map[string]string, md.Len())
+		for i, k := range md.Keys() {
+			h.Metadata[k] = md.Values()[i]
+		}
+	}
+	if err := h.validate(); err != nil {
+		return h, lay, fmt.Errorf("schema: %w", err)
+	}
+	return h, lay, nil
+}
+
+func elemWidth(e ElemType) int {
+	if e == Float32 {
+		return 4
+	}
+	return 1
+}

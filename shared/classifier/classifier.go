@@ -1,0 +1,188 @@
+// Package classifier is a trained model as the tools see it: a network, its
+// optional self-gradient wrapping, and the training record, saved to and
+// loaded from a checkpoint file. Every tool that loads a checkpoint goes
+// through Load, so an SGN is always run as the whole SGN.
+package classifier
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"sgn/format/checkpoint"
+	"sgn/shared/engine"
+	"sgn/shared/model"
+	"sgn/shared/sgn"
+)
+
+// FormatName identifies the configuration layout inside a checkpoint.
+const FormatName = "sgn-classifier/1"
+
+// Classifier is a network ready to run.
+type Classifier struct {
+	Net *model.Net
+	SGN *sgn.Config // nil for a plain network
+	// Train is the training configuration and progress, as sgn-train wrote
+	// it; opaque here.
+	Train json.RawMessage
+	// Sections are further checkpoint sections (optimizer and RNG state).
+	Sections map[string][]byte
+}
+
+type savedConfig struct {
+	Format string          `json:"format"`
+	Model  model.Config    `json:"model"`
+	SGN    *sgn.Config     `json:"sgn,omitempty"`
+	Train  json.RawMessage `json:"train,omitempty"`
+}
+
+// Forward returns the forward pass tools must build: the SGN's when the
+// model is one (with the attacker's options applied), the plain one
+// otherwise.
+func (c *Classifier) Forward(opts ...sgn.ForwardOption) engine.ForwardFunc {
+	if c.SGN == nil {
+		return engine.PlainForward
+	}
+	return sgn.Forward(*c.SGN, opts...)
+}
+
+// Describe is a one-line summary for messages.
+func (c *Classifier) Describe() string {
+	s := fmt.Sprintf("%s %v, %d classes, %d parameters", c.Net.Config.Arch, c.Net.Config.InShape, c.Net.Config.Classes, c.Net.NumParams())
+	if c.SGN != nil {
+		s += fmt.Sprintf(", SGN taps=%v phi=%s gate=%s grad=%s", c.SGN.Taps, c.SGN.Phi, c.SGN.Gate, c.SGN.Grad)
+	}
+	return s
+}
+
+// Checkpoint converts the classifier into a checkpoint.
+func (c *Classifier) Checkpoint() (*checkpoint.Checkpoint, error) {
+	cfg, err := json.Marshal(savedConfig{Format: FormatName, Model: c.Net.Config, SGN: c.SGN, Train: c.Train})
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	ck := &checkpoint.Checkpoint{Config: cfg, Sections: c.Sections}
+	for _, p := range c.Net.Params {
+		ck.Tensors = append(ck.Tensors, checkpoint.Tensor{Name: p.Name, Shape: p.Shape, Data: p.Data})
+	}
+	return ck, nil
+}
+
+// Save writes the classifier to path atomically.
+func (c *Classifier) Save(path string) error {
+	ck, err := c.Checkpoint()
+	if err != nil {
+		return err
+	}
+	return checkpoint.WriteFile(path, ck)
+}
+
+// Encode writes the classifier as a checkpoint to w.
+func (c *Classifier) Encode(w io.Writer) error {
+	ck, err := c.Checkpoint()
+	if err != nil {
+		return err
+	}
+	return checkpoint.Encode(w, ck)
+}
+
+// LoadFile reads a classifier from a checkpoint file.
+func LoadFile(path string) (*Classifier, error) {
+	ck, err := checkpoint.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := FromCheckpoint(ck)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Load reads a classifier from a checkpoint stream (e.g. stdin).
+func Load(r io.Reader) (*Classifier, error) {
+	ck, err := checkpoint.Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	return FromCheckpoint(ck)
+}
+
+// FromCheckpoint rebuilds a classifier, checking that the checkpoint holds
+// exactly the parameters its architecture needs, with the right shapes and
+// finite values.
+func FromCheckpoint(ck *checkpoint.Checkpoint) (*Classifier, error) {
+	var cfg savedConfig
+	if err := json.Unmarshal(ck.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("checkpoint configuration: %w", err)
+	}
+	if cfg.Format != FormatName {
+		return nil, fmt.Errorf("checkpoint configuration format %q, want %q", cfg.Format, FormatName)
+	}
+	// A fresh network of the same configuration says which tensors must be
+	// there; its random values are then overwritten.
+	net, err := model.New(cfg.Model, zeroRand())
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint model: %w", err)
+	}
+	if cfg.SGN != nil {
+		if err := sgn.Wrap(net, *cfg.SGN); err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	want := make([]string, 0, len(net.Params))
+	for _, p := range net.Params {
+		want = append(want, p.Name)
+		t, ok := ck.Tensor(p.Name)
+		if !ok {
+			return nil, fmt.Errorf("checkpoint lacks parameter %s of %s", p.Name, cfg.Model.Arch)
+		}
+		if !slices.Equal(t.Shape, p.Shape) {
+			return nil, fmt.Errorf("checkpoint parameter %s has shape %v, %s needs %v", p.Name, t.Shape, cfg.Model.Arch, p.Shape)
+		}
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("checkpoint parameter %s holds %v at index %d", p.Name, v, i)
+			}
+		}
+		p.Data = t.Data
+	}
+	for _, t := range ck.Tensors {
+		if !slices.Contains(want, t.Name) {
+			return nil, fmt.Errorf("checkpoint has unexpected tensor %s for %s", t.Name, cfg.Model.Arch)
+		}
+	}
+	return &Classifier{Net: net, SGN: cfg.SGN, Train: cfg.Train, Sections: ck.Sections}, nil
+}
+
+// zeroRand is the source for the throwaway initialisation in FromCheckpoint.
+func zeroRand() *rand.Rand { return rand.New(rand.NewPCG(0, 0)) }
+
+// DefaultEps is the budget attacks use when none is given: the one the
+// model was trained with, else the literature's for the data (0.3 L-inf
+// for one-channel images, 8/255 for colour; L2: 2 and 0.5).
+func (c *Classifier) DefaultEps(norm string) float64 {
+	var rec struct {
+		Config struct {
+			Eps  float64 `json:"eps"`
+			Norm string  `json:"norm"`
+			Adv  string  `json:"adv"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(c.Train, &rec) == nil && rec.Config.Adv != "none" && rec.Config.Eps > 0 && rec.Config.Norm == norm {
+		return rec.Config.Eps
+	}
+	gray := c.Net.Config.InShape[0] == 1
+	switch {
+	case norm == "l2" && gray:
+		return 2
+	case norm == "l2":
+		return 0.5
+	case gray:
+		return 0.3
+	}
+	return 8.0 / 255
+}

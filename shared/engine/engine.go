@@ -1,0 +1,485 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"sgn/shared/model"
+	"sgn/shared/ops"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Output is what a forward pass built into a graph.
+type Output struct {
+	Logits *G.Node
+	// Stats are the batch-norm statistics of a training-mode pass.
+	Stats []model.BatchStat
+	// AuxLoss, when not nil, is a scalar added to the training loss (an
+	// SGN's weighted probe loss).
+	AuxLoss *G.Node
+	// Extra names further nodes a tool may read, e.g. an SGN's
+	// self-gradients ("selfgrad.<tap>") and gates ("gate.<tap>").
+	Extra map[string]*G.Node
+}
+
+// ForwardFunc builds a classifier on input x. y holds the target rows when
+// the program has them (nil otherwise). A plain network's is
+// (*model.Bound).Forward with no tap; a self-gradient network supplies its
+// probe-and-response forward.
+type ForwardFunc func(b *model.Bound, x, y *G.Node, train bool) (Output, error)
+
+// PlainForward is the ForwardFunc of a network used as it is.
+func PlainForward(b *model.Bound, x, y *G.Node, train bool) (Output, error) {
+	logits, stats, err := b.Forward(x, train, nil)
+	return Output{Logits: logits, Stats: stats}, err
+}
+
+// Loss names the loss a program differentiates.
+type Loss string
+
+const (
+	CrossEntropy Loss = "ce"
+	Margin       Loss = "cw" // Carlini-Wagner margin: max_{j!=y} z_j - z_y
+)
+
+// ParseLoss accepts "ce" and "cw".
+func ParseLoss(s string) (Loss, error) {
+	switch Loss(s) {
+	case CrossEntropy, Margin:
+		return Loss(s), nil
+	}
+	return "", fmt.Errorf("unknown loss %q (have ce, cw)", s)
+}
+
+// Program is a compiled graph with named inputs and outputs.
+type Program struct {
+	Net    *model.Net
+	Batch  int
+	graph  *G.ExprGraph
+	vm     G.VM
+	inputs map[string]*G.Node
+	outs   map[string]*G.Node
+	grads  G.Nodes // parameter gradients, in Net.Trainable order
+	stats  []model.BatchStat
+	dtype  tensor.Dtype
+	buf    map[string][]float32
+}
+
+type config struct {
+	dtype   tensor.Dtype
+	forward ForwardFunc
+	train   bool
+}
+
+// Option configures a program.
+type Option func(*config)
+
+// WithFloat64 builds the program in float64, for gradient checks.
+func WithFloat64() Option { return func(c *config) { c.dtype = tensor.Float64 } }
+
+// WithForward replaces the plain forward pass, e.g. by an SGN's.
+func WithForward(f ForwardFunc) Option { return func(c *config) { c.forward = f } }
+
+// WithTrainMode runs batch norm on batch statistics (as during training)
+// instead of running averages.
+func WithTrainMode() Option { return func(c *config) { c.train = true } }
+
+func newProgram(net *model.Net, batch int, opts []Option) (*Program, *config, error) {
+	if batch <= 0 {
+		return nil, nil, fmt.Errorf("batch size %d", batch)
+	}
+	c := &config{dtype: tensor.Float32, forward: PlainForward}
+	for _, o := range opts {
+		o(c)
+	}
+	p := &Program{Net: net, Batch: batch, graph: G.NewGraph(), inputs: map[string]*G.Node{}, outs: map[string]*G.Node{}, dtype: c.dtype, buf: map[string][]float32{}}
+	return p, c, nil
+}
+
+func (p *Program) input(name string, shape ...int) *G.Node {
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	var v *tensor.Dense
+	if p.dtype == tensor.Float32 {
+		v = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(make([]float32, size)))
+	} else {
+		v = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(make([]float64, size)))
+	}
+	n := G.NewTensor(p.graph, p.dtype, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(v))
+	p.inputs[name] = n
+	return n
+}
+
+func (p *Program) imageInput(name string) *G.Node {
+	s := p.Net.Config.InShape
+	return p.input(name, p.Batch, s[0], s[1], s[2])
+}
+
+func (p *Program) compile() error {
+	// Gorgonia panics on some malformed graphs; a panic here is a bug in
+	// this package, but it must reach the user as an error, not a trace.
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("compile graph: %v", r)
+			}
+		}()
+		p.vm = G.NewTapeMachine(p.graph)
+	}()
+	return err
+}
+
+// Set copies data into the named input: "x" (images, N*C*H*W in [0,1]),
+// "y" (targets as one-hot or soft label rows, N*K), and the inputs specific
+// to a program ("xadv", "p").
+func (p *Program) Set(name string, data []float32) error {
+	n := p.inputs[name]
+	if n == nil {
+		return fmt.Errorf("program has no input %q", name)
+	}
+	switch d := n.Value().Data().(type) {
+	case []float32:
+		if len(data) != len(d) {
+			return fmt.Errorf("input %s: %d values for shape %v", name, len(data), n.Shape())
+		}
+		copy(d, data)
+	case []float64:
+		if len(data) != len(d) {
+			return fmt.Errorf("input %s: %d values for shape %v", name, len(data), n.Shape())
+		}
+		for i, v := range data {
+			d[i] = float64(v)
+		}
+	}
+	return nil
+}
+
+// SetLabels sets "y" to the one-hot rows of labels (len Batch; negative
+// labels give zero rows, which contribute no loss, for padding).
+func (p *Program) SetLabels(labels []int64) error {
+	k := p.Net.Config.Classes
+	oh := p.scratch("onehot", p.Batch*k)
+	clear(oh)
+	if len(labels) != p.Batch {
+		return fmt.Errorf("%d labels for batch %d", len(labels), p.Batch)
+	}
+	for i, l := range labels {
+		if l >= int64(k) {
+			return fmt.Errorf("label %d out of range [0,%d)", l, k)
+		}
+		if l >= 0 {
+			oh[i*k+int(l)] = 1
+		}
+	}
+	return p.Set("y", oh)
+}
+
+func (p *Program) scratch(name string, n int) []float32 {
+	b := p.buf[name]
+	if cap(b) < n {
+		b = make([]float32, n)
+		p.buf[name] = b
+	}
+	return b[:n]
+}
+
+// Run executes the program once on the current inputs.
+func (p *Program) Run() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("run graph: %v", r)
+		}
+	}()
+	p.vm.Reset()
+	return p.vm.RunAll()
+}
+
+// Output returns the named output of the last run as float32 (a copy into a
+// buffer the program reuses: valid until the next call with the same name).
+func (p *Program) Output(name string) ([]float32, error) {
+	n := p.outs[name]
+	if n == nil {
+		return nil, fmt.Errorf("program has no output %q", name)
+	}
+	return p.read(name, n)
+}
+
+func (p *Program) read(key string, n *G.Node) ([]float32, error) {
+	v := n.Value()
+	if v == nil {
+		return nil, fmt.Errorf("output %s has no value: run the program first", key)
+	}
+	switch d := v.Data().(type) {
+	case []float32:
+		out := p.scratch(key, len(d))
+		copy(out, d)
+		return out, nil
+	case []float64:
+		out := p.scratch(key, len(d))
+		for i, x := range d {
+			out[i] = float32(x)
+		}
+		return out, nil
+	case float32:
+		out := p.scratch(key, 1)
+		out[0] = d
+		return out, nil
+	case float64:
+		out := p.scratch(key, 1)
+		out[0] = float32(d)
+		return out, nil
+	}
+	return nil, fmt.Errorf("output %s: unexpected value %T", key, v.Data())
+}
+
+// Float64Output is Output without rounding to float32, for gradient checks.
+func (p *Program) Float64Output(name string) ([]float64, error) {
+	n := p.outs[name]
+	if n == nil {
+		return nil, fmt.Errorf("program has no output %q", name)
+	}
+	switch d := n.Value().Data().(type) {
+	case []float64:
+		return append([]float64(nil), d...), nil
+	case float64:
+		return []float64{d}, nil
+	}
+	return nil, fmt.Errorf("output %s is not float64", name)
+}
+
+// ParamGrads returns the gradient of the loss with respect to each trainable
+// parameter after a run, in Net.Trainable order. The slices are reused by
+// the next call.
+func (p *Program) ParamGrads() ([][]float32, error) {
+	if p.grads == nil {
+		return nil, fmt.Errorf("program computes no parameter gradients")
+	}
+	out := make([][]float32, len(p.grads))
+	for i, g := range p.grads {
+		v, err := p.read(fmt.Sprintf("grad.%d", i), g)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// BatchStats returns the batch-norm statistics nodes of a training-mode
+// program, for Net.UpdateRunningStats after a run.
+func (p *Program) BatchStats() []model.BatchStat { return p.stats }
+
+// Close releases the program's machine.
+func (p *Program) Close() error {
+	if p.vm != nil {
+		return p.vm.Close()
+	}
+	return nil
+}
+
+// NewLogits compiles x -> logits (output "logits").
+func NewLogits(net *model.Net, batch int, opts ...Option) (*Program, error) {
+	p, c, err := newProgram(net, batch, opts)
+	if err != nil {
+		return nil, err
+	}
+	b, err := net.Bind(p.graph, p.dtype)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.forward(b, p.imageInput("x"), nil, c.train)
+	if err != nil {
+		return nil, err
+	}
+	p.setOutputs(out)
+	return p, p.compile()
+}
+
+func lossNode(loss Loss, logits, y *G.Node, perExample bool) (*G.Node, error) {
+	switch {
+	case loss == CrossEntropy && perExample:
+		return ops.SoftmaxCrossEntropyPerExample(logits, y)
+	case loss == CrossEntropy:
+		return ops.SoftmaxCrossEntropy(logits, y)
+	case loss == Margin && perExample:
+		return ops.MarginLossPerExample(logits, y, 0)
+	case loss == Margin:
+		return ops.MarginLoss(logits, y, 0)
+	}
+	return nil, fmt.Errorf("unknown loss %q", loss)
+}
+
+// NewInputGrad compiles (x, y) -> per-example loss ("loss", [N]), logits
+// ("logits") and the gradient of the summed loss with respect to x
+// ("grad"): each example's gradient is that of its own loss, whatever the
+// batch size. y holds one-hot or soft target rows.
+func NewInputGrad(net *model.Net, batch int, loss Loss, opts ...Option) (*Program, error) {
+	p, c, err := newProgram(net, batch, opts)
+	if err != nil {
+		return nil, err
+	}
+	b, err := net.Bind(p.graph, p.dtype)
+	if err != nil {
+		return nil, err
+	}
+	x := p.imageInput("x")
+	y := p.input("y", batch, net.Config.Classes)
+	out, err := c.forward(b, x, y, c.train)
+	if err != nil {
+		return nil, err
+	}
+	p.setOutputs(out)
+	per, err := lossNode(loss, out.Logits, y, true)
+	if err != nil {
+		return nil, err
+	}
+	total, err := G.Sum(per)
+	if err != nil {
+		return nil, fmt.Errorf("sum loss: %w", err)
+	}
+	grads, err := ops.Grad(total, x)
+	if err != nil {
+		return nil, fmt.Errorf("input gradient: %w", err)
+	}
+	p.outs["loss"], p.outs["grad"] = per, grads[0]
+	return p, p.compile()
+}
+
+// NewTrainStep compiles (x, y) -> mean loss ("loss"), logits ("logits") and
+// the gradient of the mean loss with respect to every trainable parameter,
+// in training mode.
+func NewTrainStep(net *model.Net, batch int, loss Loss, opts ...Option) (*Program, error) {
+	p, c, err := newProgram(net, batch, append([]Option{WithTrainMode()}, opts...))
+	if err != nil {
+		return nil, err
+	}
+	b, err := net.Bind(p.graph, p.dtype)
+	if err != nil {
+		return nil, err
+	}
+	x := p.imageInput("x")
+	y := p.input("y", batch, net.Config.Classes)
+	out, err := c.forward(b, x, y, c.train)
+	if err != nil {
+		return nil, err
+	}
+	p.setOutputs(out)
+	mean, err := lossNode(loss, out.Logits, y, false)
+	if err != nil {
+		return nil, err
+	}
+	if mean, err = withAux(mean, out.AuxLoss); err != nil {
+		return nil, err
+	}
+	if p.grads, err = ops.Grad(mean, b.Trainable...); err != nil {
+		return nil, fmt.Errorf("parameter gradients: %w", err)
+	}
+	p.outs["loss"] = mean
+	return p, p.compile()
+}
+
+// NewTradesStep compiles the TRADES objective (Zhang et al. 2019):
+// CE(f(x), y) + beta * KL(softmax f(x) || softmax f(xadv)), with inputs
+// "x", "xadv", "y", outputs "loss", "logits" (of x), "adv_logits", and
+// parameter gradients. Both passes run in training mode; the running
+// statistics follow the clean pass.
+func NewTradesStep(net *model.Net, batch int, beta float64, opts ...Option) (*Program, error) {
+	p, c, err := newProgram(net, batch, append([]Option{WithTrainMode()}, opts...))
+	if err != nil {
+		return nil, err
+	}
+	b, err := net.Bind(p.graph, p.dtype)
+	if err != nil {
+		return nil, err
+	}
+	x, xadv := p.imageInput("x"), p.imageInput("xadv")
+	y := p.input("y", batch, net.Config.Classes)
+	out, err := c.forward(b, x, y, true)
+	if err != nil {
+		return nil, err
+	}
+	p.setOutputs(out)
+	adv, err := c.forward(b, xadv, y, true)
+	if err != nil {
+		return nil, err
+	}
+	logits, advLogits := out.Logits, adv.Logits
+	natural, err := ops.SoftmaxCrossEntropy(logits, y)
+	if err != nil {
+		return nil, err
+	}
+	// KL(P || Q) = CE(Q-logits, P) - CE(P-logits, P), with P = softmax f(x);
+	// the gradient flows through P as well, as in TRADES.
+	prob, err := ops.Softmax(logits)
+	if err != nil {
+		return nil, err
+	}
+	cross, err := ops.SoftmaxCrossEntropy(advLogits, prob)
+	if err != nil {
+		return nil, err
+	}
+	self, err := ops.SoftmaxCrossEntropy(logits, prob)
+	if err != nil {
+		return nil, err
+	}
+	kl, err := G.Sub(cross, self)
+	if err != nil {
+		return nil, err
+	}
+	robust, err := G.Mul(kl, G.NewConstant(scalar(p.dtype, beta)))
+	if err != nil {
+		return nil, err
+	}
+	total, err := G.Add(natural, robust)
+	if err != nil {
+		return nil, err
+	}
+	if total, err = withAux(total, out.AuxLoss); err != nil {
+		return nil, err
+	}
+	if p.grads, err = ops.Grad(total, b.Trainable...); err != nil {
+		return nil, fmt.Errorf("parameter gradients: %w", err)
+	}
+	p.outs["adv_logits"], p.outs["loss"] = advLogits, total
+	return p, p.compile()
+}
+
+func scalar(dt tensor.Dtype, v float64) any {
+	if dt == tensor.Float32 {
+		return float32(v)
+	}
+	return v
+}
+
+func (p *Program) setOutputs(out Output) {
+	p.outs["logits"], p.stats = out.Logits, out.Stats
+	for name, n := range out.Extra {
+		p.outs[name] = n
+	}
+}
+
+// Outputs lists the names of the program's outputs.
+func (p *Program) Outputs() []string {
+	names := make([]string, 0, len(p.outs))
+	for name := range p.outs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func withAux(loss, aux *G.Node) (*G.Node, error) {
+	if aux == nil {
+		return loss, nil
+	}
+	sum, err := G.Add(loss, aux)
+	if err != nil {
+		return nil, fmt.Errorf("add auxiliary loss: %w", err)
+	}
+	return sum, nil
+}

@@ -1,0 +1,213 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"sgn/format/stream"
+	"sgn/shared/classifier"
+	"sgn/shared/engine"
+)
+
+// GradConfig is one sgn-grad run.
+type GradConfig struct {
+	Model *classifier.Classifier
+	Loss  engine.Loss
+	Self  bool // differentiate the loss of the predicted label, not the true one
+	Batch int
+	Zstd  bool
+}
+
+// GradSummary sums up the gradient norms of a run.
+type GradSummary struct {
+	N                 int
+	MeanL2, MeanLinf  float64
+	SelfGradMeanL2    map[string]float64
+	Gates             map[string][]float32
+	ZeroGradExamples  int
+	NonFiniteExamples int
+}
+
+// Gradients writes, for every example of r, the gradient of the loss with
+// respect to the input (as the image column), the loss, the label used, the
+// prediction and the gradient's norms; for an SGN, the L2 norm of each
+// self-gradient per example and the gate values in the metadata.
+func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
+	var sum GradSummary
+	sr, err := stream.NewReader(r)
+	if err != nil {
+		return sum, fmt.Errorf("read examples: %w", err)
+	}
+	defer sr.Close()
+	h := sr.Header()
+	net := cfg.Model.Net
+	d, k := h.ExampleSize(), net.Config.Classes
+	if s := net.Config.InShape; !slices.Equal(h.Shape, s) {
+		return sum, fmt.Errorf("examples have shape %v, the model takes %v", h.Shape, s)
+	}
+	prog, err := engine.NewInputGrad(net, cfg.Batch, cfg.Loss, engine.WithForward(cfg.Model.Forward()))
+	if err != nil {
+		return sum, err
+	}
+	defer prog.Close()
+	var taps []string
+	for _, name := range prog.Outputs() {
+		if t, ok := strings.CutPrefix(name, "selfgrad."); ok {
+			taps = append(taps, t)
+		}
+	}
+	var logitsProg *engine.Program
+	if cfg.Self {
+		if logitsProg, err = engine.NewLogits(net, cfg.Batch, engine.WithForward(cfg.Model.Forward())); err != nil {
+			return sum, err
+		}
+		defer logitsProg.Close()
+	}
+	meta := maps.Clone(h.Metadata)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	meta["sgn.grad.loss"] = string(cfg.Loss)
+	meta["sgn.grad.label"] = map[bool]string{true: "pred", false: "true"}[cfg.Self]
+	meta["sgn.model"] = cfg.Model.Describe()
+	cols := []stream.ColumnSpec{{Name: "pred", Type: stream.Int64Column}, {Name: "loss", Type: stream.Float32Column},
+		{Name: "grad_l2", Type: stream.Float32Column}, {Name: "grad_linf", Type: stream.Float32Column}}
+	for _, t := range taps {
+		cols = append(cols, stream.ColumnSpec{Name: "selfgrad." + t + ".l2", Type: stream.Float32Column})
+	}
+	// Gates are parameters: read them once from a first run below.
+	sum.SelfGradMeanL2 = map[string]float64{}
+	var sw *stream.Writer
+	var opts []stream.WriterOption
+	if cfg.Zstd {
+		opts = append(opts, stream.WithZstd())
+	}
+	x := make([]float32, cfg.Batch*d)
+	labels := make([]int64, cfg.Batch)
+	var images []float32
+	for sr.Next() {
+		b := sr.Batch()
+		images = h.Float32Images(b, images)
+		for lo := 0; lo < b.Len(); lo += cfg.Batch {
+			hi := min(lo+cfg.Batch, b.Len())
+			m := hi - lo
+			clear(x)
+			copy(x, images[lo*d:hi*d])
+			for i := range labels {
+				labels[i] = -1
+				if i < m {
+					labels[i] = b.Labels[lo+i]
+					if labels[i] < 0 || labels[i] >= int64(k) {
+						return sum, fmt.Errorf("example %d has label %d, outside the model's %d classes", sum.N+i, labels[i], k)
+					}
+				}
+			}
+			if cfg.Self {
+				if err := logitsProg.Set("x", x); err != nil {
+					return sum, err
+				}
+				if err := logitsProg.Run(); err != nil {
+					return sum, err
+				}
+				z, err := logitsProg.Output("logits")
+				if err != nil {
+					return sum, err
+				}
+				for i := 0; i < m; i++ {
+					labels[i] = int64(argmaxRows(z[i*k:(i+1)*k], k)[0])
+				}
+			}
+			if err := prog.Set("x", x); err != nil {
+				return sum, err
+			}
+			if err := prog.SetLabels(labels); err != nil {
+				return sum, err
+			}
+			if err := prog.Run(); err != nil {
+				return sum, err
+			}
+			grad, _ := prog.Output("grad")
+			grad = slices.Clone(grad[:m*d])
+			loss, _ := prog.Output("loss")
+			loss = slices.Clone(loss[:m])
+			z, _ := prog.Output("logits")
+			pred := argmaxRows(z[:m*k], k)
+			l2, linf := make([]float32, m), make([]float32, m)
+			for i := 0; i < m; i++ {
+				l2[i], linf[i] = norms(grad[i*d : (i+1)*d])
+				sum.MeanL2 += float64(l2[i])
+				sum.MeanLinf += float64(linf[i])
+				if l2[i] == 0 {
+					sum.ZeroGradExamples++
+				}
+				if math.IsNaN(float64(l2[i])) || math.IsInf(float64(l2[i]), 0) {
+					sum.NonFiniteExamples++
+				}
+			}
+			extra := []stream.Column{{Name: "pred", Int64: pred}, {Name: "loss", Float32: loss}, {Name: "grad_l2", Float32: l2}, {Name: "grad_linf", Float32: linf}}
+			for _, t := range taps {
+				s, err := prog.Output("selfgrad." + t)
+				if err != nil {
+					return sum, err
+				}
+				per := len(s) / cfg.Batch
+				v := make([]float32, m)
+				for i := range v {
+					v[i], _ = norms(s[i*per : (i+1)*per])
+					sum.SelfGradMeanL2[t] += float64(v[i])
+				}
+				extra = append(extra, stream.Column{Name: "selfgrad." + t + ".l2", Float32: v})
+			}
+			if sw == nil {
+				if cfg.Model.SGN != nil {
+					sum.Gates = map[string][]float32{}
+					for _, t := range taps {
+						g, err := prog.Output("gate." + t)
+						if err != nil {
+							return sum, err
+						}
+						sum.Gates[t] = slices.Clone(g)
+					}
+					gj, _ := json.Marshal(sum.Gates)
+					meta["sgn.gates"] = string(gj)
+				}
+				if sw, err = stream.NewWriter(w, stream.Header{Shape: h.Shape, Elem: stream.Float32, Extra: cols, Metadata: meta}, opts...); err != nil {
+					return sum, err
+				}
+			}
+			if err := sw.Write(&stream.Batch{Floats: grad, Labels: slices.Clone(labels[:m]), Extra: extra}); err != nil {
+				return sum, err
+			}
+			sum.N += m
+		}
+	}
+	if err := sr.Err(); err != nil {
+		return sum, fmt.Errorf("read examples: %w", err)
+	}
+	if sw == nil {
+		return sum, fmt.Errorf("the stream holds no examples")
+	}
+	if sum.N > 0 {
+		sum.MeanL2 /= float64(sum.N)
+		sum.MeanLinf /= float64(sum.N)
+		for t := range sum.SelfGradMeanL2 {
+			sum.SelfGradMeanL2[t] /= float64(sum.N)
+		}
+	}
+	return sum, sw.Close()
+}
+
+func norms(v []float32) (l2, linf float32) {
+	var ss, mx float64
+	for _, x := range v {
+		a := math.Abs(float64(x))
+		ss += a * a
+		mx = math.Max(mx, a)
+	}
+	return float32(math.Sqrt(ss)), float32(mx)
+}

@@ -1,0 +1,127 @@
+package ops
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// madry builds the Madry MNIST CNN's cross-entropy loss for a batch of
+// float32 images x [N,1,28,28] and one-hot labels y [N,10], returning the
+// loss and the parameters.
+func madry(g *G.ExprGraph, x, y *G.Node, r *rand.Rand) (*G.Node, G.Nodes, error) {
+	param := func(name string, scale float32, shape ...int) *G.Node {
+		v := make([]float32, tensor.Shape(shape).TotalSize())
+		for i := range v {
+			v[i] = scale * float32(r.NormFloat64())
+		}
+		return G.NewTensor(g, G.Float32, len(shape), G.WithShape(shape...), G.WithName(name),
+			G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))))
+	}
+	w1, b1 := param("w1", 0.2, 32, 1, 5, 5), param("b1", 0.01, 32)
+	w2, b2 := param("w2", 0.035, 64, 32, 5, 5), param("b2", 0.01, 64)
+	w3, b3 := param("w3", 0.025, 3136, 1024), param("b3", 0.01, 1024)
+	w4, b4 := param("w4", 0.04, 1024, 10), param("b4", 0.01, 10)
+	h, err := Conv2d(x, w1, 1, 2)
+	steps := []func(*G.Node) (*G.Node, error){
+		func(h *G.Node) (*G.Node, error) { return AddChannelBias(h, b1) },
+		ReLU,
+		func(h *G.Node) (*G.Node, error) { return MaxPool2d(h, 2, 2) },
+		func(h *G.Node) (*G.Node, error) { return Conv2d(h, w2, 1, 2) },
+		func(h *G.Node) (*G.Node, error) { return AddChannelBias(h, b2) },
+		ReLU,
+		func(h *G.Node) (*G.Node, error) { return MaxPool2d(h, 2, 2) },
+		Flatten,
+		func(h *G.Node) (*G.Node, error) { return Linear(h, w3, b3) },
+		ReLU,
+		func(h *G.Node) (*G.Node, error) { return Linear(h, w4, b4) },
+		func(h *G.Node) (*G.Node, error) { return SoftmaxCrossEntropy(h, y) },
+	}
+	for _, s := range steps {
+		if err != nil {
+			return nil, nil, err
+		}
+		h, err = s(h)
+	}
+	return h, G.Nodes{w1, b1, w2, b2, w3, b3, w4, b4}, err
+}
+
+func madryBatch(r *rand.Rand, n int) (x, y *tensor.Dense) {
+	xs := make([]float32, n*28*28)
+	for i := range xs {
+		xs[i] = r.Float32()
+	}
+	ys := make([]float32, n*10)
+	for i := 0; i < n; i++ {
+		ys[i*10+r.IntN(10)] = 1
+	}
+	return tensor.New(tensor.WithShape(n, 1, 28, 28), tensor.WithBacking(xs)), tensor.New(tensor.WithShape(n, 10), tensor.WithBacking(ys))
+}
+
+// BenchmarkMadryTrainStep is one forward and backward pass (gradients of all
+// parameters) of the Madry MNIST CNN on a batch of 128 float32 images, on a
+// reused tape machine with the batch bound by G.Let.
+func BenchmarkMadryTrainStep(b *testing.B) {
+	benchMadry(b, false)
+}
+
+// BenchmarkMadryDoubleBackprop adds the squared input-gradient norm to the
+// loss and differentiates the sum with respect to the parameters.
+func BenchmarkMadryDoubleBackprop(b *testing.B) {
+	benchMadry(b, true)
+}
+
+func benchMadry(b *testing.B, double bool) {
+	const n = 128
+	r := rand.New(rand.NewPCG(1, 2))
+	g := G.NewGraph()
+	x := G.NewTensor(g, G.Float32, 4, G.WithShape(n, 1, 28, 28), G.WithName("x"))
+	y := G.NewTensor(g, G.Float32, 2, G.WithShape(n, 10), G.WithName("y"))
+	loss, params, err := madry(g, x, y, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if double {
+		gx, err := Grad(loss, x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sq, err := mul(gx[0], gx[0])
+		if err != nil {
+			b.Fatal(err)
+		}
+		pen, err := apply(newSumOp(-1, 4, 1), sq)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if loss, err = G.Add(loss, pen); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := Grad(loss, params...); err != nil {
+		b.Fatal(err)
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	xv, yv := madryBatch(r, n)
+	cpu0, cpuOK := cpuTime()
+	b.ResetTimer()
+	for range b.N {
+		if err := G.Let(x, xv); err != nil {
+			b.Fatal(err)
+		}
+		if err := G.Let(y, yv); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RunAll(); err != nil {
+			b.Fatal(err)
+		}
+		m.Reset()
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/op")
+	if cpu1, ok := cpuTime(); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+	}
+}

@@ -1,0 +1,65 @@
+package ops
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// gemm computes c = op(a)·op(b) + beta·c for row-major matrices on the
+// calling goroutine, where op transposes when tA or tB is set; op(a) is m×k
+// and op(b) is k×n. float32 goes through sgemm with the packing space buf
+// (nil allocates); float64, used for checking, through gonum. Callers size
+// the slices from a checked geometry, so gonum's panics on bad sizes cannot
+// be reached from user input.
+func gemm[T float](buf *gemmBuf, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 { // gonum rejects the leading dimension 0 of an empty operand
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		sgemm(buf, tA, tB, m, n, k, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		ta, tb := blas.NoTrans, blas.NoTrans
+		if tA {
+			ta = blas.Trans
+		}
+		if tB {
+			tb = blas.Trans
+		}
+		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// parallelGemm is gemm split over GOMAXPROCS goroutines along the larger of
+// m and n, for a single large product.
+func parallelGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	const grain = 64 // rows or columns per piece at least, to keep kernels busy
+	if m >= n {
+		parallelFor((m+grain-1)/grain, func(_, lo, hi int) {
+			i0, i1 := lo*grain, min(m, hi*grain)
+			ai := i0 * lda
+			if tA {
+				ai = i0
+			}
+			gemm(new(gemmBuf), tA, tB, i1-i0, n, k, a[ai:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+		})
+		return
+	}
+	parallelFor((n+grain-1)/grain, func(_, lo, hi int) {
+		j0, j1 := lo*grain, min(n, hi*grain)
+		bj := j0
+		if tB {
+			bj = j0 * ldb
+		}
+		gemm(new(gemmBuf), tA, tB, m, j1-j0, k, a, lda, b[bj:], ldb, beta, c[j0:], ldc)
+	})
+}

@@ -1,0 +1,316 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// MaxPool2d takes the maximum of each kernel×kernel window of x [N,C,H,W],
+// windows stride apart, without padding: [N,C,Ho,Wo] with
+// Ho = (H-kernel)/stride+1. Written as PoolSelect(x, x), which picks the
+// values of its second input at the positions where the first is largest,
+// so it is differentiable any number of times (ties go to the first position).
+func MaxPool2d(x *G.Node, kernel, stride int) (*G.Node, error) {
+	if err := checkFloat("maxpool2d", x); err != nil {
+		return nil, err
+	}
+	p := poolParams{kh: kernel, kw: kernel, sh: stride, sw: stride}
+	if _, err := p.geom("maxpool2d", x.Shape()); err != nil {
+		return nil, err
+	}
+	return apply(newPoolOp(poolSelect, p), x, x)
+}
+
+// AvgPool2d averages each kernel×kernel window of x [N,C,H,W], windows
+// stride apart, without padding: [N,C,Ho,Wo].
+func AvgPool2d(x *G.Node, kernel, stride int) (*G.Node, error) {
+	if err := checkFloat("avgpool2d", x); err != nil {
+		return nil, err
+	}
+	p := poolParams{kh: kernel, kw: kernel, sh: stride, sw: stride}
+	if _, err := p.geom("avgpool2d", x.Shape()); err != nil {
+		return nil, err
+	}
+	return apply(newPoolOp(poolAvg, p), x)
+}
+
+// GlobalAvgPool averages x [N,C,H,W] over its spatial positions: [N,C].
+func GlobalAvgPool(x *G.Node) (*G.Node, error) {
+	if err := checkFloat("global avgpool", x); err != nil {
+		return nil, err
+	}
+	s := x.Shape()
+	if len(s) != 4 {
+		return nil, fmt.Errorf("global avgpool: input shape %v, want [N,C,H,W]", s)
+	}
+	p := poolParams{kh: s[2], kw: s[3], sh: 1, sw: 1}
+	if _, err := p.geom("global avgpool", s); err != nil {
+		return nil, err
+	}
+	y, err := apply(newPoolOp(poolAvg, p), x)
+	if err != nil {
+		return nil, err
+	}
+	return reshape(y, tensor.Shape{s[0], s[1]})
+}
+
+type poolMode int
+
+const (
+	poolSelect  poolMode = iota // (key, h) -> h at each window's argmax of key
+	poolScatter                 // (key, g) -> g added at each window's argmax of key
+	poolAvg                     // x -> window means
+	poolAvgAdj                  // g -> g/(kh·kw) spread over each window
+)
+
+// poolParams are the windows of a pooling op; h and w, the input's spatial
+// size, are needed by poolAvgAdj, whose input does not fix them.
+type poolParams struct {
+	kh, kw, sh, sw int
+	h, w           int
+}
+
+// poolOp is one of two adjoint pairs: PoolSelect/PoolScatter (linear in
+// their second input, routed by the first, which gets no gradient) and
+// AvgPool/its adjoint.
+type poolOp struct {
+	symbol
+	mode poolMode
+	p    poolParams
+}
+
+func newPoolOp(m poolMode, p poolParams) poolOp {
+	name := [...]string{"PoolSelect", "PoolScatter", "AvgPool", "AvgPoolAdjoint"}[m]
+	if m != poolAvgAdj {
+		p.h, p.w = 0, 0
+	}
+	return poolOp{symbolf("%s{kernel=%dx%d,stride=%dx%d,in=%dx%d}", name, p.kh, p.kw, p.sh, p.sw, p.h, p.w), m, p}
+}
+
+// poolGeom is the geometry of a pooling: planes = N·C.
+type poolGeom struct {
+	poolParams
+	n, c, ho, wo int
+}
+
+// geom checks an input [N,C,H,W] against the windows.
+func (p poolParams) geom(what string, s tensor.Shape) (poolGeom, error) {
+	if len(s) != 4 {
+		return poolGeom{}, fmt.Errorf("%s: input shape %v, want [N,C,H,W]", what, s)
+	}
+	if p.kh < 1 || p.kw < 1 || p.sh < 1 || p.sw < 1 {
+		return poolGeom{}, fmt.Errorf("%s: kernel %dx%d and stride %dx%d must be positive", what, p.kh, p.kw, p.sh, p.sw)
+	}
+	if s[2] < p.kh || s[3] < p.kw {
+		return poolGeom{}, fmt.Errorf("%s: kernel %dx%d larger than input %v", what, p.kh, p.kw, s)
+	}
+	g := poolGeom{poolParams: p, n: s[0], c: s[1]}
+	g.h, g.w = s[2], s[3]
+	g.ho, g.wo = (g.h-p.kh)/p.sh+1, (g.w-p.kw)/p.sw+1
+	return g, nil
+}
+
+func (op poolOp) Arity() int {
+	if op.mode == poolSelect || op.mode == poolScatter {
+		return 2
+	}
+	return 1
+}
+
+func (op poolOp) Type() hm.Type {
+	if op.Arity() == 2 {
+		return fnType(4, 4, 4)
+	}
+	return fnType(4, 4)
+}
+
+func (op poolOp) DiffWRT(n int) []bool {
+	if op.Arity() == 2 {
+		return []bool{false, true}
+	}
+	return []bool{true}
+}
+
+// geomOf checks the input shapes and returns the geometry and output shape.
+func (op poolOp) geomOf(s []tensor.Shape) (poolGeom, tensor.Shape, error) {
+	if len(s) != op.Arity() {
+		return poolGeom{}, nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(s))
+	}
+	switch op.mode {
+	case poolSelect, poolScatter:
+		g, err := op.p.geom(op.String(), s[0])
+		if err != nil {
+			return g, nil, err
+		}
+		pooled := tensor.Shape{g.n, g.c, g.ho, g.wo}
+		if op.mode == poolSelect {
+			if !sameShape(s[0], s[1]) {
+				return g, nil, fmt.Errorf("%v: key %v and value %v differ in shape", op, s[0], s[1])
+			}
+			return g, pooled, nil
+		}
+		if !sameShape(s[1], pooled) {
+			return g, nil, fmt.Errorf("%v: gradient %v does not match key %v pooled to %v", op, s[1], s[0], pooled)
+		}
+		return g, s[0].Clone(), nil
+	case poolAvg:
+		g, err := op.p.geom(op.String(), s[0])
+		if err != nil {
+			return g, nil, err
+		}
+		return g, tensor.Shape{g.n, g.c, g.ho, g.wo}, nil
+	}
+	// poolAvgAdj: s[0] is the pooled gradient
+	if len(s[0]) != 4 {
+		return poolGeom{}, nil, fmt.Errorf("%v: gradient shape %v, want 4-d", op, s[0])
+	}
+	full := tensor.Shape{s[0][0], s[0][1], op.p.h, op.p.w}
+	g, err := op.p.geom(op.String(), full)
+	if err != nil {
+		return g, nil, err
+	}
+	if g.ho != s[0][2] || g.wo != s[0][3] {
+		return g, nil, fmt.Errorf("%v: gradient %v does not match input %v", op, s[0], full)
+	}
+	return g, full, nil
+}
+
+func (op poolOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf(op, op.Arity(), ds)
+	if err != nil {
+		return nil, err
+	}
+	_, out, err := op.geomOf(s)
+	return out, err
+}
+
+func (op poolOp) Do(vs ...G.Value) (G.Value, error)       { return run(op, op.Arity(), vs) }
+func (op poolOp) do64(in []arg[float64]) (G.Value, error) { return poolDo(op, in) }
+func (op poolOp) do32(in []arg[float32]) (G.Value, error) { return poolDo(op, in) }
+
+func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
+	s := make([]tensor.Shape, len(in))
+	for i, a := range in {
+		s[i] = a.shape
+	}
+	g, outShape, err := op.geomOf(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, outShape.TotalSize())
+	plane, pooled := g.h*g.w, g.ho*g.wo
+	parallelFor(g.n*g.c, func(_, lo, hi int) {
+		at := make([]int32, pooled)
+		for pl := lo; pl < hi; pl++ {
+			switch op.mode {
+			case poolSelect:
+				argmaxPlane(g, in[0].data[pl*plane:(pl+1)*plane], at)
+				h, dst := in[1].data[pl*plane:(pl+1)*plane], out[pl*pooled:(pl+1)*pooled]
+				for o, i := range at {
+					dst[o] = h[i]
+				}
+			case poolScatter:
+				argmaxPlane(g, in[0].data[pl*plane:(pl+1)*plane], at)
+				gr, dst := in[1].data[pl*pooled:(pl+1)*pooled], out[pl*plane:(pl+1)*plane]
+				for o, i := range at {
+					dst[i] += gr[o]
+				}
+			case poolAvg:
+				avgPlane(g, in[0].data[pl*plane:(pl+1)*plane], out[pl*pooled:(pl+1)*pooled])
+			case poolAvgAdj:
+				avgAdjPlane(g, in[0].data[pl*pooled:(pl+1)*pooled], out[pl*plane:(pl+1)*plane])
+			}
+		}
+	})
+	return dense(outShape, out), nil
+}
+
+// argmaxPlane sets at[o], for each window o of a plane of key, to the
+// position of the window's largest key, the first one on ties.
+func argmaxPlane[T float](g poolGeom, key []T, at []int32) {
+	for oh := 0; oh < g.ho; oh++ {
+		for ow := 0; ow < g.wo; ow++ {
+			best := oh*g.sh*g.w + ow*g.sw
+			bv := key[best]
+			for i := 0; i < g.kh; i++ {
+				row := (oh*g.sh+i)*g.w + ow*g.sw
+				for j, v := range key[row : row+g.kw] {
+					if v > bv {
+						bv, best = v, row+j
+					}
+				}
+			}
+			at[oh*g.wo+ow] = int32(best)
+		}
+	}
+}
+
+func avgPlane[T float](g poolGeom, x, y []T) {
+	scale := 1 / T(g.kh*g.kw)
+	for oh := 0; oh < g.ho; oh++ {
+		for ow := 0; ow < g.wo; ow++ {
+			var s T
+			for i := 0; i < g.kh; i++ {
+				row := x[(oh*g.sh+i)*g.w+ow*g.sw:][:g.kw]
+				for _, v := range row {
+					s += v
+				}
+			}
+			y[oh*g.wo+ow] = s * scale
+		}
+	}
+}
+
+func avgAdjPlane[T float](g poolGeom, gy, dx []T) {
+	scale := 1 / T(g.kh*g.kw)
+	for oh := 0; oh < g.ho; oh++ {
+		for ow := 0; ow < g.wo; ow++ {
+			v := gy[oh*g.wo+ow] * scale
+			for i := 0; i < g.kh; i++ {
+				row := dx[(oh*g.sh+i)*g.w+ow*g.sw:][:g.kw]
+				for j := range row {
+					row[j] += v
+				}
+			}
+		}
+	}
+}
+
+func (op poolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return op.symDiff(in, out, grad, op.DiffWRT(len(in)))
+}
+
+func (op poolOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	if len(in) != op.Arity() {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(in))
+	}
+	p := op.p
+	switch op.mode {
+	case poolSelect, poolScatter:
+		adj := poolScatter
+		if op.mode == poolScatter {
+			adj = poolSelect
+		}
+		d, err := apply(newPoolOp(adj, p), in[0], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{nil, d}, nil
+	case poolAvg:
+		s := in[0].Shape()
+		p.h, p.w = s[2], s[3]
+		d, err := apply(newPoolOp(poolAvgAdj, p), grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{d}, nil
+	}
+	d, err := apply(newPoolOp(poolAvg, p), grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d}, nil
+}

@@ -1,0 +1,176 @@
+package ops
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Blocking of the float32 GEMM (GotoBLAS style): a kc×nc panel of op(B) and
+// an mc×kc block of op(A) are packed into micro-panels of sgemmNR columns
+// and sgemmMR rows, which the assembly kernel multiplies.
+const (
+	sgemmMR = 6
+	sgemmNR = 16
+	sgemmKC = 256
+	sgemmMC = 96
+	sgemmNC = 2048
+)
+
+// fastSgemm is fixed at start-up from the CPU's features.
+var fastSgemm = hasAVX2FMA()
+
+// gemmBuf is packing space that one goroutine reuses across GEMM calls.
+type gemmBuf struct {
+	a, b []float32
+	tile [sgemmMR * sgemmNR]float32
+}
+
+// sgemm computes c = op(a)·op(b) + beta·c for row-major float32 matrices,
+// op(a) m×k and op(b) k×n, on the calling goroutine.
+func sgemm(buf *gemmBuf, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if !fastSgemm {
+		ta, tb := blas.NoTrans, blas.NoTrans
+		if tA {
+			ta = blas.Trans
+		}
+		if tB {
+			tb = blas.Trans
+		}
+		gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	if k == 0 {
+		return
+	}
+	if buf == nil {
+		buf = new(gemmBuf)
+	}
+	for jc := 0; jc < n; jc += sgemmNC {
+		nb := min(sgemmNC, n-jc)
+		npanels := (nb + sgemmNR - 1) / sgemmNR
+		for pc := 0; pc < k; pc += sgemmKC {
+			kb := min(sgemmKC, k-pc)
+			bp := grow(&buf.b, npanels*sgemmNR*kb)
+			packB(tB, b, ldb, pc, jc, kb, nb, bp)
+			for ic := 0; ic < m; ic += sgemmMC {
+				mb := min(sgemmMC, m-ic)
+				mpanels := (mb + sgemmMR - 1) / sgemmMR
+				ap := grow(&buf.a, mpanels*sgemmMR*kb)
+				packA(tA, a, lda, ic, pc, mb, kb, ap)
+				for jr := 0; jr < npanels; jr++ {
+					cols := min(sgemmNR, nb-jr*sgemmNR)
+					bpanel := bp[jr*sgemmNR*kb:]
+					for ir := 0; ir < mpanels; ir++ {
+						rows := min(sgemmMR, mb-ir*sgemmMR)
+						apanel := ap[ir*sgemmMR*kb:]
+						ci := (ic+ir*sgemmMR)*ldc + jc + jr*sgemmNR
+						if rows == sgemmMR && cols == sgemmNR {
+							sgemmKernel6x16(kb, &apanel[0], &bpanel[0], &c[ci], ldc)
+							continue
+						}
+						// an edge tile goes through a full-size scratch tile
+						clear(buf.tile[:])
+						sgemmKernel6x16(kb, &apanel[0], &bpanel[0], &buf.tile[0], sgemmNR)
+						for r := 0; r < rows; r++ {
+							dst := c[ci+r*ldc : ci+r*ldc+cols]
+							for j, v := range buf.tile[r*sgemmNR : r*sgemmNR+cols] {
+								dst[j] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// grow returns (*s)[:n], reallocating when too short.
+func grow(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}
+
+// packA packs rows [ic, ic+mb) and columns [pc, pc+kb) of op(a) into
+// panels of sgemmMR rows, column after column, zero-padding the last panel.
+func packA(tA bool, a []float32, lda, ic, pc, mb, kb int, ap []float32) {
+	for p0 := 0; p0 < mb; p0 += sgemmMR {
+		rows := min(sgemmMR, mb-p0)
+		dst := ap[(p0/sgemmMR)*sgemmMR*kb:][:sgemmMR*kb]
+		if rows < sgemmMR {
+			clear(dst)
+		}
+		if tA { // op(a)[i][p] = a[p·lda+i]: each p reads rows contiguous values
+			for p := 0; p < kb; p++ {
+				copy(dst[p*sgemmMR:p*sgemmMR+rows], a[(pc+p)*lda+ic+p0:])
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(ic+p0+r)*lda+pc:][:kb]
+			for p, v := range src {
+				dst[p*sgemmMR+r] = v
+			}
+		}
+	}
+}
+
+// packB packs rows [pc, pc+kb) and columns [jc, jc+nb) of op(b) into panels
+// of sgemmNR columns, row after row, zero-padding the last panel.
+func packB(tB bool, b []float32, ldb, pc, jc, kb, nb int, bp []float32) {
+	for j0 := 0; j0 < nb; j0 += sgemmNR {
+		cols := min(sgemmNR, nb-j0)
+		dst := bp[(j0/sgemmNR)*sgemmNR*kb:][:sgemmNR*kb]
+		if cols < sgemmNR {
+			clear(dst)
+		}
+		if !tB { // op(b)[p][j] = b[p·ldb+j]
+			for p := 0; p < kb; p++ {
+				copy(dst[p*sgemmNR:p*sgemmNR+cols], b[(pc+p)*ldb+jc+j0:])
+			}
+			continue
+		}
+		for j := 0; j < cols; j++ { // op(b)[p][j] = b[j·ldb+p]
+			src := b[(jc+j0+j)*ldb+pc:][:kb]
+			for p, v := range src {
+				dst[p*sgemmNR+j] = v
+			}
+		}
+	}
+}
+
+// sgemmKernelGo is the kernel in Go: c[6×16] += a·b on packed panels.
+func sgemmKernelGo(k int, a, b, c []float32, ldc int) {
+	var acc [sgemmMR * sgemmNR]float32
+	for p := 0; p < k; p++ {
+		ar, br := a[p*sgemmMR:][:sgemmMR], b[p*sgemmNR:][:sgemmNR]
+		for r, av := range ar {
+			row := acc[r*sgemmNR:][:sgemmNR]
+			for j, bv := range br {
+				row[j] += av * bv
+			}
+		}
+	}
+	for r := 0; r < sgemmMR; r++ {
+		dst := c[r*ldc:][:sgemmNR]
+		for j, v := range acc[r*sgemmNR:][:sgemmNR] {
+			dst[j] += v
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package ops
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refGemm is the definition: c = op(a)·op(b) + beta·c in float64.
+func refGemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) []float64 {
+	out := make([]float64, len(c))
+	for i := range c {
+		out[i] = float64(c[i])
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				ai, bi := i*lda+p, p*ldb+j
+				if tA {
+					ai = p*lda + i
+				}
+				if tB {
+					bi = j*ldb + p
+				}
+				av, bv := a[ai], b[bi]
+				s += float64(av) * float64(bv)
+			}
+			out[i*ldc+j] = s + float64(beta)*float64(c[i*ldc+j])
+		}
+	}
+	return out
+}
+
+func TestSgemm(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	fill := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	var buf gemmBuf
+	for _, tc := range []struct{ m, n, k int }{
+		{1, 1, 1}, {6, 16, 3}, {7, 17, 5}, {5, 15, 300}, {13, 40, 257}, {100, 33, 600}, {97, 2100, 20}, {12, 32, 0},
+	} {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, beta := range []float32{0, 1, 0.5} {
+					lda, ldb, ldc := tc.k+1, tc.n+2, tc.n+3
+					if tA {
+						lda = tc.m + 1
+					}
+					if tB {
+						ldb = tc.k + 2
+					}
+					rowsA, rowsB := tc.m, tc.k
+					if tA {
+						rowsA = tc.k
+					}
+					if tB {
+						rowsB = tc.n
+					}
+					a, b, c := fill(max(1, rowsA*lda)), fill(max(1, rowsB*ldb)), fill(tc.m*ldc)
+					want := refGemm(tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+					sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+					for i := 0; i < tc.m; i++ {
+						for j := 0; j < ldc; j++ {
+							got, w := float64(c[i*ldc+j]), want[i*ldc+j]
+							if math.Abs(got-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(tc.k+1)) {
+								t.Fatalf("%+v tA=%v tB=%v beta=%v: c[%d,%d] = %g, want %g", tc, tA, tB, beta, i, j, got, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmKernelMatchesGo(t *testing.T) {
+	if !fastSgemm {
+		t.Skip("no AVX2 and FMA")
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	const k, ldc = 37, 20
+	a, b := make([]float32, 6*k), make([]float32, 16*k)
+	for i := range a {
+		a[i] = float32(r.NormFloat64())
+	}
+	for i := range b {
+		b[i] = float32(r.NormFloat64())
+	}
+	c1, c2 := make([]float32, 6*ldc), make([]float32, 6*ldc)
+	for i := range c1 {
+		c1[i] = float32(i)
+		c2[i] = float32(i)
+	}
+	sgemmKernelGo(k, a, b, c1, ldc)
+	sgemmKernel6x16(k, &a[0], &b[0], &c2[0], ldc)
+	for i := range c1 {
+		if math.Abs(float64(c1[i]-c2[i])) > 1e-4*(1+math.Abs(float64(c1[i]))) {
+			t.Fatalf("c[%d]: kernel %g, Go %g", i, c2[i], c1[i])
+		}
+	}
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, sz := range []struct {
+		name    string
+		m, n, k int
+		tA, tB  bool
+	}{
+		{"conv2 forward 64x196x800", 64, 196, 800, false, false},
+		{"conv2 back data 800x196x64", 800, 196, 64, true, false},
+		{"conv2 back filter 64x800x196", 64, 800, 196, false, true},
+		{"fc1 128x1024x3136", 128, 1024, 3136, false, false},
+	} {
+		a := make([]float32, sz.m*sz.k)
+		bb := make([]float32, sz.k*sz.n)
+		c := make([]float32, sz.m*sz.n)
+		lda, ldb := sz.k, sz.n
+		if sz.tA {
+			lda = sz.m
+		}
+		if sz.tB {
+			ldb = sz.k
+		}
+		var buf gemmBuf
+		b.Run(sz.name, func(b *testing.B) {
+			for range b.N {
+				sgemm(&buf, sz.tA, sz.tB, sz.m, sz.n, sz.k, a, lda, bb, ldb, 0, c, sz.n)
+			}
+			b.ReportMetric(2*float64(sz.m*sz.n*sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -1,0 +1,97 @@
+package score
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Check is one gradient-masking diagnostic (Athalye, Carlini and Wagner
+// 2018; Carlini et al. 2019): a sign that white-box gradients are not
+// finding the model's weaknesses, so robust accuracy is overstated.
+type Check struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+}
+
+// MaskingChecks compares the attacks of one evaluation.
+func MaskingChecks(attacks []AttackResult) []Check {
+	var checks []Check
+	best := func(pred func(AttackResult) bool) (AttackResult, bool) {
+		var b AttackResult
+		found := false
+		for _, a := range attacks {
+			if pred(a) && (!found || a.Accuracy < b.Accuracy) {
+				b, found = a, true
+			}
+		}
+		return b, found
+	}
+	whitebox := func(a AttackResult) bool {
+		return a.Attack == "pgd" || a.Attack == "apgd" || a.Attack == "cw"
+	}
+	sameEps := func(eps string) func(AttackResult) bool {
+		return func(a AttackResult) bool { return a.Eps == eps }
+	}
+	for _, a := range attacks {
+		if a.Attack != "square" && a.Attack != "transfer" {
+			continue
+		}
+		if w, ok := best(func(b AttackResult) bool { return whitebox(b) && sameEps(a.Eps)(b) }); ok {
+			checks = append(checks, Check{
+				Name:   fmt.Sprintf("%s weaker than white-box at eps %s", a.Attack, a.Eps),
+				Passed: a.Accuracy >= w.Accuracy,
+				Detail: fmt.Sprintf("%s %.4f vs %s %.4f", a.Attack, a.Accuracy, w.Attack, w.Accuracy),
+			})
+		}
+	}
+	for _, a := range attacks {
+		if a.Attack != "fgsm" {
+			continue
+		}
+		if w, ok := best(func(b AttackResult) bool { return b.Attack == "pgd" && sameEps(a.Eps)(b) }); ok {
+			checks = append(checks, Check{
+				Name:   fmt.Sprintf("fgsm weaker than pgd at eps %s", a.Eps),
+				Passed: a.Accuracy >= w.Accuracy,
+				Detail: fmt.Sprintf("fgsm %.4f vs pgd %.4f", a.Accuracy, w.Accuracy),
+			})
+		}
+	}
+	// More steps or restarts must not help the model.
+	for _, a := range attacks {
+		for _, b := range attacks {
+			if a.Attack != "pgd" || b.Attack != "pgd" || a.Eps != b.Eps || a.Params["loss"] != b.Params["loss"] {
+				continue
+			}
+			sa, ra := num(a.Params["steps"]), num(a.Params["restarts"])
+			sb, rb := num(b.Params["steps"]), num(b.Params["restarts"])
+			if sb*rb > sa*ra && sb >= sa && rb >= ra {
+				checks = append(checks, Check{
+					Name:   fmt.Sprintf("stronger pgd no worse at eps %s", a.Eps),
+					Passed: b.Accuracy <= a.Accuracy,
+					Detail: fmt.Sprintf("%v steps x %v restarts %.4f vs %v x %v %.4f", sb, rb, b.Accuracy, sa, ra, a.Accuracy),
+				})
+			}
+		}
+	}
+	// At a large eps accuracy should fall towards zero.
+	for _, a := range attacks {
+		if e := num(a.Eps); e >= 0.5 && (a.Params["norm"] == "linf" || a.Params["norm"] == "") && whitebox(a) {
+			checks = append(checks, Check{
+				Name:   fmt.Sprintf("%s at large eps %s reaches near zero", a.Attack, a.Eps),
+				Passed: a.Accuracy <= 0.1,
+				Detail: fmt.Sprintf("accuracy %.4f", a.Accuracy),
+			})
+		}
+	}
+	return checks
+}
+
+func num(s string) float64 {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 1
+	}
+	return v
+}

@@ -1,0 +1,226 @@
+// Package score turns example streams into accuracy figures: clean accuracy
+// of a model on examples, and robust accuracy from attack streams, merged
+// per example (worst case) over several attacks and concatenated over
+// shards.
+package score
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"sgn/format/stream"
+)
+
+// Column names attack streams carry besides image and label.
+const (
+	ColIndex     = "index"      // position of the example in the attacked stream
+	ColCleanPred = "clean_pred" // model's prediction on the clean example
+	ColAdvPred   = "adv_pred"   // model's prediction on the adversarial example
+	ColLinf      = "linf"       // L-inf norm of the perturbation
+	ColL2        = "l2"         // L2 norm of the perturbation
+)
+
+// Metadata keys of attack streams.
+const (
+	MetaAttack = "sgn.attack"        // attack name, e.g. "pgd"
+	MetaParams = "sgn.attack.params" // JSON object of the attack's parameters
+	MetaEps    = "sgn.attack.eps"
+	MetaModel  = "sgn.model" // description of the attacked model
+)
+
+// Outcome is one example's result under one source (clean or an attack).
+type Outcome struct {
+	Index     int64
+	Label     int64
+	CleanPred int64 // -1 when unknown
+	AdvPred   int64
+}
+
+// Source is one stream's outcomes.
+type Source struct {
+	Name     string // attack name, or "clean"
+	Eps      string
+	Params   map[string]string
+	Outcomes map[int64]Outcome
+	Classes  []string
+}
+
+// Table accumulates sources and reports accuracies.
+type Table struct {
+	Sources []*Source
+}
+
+// ClassAccuracy is one class's share of examples still classified right.
+type ClassAccuracy struct {
+	Class    string  `json:"class"`
+	N        int     `json:"n"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+// AttackResult is the robust accuracy under one attack (or clean).
+type AttackResult struct {
+	Attack   string            `json:"attack"`
+	Eps      string            `json:"eps,omitempty"`
+	Params   map[string]string `json:"params,omitempty"`
+	N        int               `json:"n"`
+	Accuracy float64           `json:"accuracy"`
+}
+
+// Result is what sgn-score prints.
+type Result struct {
+	N             int             `json:"n"`
+	Accuracy      float64         `json:"accuracy"` // under the worst case of all attacks, or clean accuracy when there are none
+	CleanAccuracy *float64        `json:"clean_accuracy,omitempty"`
+	Attacks       []AttackResult  `json:"attacks,omitempty"`
+	PerClass      []ClassAccuracy `json:"per_class,omitempty"`
+	Checks        []Check         `json:"checks,omitempty"`
+}
+
+// Add merges a source into the table: sources with the same attack and
+// parameters (shards of one evaluation) are concatenated.
+func (t *Table) Add(s *Source) error {
+	for _, o := range t.Sources {
+		if o.Name == s.Name && o.Eps == s.Eps && equalParams(o.Params, s.Params) {
+			for i, out := range s.Outcomes {
+				if _, dup := o.Outcomes[i]; dup {
+					return fmt.Errorf("%s: example %d appears in two shards", s.Name, i)
+				}
+				o.Outcomes[i] = out
+			}
+			return nil
+		}
+	}
+	t.Sources = append(t.Sources, s)
+	return nil
+}
+
+func equalParams(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Result computes the accuracies. Robust accuracy is taken per example over
+// every attack: an example counts as robust only if no attack changed its
+// prediction away from the label, and only examples every attack covered
+// are counted.
+func (t *Table) Result() (Result, error) {
+	var r Result
+	if len(t.Sources) == 0 {
+		return r, fmt.Errorf("no examples")
+	}
+	// The examples every source covers.
+	common := map[int64]Outcome{}
+	for i, o := range t.Sources[0].Outcomes {
+		common[i] = o
+	}
+	for _, s := range t.Sources[1:] {
+		for i := range common {
+			if _, ok := s.Outcomes[i]; !ok {
+				delete(common, i)
+			}
+		}
+	}
+	if len(common) == 0 {
+		return r, fmt.Errorf("the streams share no examples")
+	}
+	idx := make([]int64, 0, len(common))
+	for i := range common {
+		idx = append(idx, i)
+	}
+	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
+	classes := t.Sources[0].Classes
+	perN, perOK := map[int64]int{}, map[int64]int{}
+	cleanKnown, cleanOK := 0, 0
+	robust := 0
+	for _, i := range idx {
+		ok := true
+		label := common[i].Label
+		var clean int64 = -1
+		for _, s := range t.Sources {
+			o := s.Outcomes[i]
+			if o.Label != label {
+				return r, fmt.Errorf("example %d has label %d in one stream and %d in another: not the same examples", i, label, o.Label)
+			}
+			if o.AdvPred != label {
+				ok = false
+			}
+			if o.CleanPred >= 0 {
+				clean = o.CleanPred
+			}
+		}
+		if clean >= 0 {
+			cleanKnown++
+			if clean == label {
+				cleanOK++
+			}
+		}
+		perN[label]++
+		if ok {
+			robust++
+			perOK[label]++
+		}
+	}
+	r.N = len(idx)
+	r.Accuracy = float64(robust) / float64(r.N)
+	if cleanKnown == r.N {
+		c := float64(cleanOK) / float64(r.N)
+		r.CleanAccuracy = &c
+	}
+	for _, s := range t.Sources {
+		ok := 0
+		for _, i := range idx {
+			if o := s.Outcomes[i]; o.AdvPred == o.Label {
+				ok++
+			}
+		}
+		r.Attacks = append(r.Attacks, AttackResult{Attack: s.Name, Eps: s.Eps, Params: s.Params, N: r.N, Accuracy: float64(ok) / float64(r.N)})
+	}
+	labels := make([]int64, 0, len(perN))
+	for l := range perN {
+		labels = append(labels, l)
+	}
+	sort.Slice(labels, func(a, b int) bool { return labels[a] < labels[b] })
+	for _, l := range labels {
+		name := fmt.Sprint(l)
+		if int(l) < len(classes) {
+			name = classes[l]
+		}
+		r.PerClass = append(r.PerClass, ClassAccuracy{Class: name, N: perN[l], Accuracy: float64(perOK[l]) / float64(perN[l])})
+	}
+	r.Checks = MaskingChecks(r.Attacks)
+	return r, nil
+}
+
+// SourceFromHeader starts a Source for a stream with this header.
+func SourceFromHeader(h stream.Header) *Source {
+	s := &Source{Name: "clean", Outcomes: map[int64]Outcome{}}
+	if a := h.Metadata[MetaAttack]; a != "" {
+		s.Name = a
+		s.Eps = h.Metadata[MetaEps]
+		if p := h.Metadata[MetaParams]; p != "" {
+			_ = json.Unmarshal([]byte(p), &s.Params)
+		}
+	}
+	if c := h.Metadata[stream.MetaClasses]; c != "" {
+		_ = json.Unmarshal([]byte(c), &s.Classes)
+	}
+	return s
+}
+
+// IsAttackStream reports whether a stream carries predictions to score
+// without a model.
+func IsAttackStream(h stream.Header) bool {
+	has := map[string]bool{}
+	for _, c := range h.Extra {
+		has[c.Name] = true
+	}
+	return has[ColAdvPred] && has[ColIndex]
+}

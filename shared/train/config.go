@@ -1,0 +1,115 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"sgn/shared/sgn"
+)
+
+// Config is a training run's configuration; it is saved in the checkpoint.
+type Config struct {
+	Arch        string  `json:"arch"`
+	Epochs      int     `json:"epochs"`
+	Batch       int     `json:"batch"`
+	Optimizer   string  `json:"optimizer"` // sgd | adam
+	LR          float64 `json:"lr"`
+	Schedule    string  `json:"schedule"` // see optim.ParseSchedule
+	Momentum    float64 `json:"momentum"`
+	WeightDecay float64 `json:"weight_decay"`
+
+	Adv   string  `json:"adv"` // none | fgsm | pgd | trades
+	Eps   float64 `json:"eps"`
+	Alpha float64 `json:"alpha"`
+	Steps int     `json:"steps"`
+	Norm  string  `json:"norm"` // linf | l2
+	Beta  float64 `json:"beta"` // TRADES
+
+	Val      int    `json:"val"`       // examples held out for per-epoch evaluation
+	ValSteps int    `json:"val_steps"` // PGD steps of the per-epoch robust evaluation
+	Augment  bool   `json:"augment"`   // random crop and flip (CIFAR-10)
+	Seed     uint64 `json:"seed"`
+
+	SGN *sgn.Config `json:"sgn,omitempty"`
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs <= 0:
+		return fmt.Errorf("epochs %d: want at least 1", c.Epochs)
+	case c.Batch <= 0:
+		return fmt.Errorf("batch %d: want at least 1", c.Batch)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("learning rate %v: want > 0", c.LR)
+	case !slices.Contains([]string{"sgd", "adam"}, c.Optimizer):
+		return fmt.Errorf("optimizer %q (have sgd, adam)", c.Optimizer)
+	case !slices.Contains([]string{"none", "fgsm", "pgd", "trades"}, c.Adv):
+		return fmt.Errorf("adversarial training %q (have none, fgsm, pgd, trades)", c.Adv)
+	case c.Norm != "linf" && c.Norm != "l2":
+		return fmt.Errorf("norm %q (have linf, l2)", c.Norm)
+	case c.Eps < 0 || math.IsNaN(c.Eps):
+		return fmt.Errorf("eps %v: want >= 0", c.Eps)
+	case c.Alpha < 0 || math.IsNaN(c.Alpha):
+		return fmt.Errorf("alpha %v: want >= 0", c.Alpha)
+	case (c.Adv == "pgd" || c.Adv == "trades") && c.Steps <= 0:
+		return fmt.Errorf("-adv %s needs -steps >= 1", c.Adv)
+	case c.Adv == "trades" && c.Norm != "linf":
+		return fmt.Errorf("-adv trades supports -norm linf only")
+	case c.Val < 0:
+		return fmt.Errorf("val %d: want >= 0", c.Val)
+	case c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("momentum %v: want [0,1)", c.Momentum)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("weight decay %v: want >= 0", c.WeightDecay)
+	}
+	return nil
+}
+
+// Defaults fills what the user left unset (zero) with values that work for
+// the dataset at hand: MNIST-like data (one channel) gets the eps 0.3 of the
+// literature, colour images 8/255; step sizes follow Madry et al. and Wong et
+// al.
+func (c *Config) Defaults(channels int) {
+	if c.Eps == 0 {
+		if channels == 1 {
+			c.Eps = 0.3
+		} else {
+			c.Eps = 8.0 / 255
+		}
+		if c.Norm == "l2" {
+			if channels == 1 {
+				c.Eps = 2
+			} else {
+				c.Eps = 0.5
+			}
+		}
+	}
+	if c.Steps == 0 {
+		switch c.Adv {
+		case "pgd", "trades":
+			if channels == 1 {
+				c.Steps = 40
+			} else {
+				c.Steps = 10
+			}
+		}
+	}
+	if c.Alpha == 0 {
+		switch c.Adv {
+		case "fgsm":
+			c.Alpha = 1.25 * c.Eps // "Fast is better than free"
+		case "pgd", "trades":
+			c.Alpha = 2.5 * c.Eps / float64(max(c.Steps, 1))
+		default:
+			c.Alpha = 2.5 * c.Eps / 10
+		}
+	}
+	if c.Beta == 0 {
+		c.Beta = 6
+	}
+	if c.ValSteps == 0 {
+		c.ValSteps = 20
+	}
+}

@@ -1,0 +1,479 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"sgn/format/stream"
+	"sgn/shared/augment"
+	"sgn/shared/classifier"
+	"sgn/shared/engine"
+	"sgn/shared/model"
+	"sgn/shared/optim"
+	"sgn/shared/rng"
+	"sgn/shared/sgn"
+)
+
+// Data is a training set held in memory: the stream's header and all its
+// examples in one batch.
+type Data struct {
+	Header   stream.Header
+	Examples *stream.Batch
+}
+
+// Progress is where a run stands; it is saved in every checkpoint.
+type Progress struct {
+	Epoch   int     `json:"epoch"`   // epochs completed
+	Batch   int     `json:"batch"`   // batches completed in the current epoch
+	Step    int     `json:"step"`    // optimiser steps taken
+	Seconds float64 `json:"seconds"` // training wall time so far
+	Done    bool    `json:"done"`
+}
+
+// saved is the "train" part of a checkpoint's configuration.
+type saved struct {
+	Config   Config   `json:"config"`
+	Progress Progress `json:"progress"`
+	Classes  []string `json:"classes,omitempty"`
+	Dataset  string   `json:"dataset,omitempty"`
+}
+
+// Record is one epoch's line in the training log.
+type Record struct {
+	Epoch        int      `json:"epoch"`
+	Step         int      `json:"step"`
+	LR           float64  `json:"lr"`
+	TrainLoss    float64  `json:"train_loss"`
+	TrainAcc     float64  `json:"train_accuracy"` // on the examples trained on (adversarial ones when -adv is set)
+	ValClean     *float64 `json:"val_clean_accuracy,omitempty"`
+	ValPGD       *float64 `json:"val_pgd_accuracy,omitempty"`
+	EpochSeconds float64  `json:"epoch_seconds"`
+	StepMillis   float64  `json:"step_ms"`
+	WallSeconds  float64  `json:"wall_seconds"` // cumulative training time, for convergence plots
+}
+
+// Hooks let the caller watch and persist a run.
+type Hooks struct {
+	// Batch is called after every optimiser step (progress bars).
+	Batch func(epoch, batch, batches int, loss float64)
+	// Epoch is called with each finished epoch's record.
+	Epoch func(Record) error
+	// Save persists a snapshot of the run; it is called at the end of every
+	// epoch and when the run is interrupted.
+	Save func(*classifier.Classifier) error
+	// Log receives human-readable notes.
+	Log func(format string, args ...any)
+}
+
+// ErrDiverged is returned when the loss or a gradient stops being finite;
+// the last snapshot given to Hooks.Save is the last good one.
+var ErrDiverged = errors.New("training diverged")
+
+// Trainer is a training run.
+type Trainer struct {
+	cfg      Config
+	data     Data
+	cls      *classifier.Classifier
+	forward  engine.ForwardFunc
+	opt      optim.Optimizer
+	sched    optim.Schedule
+	noise    *rng.RNG // attack starts, augmentation
+	progress Progress
+
+	trainIdx, valIdx []int
+	step             *engine.Program // training step (plain CE or TRADES)
+	attacker         *engine.Oracle  // training-mode oracle for crafting examples
+	evaluator        *engine.Oracle  // evaluation-mode oracle for validation
+	trades           *tradesAttack
+
+	x, xadv, aug []float32
+	labels       []int64
+}
+
+// New starts a run from scratch on data.
+func New(cfg Config, data Data) (*Trainer, error) {
+	if err := checkData(data); err != nil {
+		return nil, err
+	}
+	cfg.Defaults(data.Header.Shape[0])
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	classes := classNames(data.Header)
+	mcfg := model.Config{Arch: cfg.Arch, InShape: data.Header.Shape, Classes: len(classes)}
+	mcfg.Mean, mcfg.Std = normalisation(data.Header.Shape[0])
+	net, err := model.New(mcfg, rng.New(cfg.Seed).Split("init").Rand())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SGN != nil {
+		if err := sgn.Wrap(net, *cfg.SGN); err != nil {
+			return nil, err
+		}
+	}
+	cls := &classifier.Classifier{Net: net, SGN: cfg.SGN}
+	t := &Trainer{cfg: cfg, data: data, cls: cls, noise: rng.New(cfg.Seed).Split("noise")}
+	if err := t.setup(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Resume continues the run saved in cls on the same data.
+func Resume(cls *classifier.Classifier, data Data) (*Trainer, error) {
+	if err := checkData(data); err != nil {
+		return nil, err
+	}
+	var s saved
+	if len(cls.Train) == 0 {
+		return nil, fmt.Errorf("resume: checkpoint has no training record")
+	}
+	if err := json.Unmarshal(cls.Train, &s); err != nil {
+		return nil, fmt.Errorf("resume: training record: %w", err)
+	}
+	if err := s.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	t := &Trainer{cfg: s.Config, data: data, cls: cls, progress: s.Progress, noise: rng.New(s.Config.Seed).Split("noise")}
+	if err := t.setup(); err != nil {
+		return nil, err
+	}
+	if err := t.noise.UnmarshalBinary(cls.Sections["rng"]); err != nil {
+		return nil, fmt.Errorf("resume: rng state: %w", err)
+	}
+	if err := t.opt.UnmarshalBinary(cls.Sections["optimizer"]); err != nil {
+		return nil, fmt.Errorf("resume: optimizer state: %w", err)
+	}
+	return t, nil
+}
+
+// Config returns the run's configuration with defaults filled in.
+func (t *Trainer) Config() Config { return t.cfg }
+
+// Progress returns where the run stands.
+func (t *Trainer) Progress() Progress { return t.progress }
+
+// Batches is the number of optimiser steps per epoch.
+func (t *Trainer) Batches() int { return len(t.trainIdx) / t.cfg.Batch }
+
+func checkData(d Data) error {
+	h := d.Header
+	if len(h.Shape) != 3 {
+		return fmt.Errorf("images have shape %v: want C,H,W", h.Shape)
+	}
+	if d.Examples == nil || d.Examples.Len() == 0 {
+		return fmt.Errorf("no training examples")
+	}
+	k := len(classNames(h))
+	for i, l := range d.Examples.Labels {
+		if l < 0 || l >= int64(k) {
+			return fmt.Errorf("example %d has label %d, outside [0,%d) for %d classes", i, l, k, k)
+		}
+	}
+	for i, v := range d.Examples.Floats {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("example %d has a non-finite pixel", i/h.ExampleSize())
+		}
+	}
+	return nil
+}
+
+// classNames returns the class names the stream's metadata declares, or
+// "0".."9" when it declares none.
+func classNames(h stream.Header) []string {
+	var names []string
+	if s, ok := h.Metadata[stream.MetaClasses]; ok && json.Unmarshal([]byte(s), &names) == nil && len(names) >= 2 {
+		return names
+	}
+	names = make([]string, 10)
+	for i := range names {
+		names[i] = fmt.Sprint(i)
+	}
+	return names
+}
+
+// normalisation returns the per-channel mean and std a network divides its
+// inputs by: MNIST's for one channel, CIFAR-10's for three, 0.5 otherwise.
+func normalisation(channels int) (mean, std []float32) {
+	switch channels {
+	case 1:
+		return []float32{0.1307}, []float32{0.3081}
+	case 3:
+		return []float32{0.4914, 0.4822, 0.4465}, []float32{0.2471, 0.2435, 0.2616}
+	}
+	mean, std = make([]float32, channels), make([]float32, channels)
+	for i := range mean {
+		mean[i], std[i] = 0.5, 0.5
+	}
+	return mean, std
+}
+
+func (t *Trainer) setup() error {
+	n := t.data.Examples.Len()
+	if t.cfg.Val >= n {
+		return fmt.Errorf("-val %d holds out all %d examples", t.cfg.Val, n)
+	}
+	perm := rng.Permutation(rng.New(t.cfg.Seed).Split("validation"), n, nil)
+	t.valIdx, t.trainIdx = perm[:t.cfg.Val], perm[t.cfg.Val:]
+	if len(t.trainIdx) < t.cfg.Batch {
+		return fmt.Errorf("%d training examples is fewer than one batch of %d", len(t.trainIdx), t.cfg.Batch)
+	}
+	if t.cls.SGN != nil {
+		t.forward = sgn.Forward(*t.cls.SGN)
+	} else {
+		t.forward = engine.PlainForward
+	}
+	params := t.cls.Net.Trainable()
+	sizes, decay := make([]int, len(params)), make([]bool, len(params))
+	for i, p := range params {
+		sizes[i], decay[i] = len(p.Data), p.Decay
+	}
+	switch t.cfg.Optimizer {
+	case "sgd":
+		t.opt = optim.NewSGD(sizes, optim.WithMomentum(t.cfg.Momentum), optim.WithWeightDecay(t.cfg.WeightDecay), optim.WithDecayMask(decay))
+	case "adam":
+		t.opt = optim.NewAdam(sizes, optim.WithWeightDecay(t.cfg.WeightDecay), optim.WithDecayMask(decay))
+	}
+	var err error
+	if t.sched, err = optim.ParseSchedule(t.cfg.Schedule, t.cfg.LR); err != nil {
+		return err
+	}
+	batch := t.cfg.Batch
+	if t.cfg.Adv == "trades" {
+		t.step, err = engine.NewTradesStep(t.cls.Net, batch, t.cfg.Beta, engine.WithForward(t.forward))
+	} else {
+		t.step, err = engine.NewTrainStep(t.cls.Net, batch, engine.CrossEntropy, engine.WithForward(t.forward))
+	}
+	if err != nil {
+		return fmt.Errorf("build training step: %w", err)
+	}
+	t.attacker = engine.NewOracle(t.cls.Net, batch, engine.WithForward(t.forward), engine.WithTrainMode())
+	t.evaluator = engine.NewOracle(t.cls.Net, batch, engine.WithForward(t.forward))
+	d := t.data.Header.ExampleSize()
+	t.x, t.xadv, t.aug = make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch*d)
+	t.labels = make([]int64, batch)
+	return nil
+}
+
+// Close releases the compiled programs.
+func (t *Trainer) Close() error {
+	t.step.Close()
+	t.attacker.Close()
+	t.evaluator.Close()
+	if t.trades != nil {
+		t.trades.close()
+	}
+	return nil
+}
+
+// Snapshot returns the run as a classifier holding the weights, the
+// training record, the optimiser state and the RNG state.
+func (t *Trainer) Snapshot() (*classifier.Classifier, error) {
+	s := saved{Config: t.cfg, Progress: t.progress, Classes: classNames(t.data.Header), Dataset: t.data.Header.Metadata[stream.MetaDataset]}
+	rec, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	opt, err := t.opt.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	r, err := t.noise.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	// Copy the weights: the snapshot must not change as training goes on.
+	net := &model.Net{Config: t.cls.Net.Config}
+	for _, p := range t.cls.Net.Params {
+		c := *p
+		c.Data = append([]float32(nil), p.Data...)
+		net.Params = append(net.Params, &c)
+	}
+	return &classifier.Classifier{Net: net, SGN: t.cls.SGN, Train: rec, Sections: map[string][]byte{"optimizer": opt, "rng": r}}, nil
+}
+
+// Run trains until the configured number of epochs is done or ctx is
+// cancelled; on cancellation it saves a snapshot at the end of the current
+// batch and returns an error wrapping ctx.Err().
+func (t *Trainer) Run(ctx context.Context, h Hooks) error {
+	logf := h.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	save := func() error {
+		if h.Save == nil {
+			return nil
+		}
+		snap, err := t.Snapshot()
+		if err != nil {
+			return err
+		}
+		return h.Save(snap)
+	}
+	batches := t.Batches()
+	total := batches * t.cfg.Epochs
+	var order []int
+	for t.progress.Epoch < t.cfg.Epochs {
+		epoch := t.progress.Epoch
+		order = rng.Permutation(rng.New(t.cfg.Seed).Split(fmt.Sprintf("epoch %d", epoch)), len(t.trainIdx), order)
+		start := time.Now()
+		var lossSum, correct, seen float64
+		stepsThisRun := 0
+		for t.progress.Batch < batches {
+			b := t.progress.Batch
+			lr := t.sched.LR(t.progress.Step, total)
+			loss, acc, err := t.trainBatch(order[b*t.cfg.Batch:(b+1)*t.cfg.Batch], lr)
+			if err != nil {
+				return err
+			}
+			lossSum += loss * float64(t.cfg.Batch)
+			correct += acc * float64(t.cfg.Batch)
+			seen += float64(t.cfg.Batch)
+			t.progress.Batch++
+			t.progress.Step++
+			stepsThisRun++
+			if h.Batch != nil {
+				h.Batch(epoch, t.progress.Batch, batches, loss)
+			}
+			if ctx.Err() != nil {
+				t.progress.Seconds += time.Since(start).Seconds()
+				if err := save(); err != nil {
+					return fmt.Errorf("save on interrupt: %w", err)
+				}
+				return fmt.Errorf("interrupted in epoch %d after batch %d (checkpoint saved): %w", epoch+1, t.progress.Batch, ctx.Err())
+			}
+		}
+		elapsed := time.Since(start).Seconds()
+		t.progress.Seconds += elapsed
+		t.progress.Epoch++
+		t.progress.Batch = 0
+		rec := Record{Epoch: t.progress.Epoch, Step: t.progress.Step, LR: t.sched.LR(max(t.progress.Step-1, 0), total), EpochSeconds: elapsed, WallSeconds: t.progress.Seconds}
+		if seen > 0 {
+			rec.TrainLoss, rec.TrainAcc = lossSum/seen, correct/seen
+			rec.StepMillis = elapsed * 1000 / float64(stepsThisRun)
+		}
+		if len(t.valIdx) > 0 {
+			clean, robust, err := t.validate()
+			if err != nil {
+				return fmt.Errorf("validation: %w", err)
+			}
+			rec.ValClean, rec.ValPGD = &clean, &robust
+		}
+		t.progress.Done = t.progress.Epoch == t.cfg.Epochs
+		if err := save(); err != nil {
+			return fmt.Errorf("save after epoch %d: %w", t.progress.Epoch, err)
+		}
+		if h.Epoch != nil {
+			if err := h.Epoch(rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// gather copies the examples idx into x (pixels in [0,1]) and labels.
+func (t *Trainer) gather(idx []int, x []float32, labels []int64) {
+	h, ex := t.data.Header, t.data.Examples
+	d := h.ExampleSize()
+	scale := h.Scale()
+	for i, j := range idx {
+		dst := x[i*d : (i+1)*d]
+		if ex.Pixels != nil {
+			for k, v := range ex.Pixels[j*d : (j+1)*d] {
+				dst[k] = float32(v) * scale
+			}
+		} else {
+			copy(dst, ex.Floats[j*d:(j+1)*d])
+		}
+		labels[i] = ex.Labels[j]
+	}
+}
+
+func (t *Trainer) trainBatch(idx []int, lr float64) (loss, acc float64, err error) {
+	t.gather(idx, t.x, t.labels)
+	if t.cfg.Augment {
+		s := t.data.Header.Shape
+		augment.RandomCropFlip(t.aug, t.x, len(idx), s[0], s[1], s[2], 4, true, t.noise.Rand())
+		copy(t.x, t.aug)
+	}
+	input, err := t.adversarial()
+	if err != nil {
+		return 0, 0, err
+	}
+	p := t.step
+	if t.cfg.Adv == "trades" {
+		if err := p.Set("xadv", input); err != nil {
+			return 0, 0, err
+		}
+		input = t.x
+	}
+	if err := p.Set("x", input); err != nil {
+		return 0, 0, err
+	}
+	if err := p.SetLabels(t.labels); err != nil {
+		return 0, 0, err
+	}
+	if err := p.Run(); err != nil {
+		return 0, 0, err
+	}
+	lv, err := p.Output("loss")
+	if err != nil {
+		return 0, 0, err
+	}
+	loss = float64(lv[0])
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, 0, fmt.Errorf("%w: loss is %v at step %d", ErrDiverged, loss, t.progress.Step+1)
+	}
+	logitsName := "logits"
+	if t.cfg.Adv == "trades" {
+		logitsName = "adv_logits"
+	}
+	logits, err := p.Output(logitsName)
+	if err != nil {
+		return 0, 0, err
+	}
+	acc = accuracy(logits, t.labels, t.cls.Net.Config.Classes)
+	grads, err := p.ParamGrads()
+	if err != nil {
+		return 0, 0, err
+	}
+	params := t.cls.Net.Trainable()
+	data := make([][]float32, len(params))
+	for i, q := range params {
+		data[i] = q.Data
+	}
+	if err := t.opt.Step(data, grads, lr); err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", ErrDiverged, err)
+	}
+	if err := t.cls.Net.UpdateRunningStats(p.BatchStats()); err != nil {
+		return 0, 0, err
+	}
+	return loss, acc, nil
+}
+
+// accuracy is the fraction of rows of logits whose argmax is the label.
+func accuracy(logits []float32, labels []int64, k int) float64 {
+	correct := 0
+	for i, l := range labels {
+		if Argmax(logits[i*k:(i+1)*k]) == int(l) {
+			correct++
+		}
+	}
+	return float64(correct) / float64(len(labels))
+}
+
+// Argmax returns the index of the largest value (the first on ties).
+func Argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}

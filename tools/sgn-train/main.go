@@ -1,0 +1,228 @@
+// Command sgn-train trains a classifier on an example stream and writes a
+// checkpoint: plain, adversarial (FGSM, PGD, TRADES), and self-gradient
+// networks.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"sgn/format/stream"
+	"sgn/shared/classifier"
+	"sgn/shared/cli"
+	"sgn/shared/sgn"
+	"sgn/shared/train"
+)
+
+const synopsis = `sgn-train [flags] [-data FILE] [-o FILE]
+
+Reads an example stream (stdin unless -data) and writes a checkpoint to -o
+(rewritten atomically after every epoch) or, when -o is not given, to stdout
+at the end. SIGINT or SIGTERM saves a checkpoint at the end of the current
+batch; -resume continues from it.`
+
+const examples = `  sgn-fetch mnist | sgn-train -epochs 1 -o plain.sgn
+  sgn-fetch mnist | sgn-train -adv pgd -eps 0.3 -val 1000 -log pgd.jsonl -o pgd.sgn
+  sgn-fetch mnist | sgn-train -sgn -sg-taps input -sg-gate learned -adv fgsm -o sgn.sgn
+  sgn-fetch cifar10 | sgn-train -arch preact-resnet18 -adv fgsm -epochs 15 -o fast.sgn
+  sgn-train -data train.arrow -resume pgd.sgn`
+
+func main() { cli.Main("sgn-train", run) }
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("sgn-train", synopsis, examples, stderr)
+	var (
+		cfg        train.Config
+		sgnCfg     = sgn.DefaultConfig()
+		dataPath   = fs.String("data", "", "example stream `FILE` (default stdin)")
+		outPath    = fs.String("o", "", "checkpoint `FILE` (default stdout)")
+		logPath    = fs.String("log", "", "append one JSON record per epoch to `FILE`")
+		resume     = fs.String("resume", "", "continue the run saved in checkpoint `FILE`")
+		useSGN     = fs.Bool("sgn", false, "train a self-gradient network")
+		taps       = fs.String("sg-taps", "input", "comma-separated SGN tap points: input and/or backbone blocks")
+		gateBound  = fs.Float64("sg-gate-bound", sgnCfg.GateBound, "bound e of a learned gate e*tanh(a)")
+		noAugment  = fs.Bool("no-augment", false, "disable random crop and flip (on by default for colour images)")
+		augmentSet = fs.Bool("augment", false, "force random crop and flip")
+	)
+	fs.StringVar(&cfg.Arch, "arch", "", "architecture: mlp, madry-mnist, cifar-cnn, preact-resnet18 (default madry-mnist for 1-channel images, cifar-cnn otherwise)")
+	fs.IntVar(&cfg.Epochs, "epochs", 10, "epochs")
+	fs.IntVar(&cfg.Batch, "batch", 128, "batch size")
+	fs.StringVar(&cfg.Optimizer, "optimizer", "", "sgd or adam (default adam for 1-channel images, sgd otherwise)")
+	fs.Float64Var(&cfg.LR, "lr", 0, "learning rate (default 1e-3 for adam, 0.05 for sgd)")
+	fs.StringVar(&cfg.Schedule, "schedule", "", "constant, step[:GAMMA@F1,F2], cosine, cyclic (default constant for adam, cyclic for sgd)")
+	fs.Float64Var(&cfg.Momentum, "momentum", 0.9, "SGD momentum")
+	fs.Float64Var(&cfg.WeightDecay, "wd", -1, "weight decay (default 0 for adam, 5e-4 for sgd)")
+	fs.StringVar(&cfg.Adv, "adv", "none", "adversarial training: none, fgsm (with random start), pgd, trades")
+	fs.Float64Var(&cfg.Eps, "eps", 0, "perturbation budget in pixel units (default 0.3 for 1-channel linf, 8/255 for colour)")
+	fs.Float64Var(&cfg.Alpha, "alpha", 0, "attack step size (default 1.25*eps for fgsm, 2.5*eps/steps for pgd)")
+	fs.IntVar(&cfg.Steps, "steps", 0, "attack steps for pgd and trades (default 40 for 1-channel, 10 otherwise)")
+	fs.StringVar(&cfg.Norm, "norm", "linf", "perturbation norm: linf or l2")
+	fs.Float64Var(&cfg.Beta, "beta", 6, "TRADES trade-off beta")
+	fs.IntVar(&cfg.Val, "val", 0, "hold out `N` examples and report clean and PGD accuracy on them every epoch")
+	fs.IntVar(&cfg.ValSteps, "val-steps", 20, "PGD steps of the per-epoch validation attack")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed and data give the same checkpoint")
+	fs.StringVar(&sgnCfg.Phi, "sg-phi", sgnCfg.Phi, "SGN phi: sign, l2 or identity")
+	fs.StringVar(&sgnCfg.Label, "sg-label", sgnCfg.Label, "SGN self-label in training: pred or true")
+	fs.StringVar(&sgnCfg.Grad, "sg-grad", sgnCfg.Grad, "SGN gradient path: exact or detached")
+	fs.StringVar(&sgnCfg.Gate, "sg-gate", sgnCfg.Gate, "SGN gates: learned, or a fixed VALUE")
+	fs.Float64Var(&sgnCfg.ProbeWeight, "sg-probe-weight", 0, "weight of the probe pass's own loss")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	data, err := readData(*dataPath, stdin)
+	if err != nil {
+		return err
+	}
+	channels := data.Header.Shape[0]
+	if *outPath == "" && *resume != "" {
+		*outPath = *resume
+	}
+	if *outPath == "" && cli.IsTerminal(stdout) {
+		return cli.Usagef("refusing to write a checkpoint to a terminal: use -o FILE or redirect stdout")
+	}
+
+	var t *train.Trainer
+	if *resume != "" {
+		cls, err := classifier.LoadFile(*resume)
+		if err != nil {
+			return err
+		}
+		if t, err = train.Resume(cls, data); err != nil {
+			return fmt.Errorf("%s: %w", *resume, err)
+		}
+	} else {
+		applyDefaults(&cfg, channels, set)
+		switch {
+		case *augmentSet:
+			cfg.Augment = true
+		case *noAugment:
+			cfg.Augment = false
+		default:
+			cfg.Augment = channels == 3
+		}
+		if *useSGN {
+			sgnCfg.Taps = strings.Split(*taps, ",")
+			sgnCfg.GateBound = *gateBound
+			cfg.SGN = &sgnCfg
+		} else if set["sg-taps"] || set["sg-phi"] || set["sg-gate"] || set["sg-grad"] || set["sg-label"] {
+			return cli.Usagef("-sg-* flags need -sgn")
+		}
+		if t, err = train.New(cfg, data); err != nil {
+			return err
+		}
+	}
+	defer t.Close()
+
+	var logFile *os.File
+	if *logPath != "" {
+		if logFile, err = os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return fmt.Errorf("open log: %w", err)
+		}
+		defer logFile.Close()
+	}
+	c := t.Config()
+	fmt.Fprintf(stderr, "sgn-train: %s on %d examples (%s), %d epochs of %d batches, adv=%s eps=%.4g\n",
+		c.Arch, data.Examples.Len()-c.Val, data.Header.Metadata[stream.MetaDataset], c.Epochs, t.Batches(), c.Adv, c.Eps)
+
+	var last *classifier.Classifier
+	bar := cli.NewProgress(stderr, cli.IsTerminal(stderr))
+	hooks := train.Hooks{
+		Batch: func(epoch, b, n int, loss float64) {
+			bar.Update(fmt.Sprintf("epoch %d/%d", epoch+1, c.Epochs), b, n, fmt.Sprintf("loss %.4f", loss))
+		},
+		Epoch: func(r train.Record) error {
+			bar.Done()
+			line := fmt.Sprintf("epoch %d/%d: loss %.4f train acc %.4f", r.Epoch, c.Epochs, r.TrainLoss, r.TrainAcc)
+			if r.ValClean != nil {
+				line += fmt.Sprintf(" val clean %.4f val pgd-%d %.4f", *r.ValClean, c.ValSteps, *r.ValPGD)
+			}
+			fmt.Fprintf(stderr, "%s (%.1fs, %.0f ms/step)\n", line, r.EpochSeconds, r.StepMillis)
+			if logFile != nil {
+				b, _ := json.Marshal(r)
+				if _, err := logFile.Write(append(b, '\n')); err != nil {
+					return fmt.Errorf("write log: %w", err)
+				}
+			}
+			return nil
+		},
+		Save: func(snap *classifier.Classifier) error {
+			last = snap
+			if *outPath != "" {
+				return snap.Save(*outPath)
+			}
+			return nil
+		},
+	}
+	runErr := t.Run(ctx, hooks)
+	bar.Done()
+	if errors.Is(runErr, train.ErrDiverged) {
+		where := "no checkpoint was written"
+		if last != nil && *outPath != "" {
+			where = "the last good checkpoint is " + *outPath
+		}
+		return fmt.Errorf("%w; %s", runErr, where)
+	}
+	if *outPath == "" && last != nil && (runErr == nil || ctx.Err() != nil) {
+		if err := last.Encode(stdout); err != nil {
+			return fmt.Errorf("write checkpoint to stdout: %w", err)
+		}
+	}
+	return runErr
+}
+
+func readData(path string, stdin io.Reader) (train.Data, error) {
+	r, name := stdin, "stdin"
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return train.Data{}, err
+		}
+		defer f.Close()
+		r, name = f, path
+	}
+	h, b, err := stream.ReadAll(r, 0)
+	if err != nil {
+		return train.Data{}, fmt.Errorf("read examples from %s: %w", name, err)
+	}
+	if b == nil || b.Len() == 0 {
+		return train.Data{}, fmt.Errorf("read examples from %s: the stream holds no examples", name)
+	}
+	return train.Data{Header: h, Examples: b}, nil
+}
+
+// applyDefaults fills the settings the user left unset with the ones that
+// suit the data: MNIST-like images train a Madry CNN with Adam, colour ones
+// a CIFAR network with SGD and a one-cycle schedule.
+func applyDefaults(c *train.Config, channels int, set map[string]bool) {
+	gray := channels == 1
+	if c.Arch == "" {
+		c.Arch = map[bool]string{true: "madry-mnist", false: "cifar-cnn"}[gray]
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = map[bool]string{true: "adam", false: "sgd"}[gray]
+	}
+	if c.LR == 0 {
+		c.LR = map[string]float64{"adam": 1e-3, "sgd": 0.05}[c.Optimizer]
+	}
+	if c.Schedule == "" {
+		c.Schedule = map[string]string{"adam": "constant", "sgd": "cyclic"}[c.Optimizer]
+	}
+	if c.WeightDecay < 0 {
+		c.WeightDecay = map[string]float64{"adam": 0, "sgd": 5e-4}[c.Optimizer]
+	}
+	if !set["momentum"] && c.Optimizer == "adam" {
+		c.Momentum = 0
+	}
+}
