@@ -61,5 +61,5 @@ $(foreach m,$(MODELS),$(eval $(call model_rule,$(m))))
 
 report: $(DIR)/report.md
 $(DIR)/report.md: $(foreach m,$(MODELS),$(DIR)/$(m).robust.json $(DIR)/$(m).robust.md $(DIR)/$(m).score.json)
-	$(CURDIR)/report.sh $(DIR) $(MODELS) > $@.tmp && mv $@.tmp $@
+	cd $(ROOT) && go run ./pipelines/report $(abspath $(DIR)) $(MODELS) > $@.tmp && mv $@.tmp $@
 	@cat $@

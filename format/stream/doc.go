@@ -18,6 +18,15 @@
 //	}
 //	return r.Err()
 //
+// A stream is complete only with its end-of-stream marker: a stream cut
+// anywhere, even between two messages, makes Err return an error wrapping
+// io.ErrUnexpectedEOF, so that a consumer never mistakes a crashed
+// producer's output for a short dataset. Bytes after the marker are not
+// read. The reader checks every declared length before allocating for it
+// (see WithMaxBatchBytes) and decompresses zstd and LZ4 bodies itself, so
+// its memory use is bounded by about twice the largest record batch
+// whatever the input.
+//
 // The package also implements the fixed_shape_tensor extension type itself
 // (FixedShapeTensorType), which arrow-go does not ship, and registers it with
 // arrow-go so that any ipc reader in the program returns typed tensor columns.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -178,9 +179,7 @@ func readFull(r io.Reader, n int64) ([]byte, error) {
 func appendFull(buf []byte, r io.Reader, n int64) ([]byte, error) {
 	for n > 0 {
 		step := int(min(n, readChunk))
-		if cap(buf)-len(buf) < step {
-			buf = append(buf[:cap(buf)], make([]byte, step)...)[:len(buf)]
-		}
+		buf = slices.Grow(buf, step)
 		k, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
 		buf = buf[:len(buf)+k]
 		n -= int64(k)

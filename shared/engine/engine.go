@@ -65,6 +65,10 @@ type Program struct {
 	stats  []model.BatchStat
 	dtype  tensor.Dtype
 	buf    map[string][]float32
+	// reads holds a copy of every output, taken by a G.Read node as soon as
+	// it is computed: the tape machine reuses buffers, so a node's own value
+	// after the run may hold another node's data.
+	reads map[*G.Node]*G.Value
 }
 
 type config struct {
@@ -94,7 +98,7 @@ func newProgram(net *model.Net, batch int, opts []Option) (*Program, *config, er
 	for _, o := range opts {
 		o(c)
 	}
-	p := &Program{Net: net, Batch: batch, graph: G.NewGraph(), inputs: map[string]*G.Node{}, outs: map[string]*G.Node{}, dtype: c.dtype, buf: map[string][]float32{}}
+	p := &Program{Net: net, Batch: batch, graph: G.NewGraph(), inputs: map[string]*G.Node{}, outs: map[string]*G.Node{}, dtype: c.dtype, buf: map[string][]float32{}, reads: map[*G.Node]*G.Value{}}
 	return p, c, nil
 }
 
@@ -120,6 +124,24 @@ func (p *Program) imageInput(name string) *G.Node {
 }
 
 func (p *Program) compile() error {
+	watch := func(n *G.Node) {
+		if n == nil || p.reads[n] != nil {
+			return
+		}
+		v := new(G.Value)
+		G.Read(n, v)
+		p.reads[n] = v
+	}
+	for _, n := range p.outs {
+		watch(n)
+	}
+	for _, n := range p.grads {
+		watch(n)
+	}
+	for _, s := range p.stats {
+		watch(s.Mean)
+		watch(s.Var)
+	}
 	// Gorgonia panics on some malformed graphs; a panic here is a bug in
 	// this package, but it must reach the user as an error, not a trace.
 	var err error
@@ -209,8 +231,15 @@ func (p *Program) Output(name string) ([]float32, error) {
 	return p.read(name, n)
 }
 
+func (p *Program) value(n *G.Node) G.Value {
+	if r := p.reads[n]; r != nil {
+		return *r
+	}
+	return nil
+}
+
 func (p *Program) read(key string, n *G.Node) ([]float32, error) {
-	v := n.Value()
+	v := p.value(n)
 	if v == nil {
 		return nil, fmt.Errorf("output %s has no value: run the program first", key)
 	}
@@ -243,7 +272,11 @@ func (p *Program) Float64Output(name string) ([]float64, error) {
 	if n == nil {
 		return nil, fmt.Errorf("program has no output %q", name)
 	}
-	switch d := n.Value().Data().(type) {
+	v := p.value(n)
+	if v == nil {
+		return nil, fmt.Errorf("output %s has no value: run the program first", name)
+	}
+	switch d := v.Data().(type) {
 	case []float64:
 		return append([]float64(nil), d...), nil
 	case float64:
@@ -270,9 +303,42 @@ func (p *Program) ParamGrads() ([][]float32, error) {
 	return out, nil
 }
 
-// BatchStats returns the batch-norm statistics nodes of a training-mode
-// program, for Net.UpdateRunningStats after a run.
-func (p *Program) BatchStats() []model.BatchStat { return p.stats }
+// UpdateRunningStats folds the batch-norm statistics of the last run of a
+// training-mode program into the network's running averages.
+func (p *Program) UpdateRunningStats() error {
+	for _, s := range p.stats {
+		mean, err := p.float64s(s.Mean)
+		if err != nil {
+			return fmt.Errorf("batch norm %s: %w", s.Layer, err)
+		}
+		variance, err := p.float64s(s.Var)
+		if err != nil {
+			return fmt.Errorf("batch norm %s: %w", s.Layer, err)
+		}
+		if err := p.Net.FoldBatchStat(s.Layer, mean, variance, s.Count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Program) float64s(n *G.Node) ([]float64, error) {
+	v := p.value(n)
+	if v == nil {
+		return nil, fmt.Errorf("no value: run the program first")
+	}
+	switch d := v.Data().(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for i, x := range d {
+			out[i] = float64(x)
+		}
+		return out, nil
+	case []float64:
+		return d, nil
+	}
+	return nil, fmt.Errorf("unexpected value %T", v.Data())
+}
 
 // Close releases the program's machine.
 func (p *Program) Close() error {

@@ -168,55 +168,24 @@ const bnEps = 1e-5
 // as in PyTorch.
 const BNMomentum = 0.1
 
-// UpdateRunningStats folds the batch statistics of a finished run into the
-// running averages, using the unbiased variance as PyTorch does.
-func (n *Net) UpdateRunningStats(stats []BatchStat) error {
-	for _, s := range stats {
-		rm, rv := n.Param(s.Layer+".running_mean"), n.Param(s.Layer+".running_var")
-		if rm == nil || rv == nil {
-			return fmt.Errorf("batch norm %s: no running statistics", s.Layer)
-		}
-		mean, err := values(s.Mean)
-		if err != nil {
-			return fmt.Errorf("batch norm %s mean: %w", s.Layer, err)
-		}
-		variance, err := values(s.Var)
-		if err != nil {
-			return fmt.Errorf("batch norm %s variance: %w", s.Layer, err)
-		}
-		if len(mean) != len(rm.Data) || len(variance) != len(rv.Data) {
-			return fmt.Errorf("batch norm %s: %d statistics for %d channels", s.Layer, len(mean), len(rm.Data))
-		}
-		unbias := 1.0
-		if s.Count > 1 {
-			unbias = float64(s.Count) / float64(s.Count-1)
-		}
-		for i := range rm.Data {
-			rm.Data[i] = float32((1-BNMomentum)*float64(rm.Data[i]) + BNMomentum*mean[i])
-			rv.Data[i] = float32((1-BNMomentum)*float64(rv.Data[i]) + BNMomentum*variance[i]*unbias)
-		}
+// FoldBatchStat folds one batch-norm layer's batch statistics (mean and
+// biased variance over count values per channel) into its running averages,
+// using the unbiased variance as PyTorch does.
+func (n *Net) FoldBatchStat(layer string, mean, variance []float64, count int) error {
+	rm, rv := n.Param(layer+".running_mean"), n.Param(layer+".running_var")
+	if rm == nil || rv == nil {
+		return fmt.Errorf("batch norm %s: no running statistics", layer)
+	}
+	if len(mean) != len(rm.Data) || len(variance) != len(rv.Data) {
+		return fmt.Errorf("batch norm %s: %d statistics for %d channels", layer, len(mean), len(rm.Data))
+	}
+	unbias := 1.0
+	if count > 1 {
+		unbias = float64(count) / float64(count-1)
+	}
+	for i := range rm.Data {
+		rm.Data[i] = float32((1-BNMomentum)*float64(rm.Data[i]) + BNMomentum*mean[i])
+		rv.Data[i] = float32((1-BNMomentum)*float64(rv.Data[i]) + BNMomentum*variance[i]*unbias)
 	}
 	return nil
-}
-
-// values reads a node's value after a run as float64s.
-func values(n *G.Node) ([]float64, error) {
-	if n.Value() == nil {
-		return nil, fmt.Errorf("node %s has no value", n.Name())
-	}
-	switch d := n.Value().Data().(type) {
-	case []float32:
-		out := make([]float64, len(d))
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-		return out, nil
-	case []float64:
-		return append([]float64(nil), d...), nil
-	case float32:
-		return []float64{float64(d)}, nil
-	case float64:
-		return []float64{d}, nil
-	}
-	return nil, fmt.Errorf("node %s: unexpected value type %T", n.Name(), n.Value().Data())
 }

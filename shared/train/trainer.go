@@ -450,7 +450,7 @@ func (t *Trainer) trainBatch(idx []int, lr float64) (loss, acc float64, err erro
 	if err := t.opt.Step(data, grads, lr); err != nil {
 		return 0, 0, fmt.Errorf("%w: %v", ErrDiverged, err)
 	}
-	if err := t.cls.Net.UpdateRunningStats(p.BatchStats()); err != nil {
+	if err := p.UpdateRunningStats(); err != nil {
 		return 0, 0, err
 	}
 	return loss, acc, nil

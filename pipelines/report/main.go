@@ -1,0 +1,178 @@
+// Command report assembles a study's Markdown report from the files the
+// pipeline wrote: per model, the training log (<model>.log.jsonl), the clean
+// score (<model>.score.json) and the robust scores (<model>.robust.json,
+// <model>.robust.md).
+//
+//	go run ./pipelines/report DIR MODEL...
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"sgn/shared/score"
+	"sgn/shared/train"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: report DIR MODEL...")
+		os.Exit(2)
+	}
+	if err := write(os.Stdout, os.Args[1], os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+type modelReport struct {
+	name   string
+	clean  score.Result
+	robust score.Result
+	md     string
+	log    []train.Record
+}
+
+func write(w *os.File, dir string, models []string) error {
+	var reps []modelReport
+	for _, m := range models {
+		r := modelReport{name: m}
+		if err := readJSON(filepath.Join(dir, m+".score.json"), &r.clean); err != nil {
+			return err
+		}
+		if err := readJSON(filepath.Join(dir, m+".robust.json"), &r.robust); err != nil {
+			return err
+		}
+		md, err := os.ReadFile(filepath.Join(dir, m+".robust.md"))
+		if err != nil {
+			return err
+		}
+		r.md = string(md)
+		if r.log, err = readLog(filepath.Join(dir, m+".log.jsonl")); err != nil {
+			return err
+		}
+		reps = append(reps, r)
+	}
+	out := bufio.NewWriter(w)
+	defer out.Flush()
+	fmt.Fprintf(out, "# sgn study report: %s\n\n", filepath.Base(dir))
+	fmt.Fprintf(out, "Generated %s by `pipelines/report` from the files in `%s`.\n\n", time.Now().UTC().Format(time.RFC3339), dir)
+	// Attacks in the order they first appear.
+	var attacks []string
+	for _, r := range reps {
+		for _, a := range r.robust.Attacks {
+			if l := label(a); !slices.Contains(attacks, l) {
+				attacks = append(attacks, l)
+			}
+		}
+	}
+	fmt.Fprintf(out, "## Accuracy (%%) under every attack\n\n")
+	fmt.Fprintf(out, "Robust accuracy is the per-example worst case over all attacks run against that model (DESIGN §3).\n\n")
+	fmt.Fprintf(out, "| model | train time | clean (n=%d) | %s | **worst case** |\n", reps[0].clean.N, strings.Join(attacks, " | "))
+	fmt.Fprintf(out, "|---|---|---|%s---|\n", strings.Repeat("---|", len(attacks)))
+	for _, r := range reps {
+		fmt.Fprintf(out, "| %s | %s | %.1f |", r.name, trainTime(r.log), 100*r.clean.Accuracy)
+		for _, a := range attacks {
+			cell := " – |"
+			for _, ra := range r.robust.Attacks {
+				if label(ra) == a {
+					cell = fmt.Sprintf(" %.1f |", 100*ra.Accuracy)
+				}
+			}
+			fmt.Fprint(out, cell)
+		}
+		fmt.Fprintf(out, " **%.1f** (n=%d) |\n", 100*r.robust.Accuracy, r.robust.N)
+	}
+	fmt.Fprintf(out, "\n## Gradient-masking checks\n\n")
+	any := false
+	for _, r := range reps {
+		for _, c := range r.robust.Checks {
+			v := "pass"
+			if !c.Passed {
+				v = "**FAIL: possible gradient masking**"
+			}
+			fmt.Fprintf(out, "- %s: %s — %s (%s)\n", r.name, c.Name, v, c.Detail)
+			any = true
+		}
+	}
+	if !any {
+		fmt.Fprintln(out, "No check applied.")
+	}
+	fmt.Fprintf(out, "\n## Training\n\n| model | epoch | loss | train acc | val clean | val PGD | s/epoch | ms/step |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range reps {
+		for _, l := range r.log {
+			fmt.Fprintf(out, "| %s | %d | %.4f | %.3f | %s | %s | %.1f | %.0f |\n", r.name, l.Epoch, l.TrainLoss, l.TrainAcc, opt(l.ValClean), opt(l.ValPGD), l.EpochSeconds, l.StepMillis)
+		}
+	}
+	fmt.Fprintf(out, "\n## Per model\n")
+	for _, r := range reps {
+		fmt.Fprintf(out, "\n### %s\n\n%s", r.name, r.md)
+	}
+	return nil
+}
+
+func label(a score.AttackResult) string {
+	s := a.Attack
+	if a.Params["sg_grad"] != "" {
+		s += " " + a.Params["sg_grad"]
+	}
+	for _, k := range []string{"loss"} {
+		if v := a.Params[k]; v != "" && v != "ce" {
+			s += " " + v
+		}
+	}
+	if a.Params["surrogate"] != "" {
+		s += " smooth"
+	}
+	return s
+}
+
+func opt(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", *v)
+}
+
+func trainTime(log []train.Record) string {
+	if len(log) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f s", log[len(log)-1].WallSeconds)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func readLog(path string) ([]train.Record, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var recs []train.Record
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r train.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
