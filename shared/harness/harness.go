@@ -48,19 +48,29 @@ type Config struct {
 	// attack options).
 	Metadata map[string]string
 	Zstd     bool
+	// Source names the examples in messages (a file name, or "stdin").
+	Source string
+}
+
+// sourceName is how messages name a stream of examples.
+func sourceName(s string) string {
+	if s == "" {
+		return "examples"
+	}
+	return s
 }
 
 // Run attacks the examples of r and writes the attack stream to w.
 func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
 	sr, err := stream.NewReader(r)
 	if err != nil {
-		return 0, fmt.Errorf("read examples: %w", err)
+		return 0, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
 	}
 	defer sr.Close()
 	h := sr.Header()
 	d, k := cfg.Target.InputSize(), cfg.Target.Classes()
 	if h.ExampleSize() != d {
-		return 0, fmt.Errorf("examples have shape %v (%d values), the model takes %d", h.Shape, h.ExampleSize(), d)
+		return 0, fmt.Errorf("%s: examples have shape %v (%d values), the model takes %d", sourceName(cfg.Source), h.Shape, h.ExampleSize(), d)
 	}
 	if cfg.Shard.Count == 0 {
 		cfg.Shard = Shard{0, 1}
@@ -81,6 +91,9 @@ func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
 	meta[score.MetaAttack] = cfg.Attack.Name()
 	meta[score.MetaParams] = string(pj)
 	meta[score.MetaEps] = strconv.FormatFloat(cfg.Eps, 'g', -1, 64)
+	// The adversarial images are float32 values in [0,1], whatever the
+	// input's pixel scale.
+	meta[stream.MetaPixelScale] = "1"
 	meta["sgn.attack.shard"] = fmt.Sprintf("%d/%d", cfg.Shard.Index, cfg.Shard.Count)
 	out := stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: meta, Extra: []stream.ColumnSpec{
 		{Name: score.ColIndex, Type: stream.Int64Column},
@@ -124,12 +137,12 @@ func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
 				continue
 			}
 			if b.Labels[i] < 0 || b.Labels[i] >= int64(k) {
-				return n, fmt.Errorf("example %d has label %d, outside the model's %d classes", p, b.Labels[i], k)
+				return n, fmt.Errorf("%s: example %d has label %d, outside the model's %d classes", sourceName(cfg.Source), p, b.Labels[i], k)
 			}
 			ex := images[i*d : (i+1)*d]
 			for _, v := range ex {
 				if math.IsNaN(float64(v)) || v < 0 || v > 1 {
-					return n, fmt.Errorf("example %d has pixel %v outside [0,1]", p, v)
+					return n, fmt.Errorf("%s: example %d has pixel %v outside [0,1]", sourceName(cfg.Source), p, v)
 				}
 			}
 			x = append(x, ex...)
@@ -146,7 +159,7 @@ func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
 		}
 	}
 	if err := sr.Err(); err != nil {
-		return n, fmt.Errorf("read examples: %w", err)
+		return n, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
 	}
 	flush()
 	if flushErr != nil {

@@ -16,7 +16,12 @@ func WriteTable(w io.Writer, r Result, perClass bool) error {
 	}
 	if len(r.Attacks) > 1 || (len(r.Attacks) == 1 && r.Attacks[0].Attack != "clean") {
 		for _, a := range r.Attacks {
-			fmt.Fprintf(tw, "%s\t%.4f\n", attackLabel(a), a.Accuracy)
+			fmt.Fprintf(tw, "%s\t%.4f\n", a.Label(), a.Accuracy)
+		}
+		if len(r.ByEps) > 1 {
+			for _, e := range r.ByEps {
+				fmt.Fprintf(tw, "worst case at eps=%s\t%.4f\n", e.Eps, e.Accuracy)
+			}
 		}
 		fmt.Fprintf(tw, "robust accuracy (worst case)\t%.4f\n", r.Accuracy)
 	} else {
@@ -48,7 +53,12 @@ func WriteMarkdown(w io.Writer, r Result, perClass bool) error {
 		if a.Attack == "clean" {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %.2f%% |\n", attackLabel(a), 100*a.Accuracy)
+		fmt.Fprintf(&b, "| %s | %.2f%% |\n", a.Label(), 100*a.Accuracy)
+	}
+	if len(r.ByEps) > 1 {
+		for _, e := range r.ByEps {
+			fmt.Fprintf(&b, "| worst case at eps=%s | %.2f%% |\n", e.Eps, 100*e.Accuracy)
+		}
 	}
 	fmt.Fprintf(&b, "| **worst case** (n=%d) | **%.2f%%** |\n", r.N, 100*r.Accuracy)
 	if perClass {
@@ -69,21 +79,4 @@ func WriteMarkdown(w io.Writer, r Result, perClass bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func attackLabel(a AttackResult) string {
-	s := a.Attack
-	var parts []string
-	if a.Eps != "" {
-		parts = append(parts, "eps="+a.Eps)
-	}
-	for _, k := range []string{"norm", "loss", "steps", "restarts", "sg_grad", "surrogate"} {
-		if v := a.Params[k]; v != "" {
-			parts = append(parts, k+"="+v)
-		}
-	}
-	if len(parts) > 0 {
-		s += " (" + strings.Join(parts, " ") + ")"
-	}
-	return s
 }

@@ -1,13 +1,17 @@
 // Package score turns example streams into accuracy figures: clean accuracy
 // of a model on examples, and robust accuracy from attack streams, merged
 // per example (worst case) over several attacks and concatenated over
-// shards.
+// shards. The worst case is reported over every attack, and also per eps
+// (over the attacks run at that eps).
 package score
 
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"sgn/format/stream"
 )
@@ -44,6 +48,10 @@ type Source struct {
 	Params   map[string]string
 	Outcomes map[int64]Outcome
 	Classes  []string
+	// Shown holds the images of the lowest-index examples (at most
+	// ShownExamples, ordered by index) when the reader kept them for
+	// display; nil otherwise.
+	Shown []Shown
 }
 
 // Table accumulates sources and reports accuracies.
@@ -67,12 +75,45 @@ type AttackResult struct {
 	Accuracy float64           `json:"accuracy"`
 }
 
+// Label names the attack with its eps and main parameters, e.g.
+// "pgd (eps=0.3 norm=linf loss=ce steps=40)".
+func (a AttackResult) Label() string {
+	s := a.Attack
+	var parts []string
+	if a.Eps != "" {
+		parts = append(parts, "eps="+a.Eps)
+	}
+	for _, k := range []string{"norm", "loss", "steps", "restarts", "sg_grad", "surrogate"} {
+		if v := a.Params[k]; v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, " ") + ")"
+	}
+	return s
+}
+
+// EpsResult is the robust accuracy at one eps: per example, the worst case
+// over the attacks run at that eps (and the clean predictions, when a clean
+// stream was scored).
+type EpsResult struct {
+	Eps      string  `json:"eps"`
+	N        int     `json:"n"`
+	Accuracy float64 `json:"accuracy"`
+}
+
 // Result is what sgn-score prints.
 type Result struct {
-	N             int             `json:"n"`
-	Accuracy      float64         `json:"accuracy"` // under the worst case of all attacks, or clean accuracy when there are none
+	N int `json:"n"`
+	// Accuracy is the per-example worst case over every source, whatever
+	// its eps (so, for nested threat models, the accuracy at the largest
+	// eps), or the clean accuracy when there are no attacks. ByEps breaks it
+	// down per eps.
+	Accuracy      float64         `json:"accuracy"`
 	CleanAccuracy *float64        `json:"clean_accuracy,omitempty"`
 	Attacks       []AttackResult  `json:"attacks,omitempty"`
+	ByEps         []EpsResult     `json:"by_eps,omitempty"` // in increasing eps
 	PerClass      []ClassAccuracy `json:"per_class,omitempty"`
 	Checks        []Check         `json:"checks,omitempty"`
 }
@@ -87,6 +128,9 @@ func (t *Table) Add(s *Source) error {
 					return fmt.Errorf("%s: example %d appears in two shards", s.Name, i)
 				}
 				o.Outcomes[i] = out
+			}
+			for _, e := range s.Shown {
+				o.Shown = keepShown(o.Shown, e)
 			}
 			return nil
 		}
@@ -183,6 +227,7 @@ func (t *Table) Result() (Result, error) {
 		}
 		r.Attacks = append(r.Attacks, AttackResult{Attack: s.Name, Eps: s.Eps, Params: s.Params, N: r.N, Accuracy: float64(ok) / float64(r.N)})
 	}
+	r.ByEps = byEps(t.Sources, idx)
 	labels := make([]int64, 0, len(perN))
 	for l := range perN {
 		labels = append(labels, l)
@@ -197,6 +242,58 @@ func (t *Table) Result() (Result, error) {
 	}
 	r.Checks = MaskingChecks(r.Attacks)
 	return r, nil
+}
+
+// byEps computes the worst case per eps over the examples idx: for each eps
+// the attacks run at it, together with the clean sources.
+func byEps(sources []*Source, idx []int64) []EpsResult {
+	var clean []*Source
+	groups := map[string][]*Source{}
+	var eps []string
+	for _, s := range sources {
+		switch {
+		case s.Name == "clean":
+			clean = append(clean, s)
+		case s.Eps != "":
+			if _, ok := groups[s.Eps]; !ok {
+				eps = append(eps, s.Eps)
+			}
+			groups[s.Eps] = append(groups[s.Eps], s)
+		}
+	}
+	sort.Slice(eps, func(a, b int) bool { return epsLess(eps[a], eps[b]) })
+	var out []EpsResult
+	for _, e := range eps {
+		group := slices.Concat(groups[e], clean)
+		ok := 0
+		for _, i := range idx {
+			robust := true
+			for _, s := range group {
+				if o := s.Outcomes[i]; o.AdvPred != o.Label {
+					robust = false
+					break
+				}
+			}
+			if robust {
+				ok++
+			}
+		}
+		out = append(out, EpsResult{Eps: e, N: len(idx), Accuracy: float64(ok) / float64(len(idx))})
+	}
+	return out
+}
+
+// epsLess orders eps values numerically, those that are not numbers last.
+func epsLess(a, b string) bool {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	switch {
+	case errA == nil && errB == nil && x != y:
+		return x < y
+	case (errA == nil) != (errB == nil):
+		return errA == nil
+	}
+	return a < b
 }
 
 // SourceFromHeader starts a Source for a stream with this header.

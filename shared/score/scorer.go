@@ -3,6 +3,7 @@ package score
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"sgn/format/stream"
 	"sgn/shared/classifier"
@@ -16,11 +17,28 @@ type Scorer struct {
 	batch  int
 	oracle *engine.Oracle
 	table  Table
+
+	images    bool
+	shape     []int   // image shape of the streams read, when keeping images
+	reference []Shown // clean images of a plain stream read without a model
+	refName   string
 }
 
+// Option configures a Scorer.
+type Option func(*Scorer)
+
+// WithImages makes the scorer keep, per stream, the images of the
+// ShownExamples examples of lowest index, for Gallery. It also accepts one
+// plain example stream without a model: not scored, it supplies the clean
+// images, example i being the one at position i.
+func WithImages() Option { return func(s *Scorer) { s.images = true } }
+
 // NewScorer returns a scorer; cls may be nil (attack streams only).
-func NewScorer(cls *classifier.Classifier, batch int) *Scorer {
+func NewScorer(cls *classifier.Classifier, batch int, opts ...Option) *Scorer {
 	s := &Scorer{cls: cls, batch: batch}
+	for _, o := range opts {
+		o(s)
+	}
 	if cls != nil {
 		s.oracle = engine.NewOracle(cls.Net, batch, engine.WithForward(cls.Forward()))
 	}
@@ -44,8 +62,19 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 	defer sr.Close()
 	h := sr.Header()
 	attackStream := IsAttackStream(h)
-	if s.cls == nil && !attackStream {
+	reference := s.cls == nil && !attackStream
+	if reference && !s.images {
 		return fmt.Errorf("%s: a stream of plain examples needs -model to be scored", name)
+	}
+	if reference && s.reference != nil {
+		return fmt.Errorf("%s: a second stream of plain examples: without -model only one can give the clean images (%s does)", name, s.refName)
+	}
+	if s.images {
+		if s.shape == nil {
+			s.shape = h.Shape
+		} else if !slices.Equal(s.shape, h.Shape) {
+			return fmt.Errorf("%s: images of shape %v, the other streams' %v", name, h.Shape, s.shape)
+		}
 	}
 	if s.cls != nil {
 		want := s.cls.Net.Config.InShape
@@ -55,7 +84,7 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 	}
 	src := SourceFromHeader(h)
 	var next int64
-	var images []float32
+	var images, pixels []float32
 	var logits []float32
 	k := 0
 	if s.cls != nil {
@@ -81,6 +110,12 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 		}
 		if s.cls != nil {
 			images = h.Float32Images(b, images)
+			d := h.ExampleSize()
+			for j, v := range images {
+				if !(v >= 0 && v <= 1) {
+					return fmt.Errorf("%s: example %d has pixel %v outside [0,1]", name, index[j/d], v)
+				}
+			}
 			if cap(logits) < n*k {
 				logits = make([]float32, n*k)
 			}
@@ -96,6 +131,17 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 			}
 		}
 		for i := range index {
+			if s.images && wants(src.Shown, index[i]) {
+				pixels = examplePixels(h, b, i, pixels)
+				pred := advPred[i]
+				if reference {
+					pred = -1
+				}
+				src.Shown = keepShown(src.Shown, Shown{Index: index[i], Label: b.Labels[i], Pred: pred, Pixels: pixels})
+			}
+			if reference {
+				continue
+			}
 			if b.Labels[i] < 0 || (s.cls != nil && b.Labels[i] >= int64(k)) {
 				return fmt.Errorf("%s: example %d has label %d, outside the model's %d classes", name, index[i], b.Labels[i], k)
 			}
@@ -105,9 +151,19 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 			src.Outcomes[index[i]] = Outcome{Index: index[i], Label: b.Labels[i], CleanPred: cleanPred[i], AdvPred: advPred[i]}
 		}
 		next += int64(n)
+		if reference && len(src.Shown) == ShownExamples {
+			break // positions only grow: no later example would be kept
+		}
 	}
 	if err := sr.Err(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	if reference {
+		if len(src.Shown) == 0 {
+			return fmt.Errorf("%s: no examples", name)
+		}
+		s.reference, s.refName = src.Shown, name
+		return nil
 	}
 	if len(src.Outcomes) == 0 {
 		return fmt.Errorf("%s: no examples", name)
@@ -116,7 +172,38 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 }
 
 // Result computes the report of everything read so far.
-func (s *Scorer) Result() (Result, error) { return s.table.Result() }
+func (s *Scorer) Result() (Result, error) {
+	if len(s.table.Sources) == 0 && s.reference != nil {
+		return Result{}, fmt.Errorf("%s: a stream of plain examples needs -model to be scored", s.refName)
+	}
+	return s.table.Result()
+}
+
+// Gallery returns the images kept for display: those of the examples of
+// lowest index, clean and under each attack. The scorer must have been made
+// WithImages.
+func (s *Scorer) Gallery() (Gallery, error) {
+	if !s.images {
+		return Gallery{}, fmt.Errorf("the scorer kept no images")
+	}
+	return s.table.gallery(s.shape, s.reference)
+}
+
+// examplePixels returns example i of b as values in [0,1], in dst[:0].
+func examplePixels(h stream.Header, b *stream.Batch, i int, dst []float32) []float32 {
+	d, scale := h.ExampleSize(), h.Scale()
+	dst = dst[:0]
+	if h.Elem == stream.Float32 {
+		for _, v := range b.Floats[i*d : (i+1)*d] {
+			dst = append(dst, v*scale)
+		}
+		return dst
+	}
+	for _, p := range b.Pixels[i*d : (i+1)*d] {
+		dst = append(dst, float32(p)*scale)
+	}
+	return dst
+}
 
 func argmax(v []float32) int {
 	best := 0

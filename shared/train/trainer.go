@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"sgn/format/stream"
@@ -23,6 +24,17 @@ import (
 type Data struct {
 	Header   stream.Header
 	Examples *stream.Batch
+	// Name says where the examples came from (a file, "stdin") in
+	// messages about them.
+	Name string
+}
+
+// name is how messages refer to the examples.
+func (d Data) name() string {
+	if d.Name == "" {
+		return "examples"
+	}
+	return d.Name
 }
 
 // Progress is where a run stands; it is saved in every checkpoint.
@@ -138,6 +150,13 @@ func Resume(cls *classifier.Classifier, data Data) (*Trainer, error) {
 	if err := s.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
+	// The run continues on the same kind of examples only.
+	if want := cls.Net.Config.InShape; !slices.Equal(data.Header.Shape, want) {
+		return nil, fmt.Errorf("resume: %s has images of shape %v, the checkpoint's model takes %v", data.name(), data.Header.Shape, want)
+	}
+	if k := len(classNames(data.Header)); k != cls.Net.Config.Classes {
+		return nil, fmt.Errorf("resume: %s has %d classes, the checkpoint's model %d", data.name(), k, cls.Net.Config.Classes)
+	}
 	t := &Trainer{cfg: s.Config, data: data, cls: cls, progress: s.Progress, noise: rng.New(s.Config.Seed).Split("noise")}
 	if err := t.setup(); err != nil {
 		return nil, err
@@ -163,20 +182,20 @@ func (t *Trainer) Batches() int { return len(t.trainIdx) / t.cfg.Batch }
 func checkData(d Data) error {
 	h := d.Header
 	if len(h.Shape) != 3 {
-		return fmt.Errorf("images have shape %v: want C,H,W", h.Shape)
+		return fmt.Errorf("%s: images have shape %v: want C,H,W", d.name(), h.Shape)
 	}
 	if d.Examples == nil || d.Examples.Len() == 0 {
-		return fmt.Errorf("no training examples")
+		return fmt.Errorf("%s: no training examples", d.name())
 	}
 	k := len(classNames(h))
 	for i, l := range d.Examples.Labels {
 		if l < 0 || l >= int64(k) {
-			return fmt.Errorf("example %d has label %d, outside [0,%d) for %d classes", i, l, k, k)
+			return fmt.Errorf("%s: example %d has label %d, outside [0,%d) for %d classes", d.name(), i, l, k, k)
 		}
 	}
 	for i, v := range d.Examples.Floats {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("example %d has a non-finite pixel", i/h.ExampleSize())
+			return fmt.Errorf("%s: example %d has a non-finite pixel", d.name(), i/h.ExampleSize())
 		}
 	}
 	return nil

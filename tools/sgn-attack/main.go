@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer closeIn()
 	target, err := classifier.Load(modelIn)
 	if err != nil {
-		return fmt.Errorf("load model: %w", err)
+		return fmt.Errorf("load model %s: %w", orStdin(*modelPath), err)
 	}
 	if *eps < 0 {
 		*eps = target.DefaultEps(string(norm))
@@ -168,7 +168,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer commit(false)
 	n, err := harness.Run(harness.Config{
 		Attack: harness.Named(a, name), Craft: craft, Target: targetOracle, Eps: *eps, Norm: norm,
-		Batch: *batch, Shard: shard, Seed: *seed, Metadata: meta, Zstd: *zstd,
+		Batch: *batch, Shard: shard, Seed: *seed, Metadata: meta, Zstd: *zstd, Source: orStdin(*dataPath),
 	}, data, out)
 	if err != nil {
 		return err
@@ -185,4 +185,12 @@ func or(v, def int) int {
 		return def
 	}
 	return v
+}
+
+// orStdin names an input in messages: its file, or stdin.
+func orStdin(path string) string {
+	if path == "" {
+		return "stdin"
+	}
+	return path
 }

@@ -54,14 +54,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer closeIn()
 	cls, err := classifier.Load(modelIn)
 	if err != nil {
-		return fmt.Errorf("load model: %w", err)
+		return fmt.Errorf("load model %s: %w", orStdin(*modelPath), err)
 	}
 	out, commit, err := cli.CreateOutput(*outPath, stdout)
 	if err != nil {
 		return err
 	}
 	defer commit(false)
-	sum, err := harness.Gradients(harness.GradConfig{Model: cls, Loss: loss, Self: *self, Batch: *batch, Zstd: *zstd}, data, out)
+	sum, err := harness.Gradients(harness.GradConfig{Model: cls, Loss: loss, Self: *self, Batch: *batch, Zstd: *zstd, Source: orStdin(*dataPath)}, data, out)
 	if err != nil {
 		return err
 	}
@@ -96,4 +96,12 @@ func mean(v []float32) float64 {
 		s += float64(x)
 	}
 	return s / float64(len(v))
+}
+
+// orStdin names an input in messages: its file, or stdin.
+func orStdin(path string) string {
+	if path == "" {
+		return "stdin"
+	}
+	return path
 }

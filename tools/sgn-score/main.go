@@ -11,19 +11,29 @@ import (
 
 	"sgn/shared/classifier"
 	"sgn/shared/cli"
+	"sgn/shared/plot"
 	"sgn/shared/score"
 )
 
-const synopsis = `sgn-score [-model FILE] [-json | -md] [STREAM...]
+const synopsis = `sgn-score [-model FILE] [-json | -md] [-plot FILE.png] [STREAM...]
 
 Reads example streams (the files named, else stdin). Attack streams are
 scored from the predictions they carry; with -model every stream's images
 are run through the model instead. Several attack streams over the same
-examples are merged per example (worst case); shards are concatenated.`
+examples are merged per example (worst case, over all attacks and per eps);
+shards are concatenated.
+
+-plot draws PNG figures: when the attacks span several eps values, accuracy
+against eps in FILE.png (a line per attack and the worst case) and the
+examples in FILE-examples.png; otherwise the examples in FILE.png. The
+examples grid shows the first 8 examples, adversarial under each attack,
+and clean when a plain example stream is among the inputs (without -model it
+is not scored, only shown: example i is the one at its position i).`
 
 const examples = `  sgn-fetch -split test mnist | sgn-score -model model.sgn
   sgn-attack -pgd -data test.arrow < model.sgn | sgn-score -json
-  sgn-score pgd.arrow cw.arrow square.arrow`
+  sgn-score pgd.arrow cw.arrow square.arrow
+  sgn-score -plot robust.png test.arrow pgd-0.1.arrow pgd-0.2.arrow pgd-0.3.arrow`
 
 func main() { cli.Main("sgn-score", run) }
 
@@ -34,6 +44,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	asMD := fs.Bool("md", false, "print a Markdown table")
 	perClass := fs.Bool("per-class", false, "also print per-class accuracy")
 	batch := fs.Int("batch", 256, "batch size when running a model")
+	plotPath := fs.String("plot", "", "draw PNG figures to `FILE.png` (and FILE-examples.png when there are several eps)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -47,7 +58,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 	}
-	scorer := score.NewScorer(cls, *batch)
+	var opts []score.Option
+	if *plotPath != "" {
+		opts = append(opts, score.WithImages())
+	}
+	scorer := score.NewScorer(cls, *batch, opts...)
 	defer scorer.Close()
 	inputs := fs.Args()
 	if len(inputs) == 0 {
@@ -69,6 +84,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	res, err := scorer.Result()
 	if err != nil {
 		return err
+	}
+	if *plotPath != "" {
+		g, err := scorer.Gallery()
+		if err != nil {
+			return err
+		}
+		if _, err := plot.Save(*plotPath, res, g); err != nil {
+			return err
+		}
 	}
 	switch {
 	case *asJSON:

@@ -102,6 +102,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if t, err = train.Resume(cls, data); err != nil {
 			return fmt.Errorf("%s: %w", *resume, err)
 		}
+		if p := t.Progress(); p.Epoch >= t.Config().Epochs {
+			defer t.Close()
+			fmt.Fprintf(stderr, "sgn-train: the run in %s is complete (%d of %d epochs); nothing to train\n", *resume, p.Epoch, t.Config().Epochs)
+			if *outPath != *resume {
+				// The finished run is the result asked for at -o.
+				if err := cls.Save(*outPath); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	} else {
 		applyDefaults(&cfg, channels, set)
 		switch {
@@ -118,6 +129,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			cfg.SGN = &sgnCfg
 		} else if set["sg-taps"] || set["sg-phi"] || set["sg-gate"] || set["sg-grad"] || set["sg-label"] {
 			return cli.Usagef("-sg-* flags need -sgn")
+		}
+		// A setting out of range is a usage error, not a failure of the run.
+		check := cfg
+		check.Defaults(channels)
+		if err := check.Validate(); err != nil {
+			return cli.Usagef("%v", err)
 		}
 		if t, err = train.New(cfg, data); err != nil {
 			return err
@@ -199,7 +216,7 @@ func readData(path string, stdin io.Reader) (train.Data, error) {
 	if b == nil || b.Len() == 0 {
 		return train.Data{}, fmt.Errorf("read examples from %s: the stream holds no examples", name)
 	}
-	return train.Data{Header: h, Examples: b}, nil
+	return train.Data{Header: h, Examples: b, Name: name}, nil
 }
 
 // applyDefaults fills the settings the user left unset with the ones that

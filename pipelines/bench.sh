@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# bench.sh — the DESIGN §5b workload timed in Go (shared/engine/bench_test.go).
+#
+#   bash pipelines/bench.sh             one JSON line of median ms per op:
+#       {"train_step_ms":..,"pgd10_ms":..,"double_backprop_ms":..,"sgn_step_ms":..}
+#   bash pipelines/bench.sh --compare   also runs pipelines/bench_torch.py
+#       (installing Debian's python3-torch if needed) and prints a table of
+#       ours against PyTorch.
+#
+# Each benchmark runs BENCHTIME (5x) iterations COUNT (3) times on 2 CPUs and
+# the median of the COUNT per-op means is reported. The raw `go test` output
+# and the load average go to stderr: figures taken on a busy machine are not
+# comparable.
+set -euo pipefail
+
+compare=0
+for arg in "$@"; do
+	case "$arg" in
+	--compare) compare=1 ;;
+	-h | --help)
+		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "bench.sh: unknown argument $arg (have --compare)" >&2
+		exit 2
+		;;
+	esac
+done
+
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+BENCHTIME=${BENCHTIME:-5x}
+COUNT=${COUNT:-3}
+PY=/usr/bin/python3 # Debian's: python3 on PATH may be a pyenv one without torch
+
+load() { echo "bench.sh: $1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2; }
+
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+
+load "go benchmarks start"
+"$GO" test -run '^$' -bench 'TrainStep|PGD10|DoubleBackprop|SGNStep' \
+	-benchtime "$BENCHTIME" -count "$COUNT" -cpu 2 ./shared/engine | tee "$raw" >&2
+load "go benchmarks end"
+
+# Median over the runs of each benchmark's "ms/op" metric.
+ours=$(awk '
+	/^Benchmark/ {
+		name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+		for (i = 2; i <= NF; i++) if ($i == "ms/op") v[name] = v[name] " " $(i-1)
+	}
+	function median(s,    a, n, i, j, t) {
+		n = split(s, a, " ")
+		if (n == 0) return "null"
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+	}
+	END {
+		printf "{\"train_step_ms\":%s,\"pgd10_ms\":%s,\"double_backprop_ms\":%s,\"sgn_step_ms\":%s}\n",
+			median(v["TrainStep"]), median(v["PGD10"]), median(v["DoubleBackprop"]), median(v["SGNStep"])
+	}' "$raw")
+echo "$ours"
+if grep -q null <<<"$ours"; then
+	echo "bench.sh: some benchmark reported no ms/op" >&2
+	exit 1
+fi
+
+[ "$compare" = 1 ] || exit 0
+
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+	echo "bench.sh: installing Debian's python3-torch" >&2
+	apt-get update -qq && apt-get install -y -qq python3-torch >&2
+fi
+load "pytorch start"
+theirs=$("$PY" pipelines/bench_torch.py)
+load "pytorch end"
+echo "$theirs"
+
+"$PY" - "$ours" "$theirs" <<'EOF'
+import json, sys
+ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+rows = [("train step", "train_step_ms"), ("PGD-10", "pgd10_ms"),
+        ("double backprop", "double_backprop_ms"), ("SGN step", "sgn_step_ms")]
+print(f"{'workload':<16} {'ours (ms)':>10} {'PyTorch (ms)':>13} {'ours/PyTorch':>13}")
+for name, key in rows:
+    a, b = ours[key], theirs[key]
+    print(f"{name:<16} {a:>10.1f} {b:>13.1f} {a / b:>13.2f}")
+EOF

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""PyTorch reference for DESIGN §5b: the four workloads of
+shared/engine/bench_test.go on CPU, float32, 2 threads, batch 128 of random
+MNIST-shaped images with random labels. Prints one JSON line of median
+milliseconds per operation:
+
+    {"train_step_ms":..,"pgd10_ms":..,"double_backprop_ms":..,"sgn_step_ms":..}
+
+Usage: bench_torch.py [--runs N] [--warmup N]
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MEAN, STD = 0.1307, 0.3081
+
+
+class Madry(nn.Module):
+    """The Madry MNIST CNN; inputs in pixel space, normalised inside, as ours."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
+        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
+        self.fc1 = nn.Linear(3136, 1024)
+        self.fc2 = nn.Linear(1024, 10)
+
+    def forward(self, x):
+        h = (x - MEAN) / STD
+        h = F.max_pool2d(F.relu(self.conv1(h)), 2)
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+        h = F.relu(self.fc1(h.flatten(1)))
+        return self.fc2(h)
+
+
+def timed(fn, warmup, runs):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    args = ap.parse_args()
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    n = 128
+    x = torch.rand(n, 1, 28, 28)
+    y = torch.randint(0, 10, (n,))
+    out = {}
+
+    # Train step: forward, backward, SGD with momentum.
+    net = Madry()
+    params = list(net.parameters())
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+
+    def train_step():
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+
+    out["train_step_ms"] = timed(train_step, args.warmup, args.runs)
+
+    # PGD-10, L-inf, eps 0.3, alpha 2.5*eps/10, random start, last iterate.
+    eps, steps = 0.3, 10
+    alpha = 2.5 * eps / steps
+    for p in net.parameters():
+        p.requires_grad_(False)
+
+    def pgd10():
+        xa = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
+        for _ in range(steps):
+            xa.requires_grad_(True)
+            loss = F.cross_entropy(net(xa), y, reduction="sum")
+            (g,) = torch.autograd.grad(loss, xa)
+            with torch.no_grad():
+                xa = xa + alpha * g.sign()
+                xa = torch.min(torch.max(xa, x - eps), x + eps).clamp(0, 1)
+        return xa.detach()
+
+    out["pgd10_ms"] = timed(pgd10, args.warmup, args.runs)
+    for p in net.parameters():
+        p.requires_grad_(True)
+
+    # Double backprop: loss + ||grad_x loss||^2, backward through both, SGD.
+    # backward(inputs=...) skips the unused gradient with respect to x, as
+    # ours does.
+    def double_backprop():
+        opt.zero_grad()
+        xr = x.clone().requires_grad_(True)
+        loss = F.cross_entropy(net(xr), y)
+        (gx,) = torch.autograd.grad(loss, xr, create_graph=True)
+        (loss + gx.pow(2).sum()).backward(inputs=params)
+        opt.step()
+
+    out["double_backprop_ms"] = timed(double_backprop, args.warmup, args.runs)
+
+    # SGN step (input tap, sign, learned gate, exact): probe pass, predicted
+    # self-label, self-gradient with create_graph, response pass on
+    # x + 0.3*tanh(a)*sign(s), CE on the response logits, backward, SGD.
+    gate = nn.Parameter(torch.zeros(1))
+    sparams = params + [gate]
+    sopt = torch.optim.SGD(sparams, lr=0.01, momentum=0.9)
+
+    def sgn_step():
+        sopt.zero_grad()
+        xr = x.clone().requires_grad_(True)
+        z0 = net(xr)
+        yhat = z0.argmax(1).detach()
+        (s,) = torch.autograd.grad(F.cross_entropy(z0, yhat, reduction="sum"), xr, create_graph=True)
+        z = net(xr + 0.3 * torch.tanh(gate).view(1, 1, 1, 1) * torch.sign(s))
+        F.cross_entropy(z, y).backward(inputs=sparams)
+        sopt.step()
+
+    out["sgn_step_ms"] = timed(sgn_step, args.warmup, args.runs)
+
+    print(json.dumps({k: round(v, 1) for k, v in out.items()}))
+
+
+if __name__ == "__main__":
+    main()

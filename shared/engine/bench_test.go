@@ -1,0 +1,200 @@
+package engine_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"sgn/shared/attack"
+	"sgn/shared/engine"
+	"sgn/shared/model"
+	"sgn/shared/ops"
+	"sgn/shared/optim"
+	"sgn/shared/sgn"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// The benchmarks run the workload of DESIGN §5b: the Madry MNIST CNN on a
+// batch of 128 random float32 images in [0,1] with random labels, one
+// operation per b.N iteration. pipelines/bench.sh runs them and compares
+// them with pipelines/bench_torch.py.
+
+const benchBatch = 128
+
+func benchNet(b *testing.B) *model.Net {
+	b.Helper()
+	cfg := model.Config{Arch: "madry-mnist", InShape: []int{1, 28, 28}, Classes: 10, Mean: []float32{0.1307}, Std: []float32{0.3081}}
+	net, err := model.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return net
+}
+
+// benchData returns a batch of random images in [0,1] and random labels.
+func benchData(n int) ([]float32, []int64) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, n*28*28)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	y := make([]int64, n)
+	for i := range y {
+		y[i] = int64(r.IntN(10))
+	}
+	return x, y
+}
+
+// run times op b.N times after one untimed warm-up call and reports the
+// mean wall time per call in milliseconds.
+func run(b *testing.B, op func() error) {
+	b.Helper()
+	if err := op(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
+}
+
+// trainStep returns one SGD-momentum step of p, as in train.Trainer's
+// trainBatch.
+func trainStep(b *testing.B, net *model.Net, p *engine.Program) func() error {
+	b.Helper()
+	params := net.Trainable()
+	sizes := make([]int, len(params))
+	data := make([][]float32, len(params))
+	for i, q := range params {
+		sizes[i], data[i] = len(q.Data), q.Data
+	}
+	opt := optim.NewSGD(sizes, optim.WithMomentum(0.9))
+	x, y := benchData(benchBatch)
+	return func() error {
+		if err := p.Set("x", x); err != nil {
+			return err
+		}
+		if err := p.SetLabels(y); err != nil {
+			return err
+		}
+		if err := p.Run(); err != nil {
+			return err
+		}
+		grads, err := p.ParamGrads()
+		if err != nil {
+			return err
+		}
+		return opt.Step(data, grads, 0.01)
+	}
+}
+
+// BenchmarkTrainStep is a cross-entropy training step: forward, backward to
+// every parameter, SGD with momentum 0.9.
+func BenchmarkTrainStep(b *testing.B) {
+	net := benchNet(b)
+	p, err := engine.NewTrainStep(net, benchBatch, engine.CrossEntropy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	run(b, trainStep(b, net, p))
+}
+
+// BenchmarkPGD10 is a 10-step L∞ PGD attack (eps 0.3, random start, last
+// iterate: ten input-gradient passes) on 128 examples.
+func BenchmarkPGD10(b *testing.B) {
+	net := benchNet(b)
+	o := engine.NewOracle(net, benchBatch)
+	defer o.Close()
+	a := attack.PGD{Norm: attack.Linf, Eps: 0.3, Steps: 10, RandomStart: true, Restarts: 1, Loss: attack.LossCE, LastIterate: true}
+	x, y := benchData(benchBatch)
+	rng := rand.New(rand.NewPCG(5, 6))
+	run(b, func() error {
+		_, err := a.Run(o, x, y, benchBatch, rng)
+		return err
+	})
+}
+
+// BenchmarkDoubleBackprop differentiates the loss plus the squared norm of
+// its input gradient with respect to every parameter (no optimiser step).
+func BenchmarkDoubleBackprop(b *testing.B) {
+	net := benchNet(b)
+	g := G.NewGraph()
+	bound, err := net.Bind(g, tensor.Float32)
+	if err != nil {
+		b.Fatal(err)
+	}
+	xs, labels := benchData(benchBatch)
+	ys := make([]float32, benchBatch*10)
+	for i, l := range labels {
+		ys[i*10+int(l)] = 1
+	}
+	x := G.NewTensor(g, G.Float32, 4, G.WithShape(benchBatch, 1, 28, 28), G.WithName("x"),
+		G.WithValue(tensor.New(tensor.WithShape(benchBatch, 1, 28, 28), tensor.WithBacking(xs))))
+	y := G.NewTensor(g, G.Float32, 2, G.WithShape(benchBatch, 10), G.WithName("y"),
+		G.WithValue(tensor.New(tensor.WithShape(benchBatch, 10), tensor.WithBacking(ys))))
+	logits, _, err := bound.Forward(x, true, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loss, err := ops.SoftmaxCrossEntropy(logits, y)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gx, err := ops.Grad(loss, x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sq, err := G.HadamardProd(gx[0], gx[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	// sum = mean · size, with this package's differentiable reductions.
+	mean, err := ops.Mean(sq)
+	if err != nil {
+		b.Fatal(err)
+	}
+	penalty, err := ops.Affine(mean, float64(sq.Shape().TotalSize()), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	total, err := G.Add(loss, penalty)
+	if err != nil {
+		b.Fatal(err)
+	}
+	grads, err := ops.Grad(total, bound.Trainable...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(grads) != len(net.Trainable()) {
+		b.Fatalf("%d gradients for %d parameters", len(grads), len(net.Trainable()))
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	run(b, func() error {
+		m.Reset()
+		return m.RunAll()
+	})
+}
+
+// BenchmarkSGNStep is a training step of an SGN with the default
+// configuration (input tap, sign, learned gate, exact gradients): probe
+// pass, self-gradient, response pass, backward through all of it, SGD step.
+func BenchmarkSGNStep(b *testing.B) {
+	net := benchNet(b)
+	cfg := sgn.DefaultConfig()
+	if err := sgn.Wrap(net, cfg); err != nil {
+		b.Fatal(err)
+	}
+	p, err := engine.NewTrainStep(net, benchBatch, engine.CrossEntropy, engine.WithForward(sgn.Forward(cfg)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	run(b, trainStep(b, net, p))
+}

@@ -1,0 +1,517 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sgn/format/stream"
+	"sgn/shared/classifier"
+	"sgn/shared/dataset"
+)
+
+// The tests run the tool as a user would: this test binary stands in for
+// sgn-train (TestMain runs main when asked to), and sgn-fetch, which makes
+// the examples, is built once into a temporary directory.
+
+const self = "sgn-train"
+
+var (
+	toolDir  string // the other tools, built by TestMain
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SGN_TEST_RUN_AS") == self {
+		main()
+		os.Exit(0) // main exits itself; this is not reached
+	}
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", self+"-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	toolDir = dir
+	buildErr = buildTools(dir, "sgn-fetch")
+	return m.Run()
+}
+
+func buildTools(dir string, tools ...string) error {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return err
+	}
+	args := []string{"build", "-o", dir}
+	for _, t := range tools {
+		args = append(args, "sgn/tools/"+t)
+	}
+	if out, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v: %s", err, out)
+	}
+	return nil
+}
+
+// command returns the command that runs a tool.
+func command(tool string, args ...string) (*exec.Cmd, error) {
+	var cmd *exec.Cmd
+	if tool == self {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(exe, args...)
+		cmd.Env = append(os.Environ(), "SGN_TEST_RUN_AS="+self)
+	} else {
+		if buildErr != nil {
+			return nil, buildErr
+		}
+		cmd = exec.Command(filepath.Join(toolDir, tool), args...)
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "SGN_CACHE="+filepath.Join(toolDir, "cache"))
+	return cmd, nil
+}
+
+type result struct {
+	code   int
+	stdout []byte
+	stderr string
+}
+
+// runTool runs a tool with stdin (nil: no input) and returns its exit code
+// and output.
+func runTool(stdin []byte, tool string, args ...string) (result, error) {
+	cmd, err := command(tool, args...)
+	if err != nil {
+		return result{}, err
+	}
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return result{}, err
+	}
+	return result{cmd.ProcessState.ExitCode(), out.Bytes(), errOut.String()}, nil
+}
+
+// mustRun runs a tool and fails the test unless it exits 0.
+func mustRun(t *testing.T, stdin []byte, tool string, args ...string) result {
+	t.Helper()
+	r, err := runTool(stdin, tool, args...)
+	if err != nil {
+		t.Fatalf("%s %v: %v", tool, args, err)
+	}
+	if r.code != 0 {
+		t.Fatalf("%s %v: exit %d, stderr %q", tool, args, r.code, r.stderr)
+	}
+	return r
+}
+
+// refused checks that a run failed with code and one line on stderr (plus
+// the usage hint for usage errors) that contains each of want.
+func refused(t *testing.T, r result, code int, want ...string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if code == 2 && len(lines) == 2 && lines[1] == "Run '"+self+" -h' for usage." {
+		lines = lines[:1]
+	}
+	if r.code != code || len(lines) != 1 || !strings.HasPrefix(lines[0], self+": ") ||
+		strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
+		t.Errorf("exit %d, stderr %q; want %d and one line from %s", r.code, r.stderr, code, self)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr %q does not mention %q", r.stderr, w)
+		}
+	}
+	if len(r.stdout) != 0 {
+		t.Errorf("wrote %d bytes to stdout", len(r.stdout))
+	}
+}
+
+// fixture holds 64 and 640 MNIST test examples and an MLP trained for one
+// epoch on the 64, made once for all tests.
+var fix struct {
+	once      sync.Once
+	dir       string
+	skip, err string
+}
+
+func fixture(t *testing.T) string {
+	t.Helper()
+	fix.once.Do(func() {
+		mnist := dataset.DefaultOfflineDirs()["mnist"][0]
+		if _, err := os.Stat(filepath.Join(mnist, "t10k-images-idx3-ubyte.gz")); err != nil {
+			fix.skip = fmt.Sprintf("offline MNIST copy not installed (make setup): %v", err)
+			return
+		}
+		dir := filepath.Join(toolDir, "fixture")
+		steps := [][]string{
+			{"sgn-fetch", "-split", "test", "-limit", "64", "-from", mnist, "-o", filepath.Join(dir, "test.arrow"), "mnist"},
+			{"sgn-fetch", "-split", "test", "-limit", "640", "-from", mnist, "-o", filepath.Join(dir, "test640.arrow"), "mnist"},
+			{self, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-data", filepath.Join(dir, "test.arrow"), "-o", filepath.Join(dir, "m.sgn")},
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			fix.err = err.Error()
+			return
+		}
+		for _, s := range steps {
+			r, err := runTool(nil, s[0], s[1:]...)
+			if err != nil || r.code != 0 {
+				fix.err = fmt.Sprintf("%v: exit %d, %v, stderr %q", s, r.code, err, r.stderr)
+				return
+			}
+		}
+		fix.dir = dir
+	})
+	if fix.skip != "" {
+		t.Skip(fix.skip)
+	}
+	if fix.err != "" {
+		t.Fatal(fix.err)
+	}
+	return fix.dir
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeStream(t *testing.T, path string, h stream.Header, b *stream.Batch) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := stream.NewWriter(&buf, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b != nil {
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// progress is where a checkpoint's run stands.
+type progress struct {
+	Epoch, Batch int
+	Done         bool
+	Epochs       int
+}
+
+func loadProgress(t *testing.T, path string) (*classifier.Classifier, progress) {
+	t.Helper()
+	cls, err := classifier.LoadFile(path)
+	if err != nil {
+		t.Fatalf("load %s: %v", path, err)
+	}
+	var rec struct {
+		Config   struct{ Epochs int }
+		Progress progress
+	}
+	if err := json.Unmarshal(cls.Train, &rec); err != nil {
+		t.Fatalf("%s: training record %s: %v", path, cls.Train, err)
+	}
+	rec.Progress.Epochs = rec.Config.Epochs
+	return cls, rec.Progress
+}
+
+// epochLines returns the "epoch K/N" lines of a run's stderr.
+func epochLines(stderr string) []string {
+	var out []string
+	for line := range strings.Lines(stderr) {
+		if strings.HasPrefix(line, "epoch ") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
+}
+
+func TestTrainsFromStdinToStdout(t *testing.T) {
+	dir := fixture(t)
+	r := mustRun(t, readFile(t, filepath.Join(dir, "test.arrow")), self, "-arch", "mlp", "-epochs", "2", "-batch", "32")
+	if got := epochLines(r.stderr); len(got) != 2 || !strings.HasPrefix(got[1], "epoch 2/2: loss ") {
+		t.Errorf("stderr %q, want a line per epoch", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "sgn-train: mlp on 64 examples (mnist), 2 epochs of 2 batches") {
+		t.Errorf("stderr %q, want the run's summary", r.stderr)
+	}
+	cls, err := classifier.Load(bytes.NewReader(r.stdout))
+	if err != nil {
+		t.Fatalf("checkpoint on stdout: %v", err)
+	}
+	if cls.Net.Config.Arch != "mlp" || cls.Net.Config.Classes != 10 || !slices.Equal(cls.Net.Config.InShape, []int{1, 28, 28}) || cls.SGN != nil {
+		t.Errorf("checkpoint holds %s", cls.Describe())
+	}
+}
+
+func TestSGNModel(t *testing.T) {
+	dir := fixture(t)
+	out := filepath.Join(t.TempDir(), "sgn.sgn")
+	mustRun(t, nil, self, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-sgn", "-sg-phi", "l2", "-adv", "fgsm",
+		"-data", filepath.Join(dir, "test.arrow"), "-o", out)
+	cls, p := loadProgress(t, out)
+	if cls.SGN == nil || cls.SGN.Phi != "l2" || !p.Done || p.Epoch != 1 {
+		t.Errorf("checkpoint holds %s, progress %+v; want an SGN with phi l2, done after 1 epoch", cls.Describe(), p)
+	}
+}
+
+// Every refused input leaves the checkpoint already at -o as it was, and
+// no temporary file beside it.
+func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
+	dir := fixture(t)
+	good := readFile(t, filepath.Join(dir, "m.sgn"))
+	data := readFile(t, filepath.Join(dir, "test.arrow"))
+	h, b, err := stream.ReadAll(bytes.NewReader(data), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := t.TempDir()
+	put := func(name string, content []byte) string {
+		path := filepath.Join(in, name)
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	truncated := put("truncated.arrow", data[:len(data)*2/3])
+	emptyFile := put("empty.arrow", nil)
+	noRows := filepath.Join(in, "norows.arrow")
+	writeStream(t, noRows, h, nil)
+	labels := filepath.Join(in, "labels.arrow")
+	bad := *b
+	bad.Labels = slices.Clone(b.Labels)
+	bad.Labels[9] = 10
+	writeStream(t, labels, h, &bad)
+	nan := filepath.Join(in, "nan.arrow")
+	floats := h.Float32Images(b, nil)
+	floats[3*784+400] = float32(math.NaN())
+	writeStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
+		&stream.Batch{Floats: floats, Labels: b.Labels})
+	flat := filepath.Join(in, "flat.arrow")
+	writeStream(t, flat, stream.Header{Shape: []int{784}, Elem: stream.Uint8, Metadata: h.Metadata}, &stream.Batch{Pixels: b.Pixels, Labels: b.Labels})
+	shape := filepath.Join(in, "shape.arrow")
+	writeStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
+		&stream.Batch{Pixels: make([]uint8, 64*3*8*8), Labels: b.Labels})
+	half := put("half.sgn", good[:len(good)/2])
+	flipped := slices.Clone(good)
+	flipped[len(flipped)/3] ^= 1
+	flippedPath := put("flipped.sgn", flipped)
+	testArrow := filepath.Join(dir, "test.arrow")
+
+	const outName = "model.sgn"
+	tests := []struct {
+		name   string
+		args   []string
+		resume string // checkpoint to resume: copied to the output, which is then -resume's file
+		want   []string
+	}{
+		{"truncated stream", []string{"-data", truncated}, "", []string{"truncated.arrow", "truncated"}},
+		{"empty input", []string{"-data", emptyFile}, "", []string{"empty.arrow", "empty input"}},
+		{"stream without examples", []string{"-data", noRows}, "", []string{"norows.arrow", "no examples"}},
+		{"label out of range", []string{"-data", labels}, "", []string{"labels.arrow", "example 9", "label 10"}},
+		{"NaN pixel", []string{"-data", nan}, "", []string{"nan.arrow", "example 3", "non-finite"}},
+		{"flat images", []string{"-data", flat}, "", []string{"flat.arrow", "C,H,W"}},
+		{"checkpoint as data", []string{"-data", filepath.Join(dir, "m.sgn")}, "", []string{"m.sgn", "not an Arrow IPC stream"}},
+		{"missing data", []string{"-data", filepath.Join(in, "nope.arrow")}, "", []string{"nope.arrow"}},
+		{"resume on other shape", []string{"-data", shape}, "m.sgn", []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
+		{"resume truncated checkpoint", []string{"-data", testArrow}, half, []string{outName, "truncated"}},
+		{"resume flipped byte", []string{"-data", testArrow}, flippedPath, []string{outName, "checksum"}},
+		{"resume examples", []string{"-data", testArrow}, testArrow, []string{outName, "not an sgn checkpoint"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			out := filepath.Join(tmp, outName)
+			old := good
+			args := append([]string{"-arch", "mlp", "-epochs", "1", "-batch", "32", "-o", out}, tt.args...)
+			if tt.resume != "" {
+				if tt.resume != "m.sgn" {
+					old = readFile(t, tt.resume)
+				}
+				args = slices.Concat(tt.args, []string{"-resume", out})
+			}
+			if err := os.WriteFile(out, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := runTool(nil, self, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused(t, r, 1, tt.want...)
+			if !bytes.Equal(readFile(t, out), old) {
+				t.Errorf("%s changed", outName)
+			}
+			if entries, _ := os.ReadDir(tmp); len(entries) != 1 {
+				t.Errorf("directory holds %v, want only %s", entries, outName)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := fixture(t)
+	data := filepath.Join(dir, "test.arrow")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-bogus"}, "-bogus"},
+		{[]string{"-epochs", "x"}, "-epochs"},
+		{[]string{"-epochs", "0"}, "epochs 0"},
+		{[]string{"-adv", "free"}, `"free"`},
+		{[]string{"-sg-phi", "l2"}, "need -sgn"},
+		{[]string{"extra.arrow"}, `unexpected argument "extra.arrow"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "m.sgn")
+			r, err := runTool(nil, self, append([]string{"-arch", "mlp", "-data", data, "-o", out}, tt.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused(t, r, 2, tt.want)
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("wrote %s", out)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	r, err := runTool(nil, self, "-h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 0 || !strings.Contains(r.stderr, "Usage: sgn-train") || !strings.Contains(r.stderr, "Examples:") ||
+		!strings.Contains(r.stderr, "-resume") || len(r.stdout) != 0 {
+		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage with flags and examples", r.code, r.stderr)
+	}
+}
+
+// Resuming a finished run trains nothing and says so.
+func TestResumeCompletedRun(t *testing.T) {
+	dir := fixture(t)
+	tmp := t.TempDir()
+	ckpt := filepath.Join(tmp, "m.sgn")
+	good := readFile(t, filepath.Join(dir, "m.sgn"))
+	if err := os.WriteFile(ckpt, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "test.arrow")
+	r := mustRun(t, nil, self, "-resume", ckpt, "-data", data)
+	if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "complete") || len(epochLines(r.stderr)) != 0 {
+		t.Errorf("stderr %q, want one line saying the run is complete", r.stderr)
+	}
+	if !bytes.Equal(readFile(t, ckpt), good) {
+		t.Errorf("the finished checkpoint changed")
+	}
+	// Asked for the result elsewhere, it writes the finished run there.
+	other := filepath.Join(tmp, "copy.sgn")
+	mustRun(t, nil, self, "-resume", ckpt, "-data", data, "-o", other)
+	a, pa := loadProgress(t, ckpt)
+	b, pb := loadProgress(t, other)
+	if pa != pb || len(a.Net.Params) != len(b.Net.Params) {
+		t.Fatalf("copy has progress %+v, want %+v", pb, pa)
+	}
+	for i, p := range a.Net.Params {
+		if !slices.Equal(p.Data, b.Net.Params[i].Data) {
+			t.Errorf("copy's parameter %s differs", p.Name)
+		}
+	}
+}
+
+// SIGINT saves the run at the end of the current batch; -resume finishes it.
+func TestInterruptAndResume(t *testing.T) {
+	dir := fixture(t)
+	tmp := t.TempDir()
+	out, log := filepath.Join(tmp, "run.sgn"), filepath.Join(tmp, "run.jsonl")
+	data := filepath.Join(dir, "test640.arrow")
+	const epochs = 20
+	cmd, err := command(self, "-arch", "mlp", "-epochs", fmt.Sprint(epochs), "-batch", "32", "-data", data, "-log", log, "-o", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Interrupt once the first epoch's record is in the log.
+	ticker := time.NewTicker(10 * time.Millisecond)
+	defer ticker.Stop()
+wait:
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("the run ended (%v) before it could be interrupted; stderr %q", err, stderr.String())
+		case <-ticker.C:
+			if b, _ := os.ReadFile(log); bytes.Contains(b, []byte("\n")) {
+				break wait
+			}
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	var interrupted []string
+	for _, l := range lines {
+		if strings.Contains(l, "interrupted") {
+			interrupted = append(interrupted, l)
+		}
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || len(interrupted) != 1 || interrupted[0] != lines[len(lines)-1] ||
+		!strings.HasPrefix(interrupted[0], "sgn-train: ") || strings.Contains(stderr.String(), "panic") || stdout.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q; want 1 and a last line saying the run was interrupted", code, stderr.String())
+	}
+	_, p := loadProgress(t, out)
+	if p.Done || p.Epoch < 1 || p.Epoch >= epochs || p.Epochs != epochs {
+		t.Fatalf("interrupted checkpoint at %+v, want part-way through %d epochs", p, epochs)
+	}
+
+	r := mustRun(t, nil, self, "-resume", out, "-data", data, "-log", log)
+	got := epochLines(r.stderr)
+	if len(got) != epochs-p.Epoch || !strings.HasPrefix(got[0], fmt.Sprintf("epoch %d/%d:", p.Epoch+1, epochs)) ||
+		!strings.HasPrefix(got[len(got)-1], fmt.Sprintf("epoch %d/%d:", epochs, epochs)) {
+		t.Errorf("resumed at %+v, stderr %q; want epochs %d to %d", p, r.stderr, p.Epoch+1, epochs)
+	}
+	if _, end := loadProgress(t, out); !end.Done || end.Epoch != epochs {
+		t.Errorf("resumed run ended at %+v, want done after %d epochs", end, epochs)
+	}
+	if b := readFile(t, log); bytes.Count(b, []byte("\n")) != epochs {
+		t.Errorf("log holds %d records, want %d", bytes.Count(b, []byte("\n")), epochs)
+	}
+}
