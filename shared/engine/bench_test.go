@@ -174,12 +174,19 @@ func BenchmarkDoubleBackprop(b *testing.B) {
 	if len(grads) != len(net.Trainable()) {
 		b.Fatalf("%d gradients for %d parameters", len(grads), len(net.Trainable()))
 	}
+	// The penalty is read as soon as it is computed (the tape machine reuses
+	// buffers) to check that the graph does compute an input gradient.
+	var pv G.Value
+	G.Read(penalty, &pv)
 	m := G.NewTapeMachine(g)
 	defer m.Close()
 	run(b, func() error {
 		m.Reset()
 		return m.RunAll()
 	})
+	if v, ok := pv.Data().(float32); !ok || !(v > 0) || v-v != 0 {
+		b.Fatalf("input-gradient penalty %v, want a positive number", pv.Data())
+	}
 }
 
 // BenchmarkSGNStep is a training step of an SGN with the default

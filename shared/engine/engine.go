@@ -373,11 +373,30 @@ func lossNode(loss Loss, logits, y *G.Node, perExample bool) (*G.Node, error) {
 	case loss == CrossEntropy:
 		return ops.SoftmaxCrossEntropy(logits, y)
 	case loss == Margin && perExample:
-		return ops.MarginLossPerExample(logits, y, 0)
+		return paddedMargin(logits, y)
 	case loss == Margin:
-		return ops.MarginLoss(logits, y, 0)
+		per, err := paddedMargin(logits, y)
+		if err != nil {
+			return nil, err
+		}
+		return ops.Mean(per)
 	}
 	return nil, fmt.Errorf("unknown loss %q", loss)
+}
+
+// paddedMargin is the per-example margin loss times the sum of each target
+// row, so that a zero row (padding) contributes no loss, as with
+// cross-entropy; alone the margin would be max_j z_j there.
+func paddedMargin(logits, y *G.Node) (*G.Node, error) {
+	per, err := ops.MarginLossPerExample(logits, y, 0)
+	if err != nil {
+		return nil, err
+	}
+	w, err := ops.SumPerExample(y)
+	if err != nil {
+		return nil, err
+	}
+	return G.HadamardProd(per, w)
 }
 
 // NewInputGrad compiles (x, y) -> per-example loss ("loss", [N]), logits

@@ -122,7 +122,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case *cw:
 		a = attack.CW{Eps: *eps, MaxIter: or(*steps, 1000), BinarySteps: *cwSteps, InitialConst: *cwConst}
 	case *square:
-		a = attack.Square{Eps: *eps, Queries: or(*steps, 5000)}
+		s := target.Net.Config.InShape
+		a = attack.Square{Eps: *eps, Queries: or(*steps, 5000), Channels: s[0], Height: s[1], Width: s[2]}
 	}
 
 	var sgOpts []sgn.ForwardOption

@@ -1,0 +1,489 @@
+package engine_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"sgn/shared/attack"
+	"sgn/shared/engine"
+	"sgn/shared/model"
+	"sgn/shared/sgn"
+)
+
+const classes = 5
+
+// newTestNet returns a small network with small random biases.
+func newTestNet(t *testing.T, arch string, shape []int, seed uint64) *model.Net {
+	t.Helper()
+	c := shape[0]
+	cfg := model.Config{Arch: arch, InShape: shape, Classes: classes, Mean: make([]float32, c), Std: make([]float32, c)}
+	for i := range c {
+		cfg.Mean[i], cfg.Std[i] = 0.5, 0.25
+	}
+	rng := rand.New(rand.NewPCG(seed, 99))
+	net, err := model.New(cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range net.Params {
+		if p.Trainable && len(p.Shape) == 1 {
+			for i := range p.Data {
+				p.Data[i] += float32(0.05 * rng.NormFloat64())
+			}
+		}
+	}
+	return net
+}
+
+// cloneNet copies a network's parameters, so that running statistics can be
+// updated on each copy independently.
+func cloneNet(net *model.Net) *model.Net {
+	c := &model.Net{Config: net.Config}
+	for _, p := range net.Params {
+		q := *p
+		q.Data = slices.Clone(p.Data)
+		c.Params = append(c.Params, &q)
+	}
+	return c
+}
+
+// fdGrid is the spacing of test inputs and fdStep the finite-difference
+// step: both powers of two, so that x±fdStep is exact in float32 (inputs
+// are set as float32 and computed with in float64).
+const (
+	fdGrid = 0x1p-16
+	fdStep = 0x1p-20
+)
+
+func gridImages(rng *rand.Rand, n int, shape []int) []float32 {
+	x := make([]float32, n*shape[0]*shape[1]*shape[2])
+	for i := range x {
+		x[i] = float32(rng.IntN(1<<16)) * fdGrid
+	}
+	return x
+}
+
+func randLabels(rng *rand.Rand, n int) []int64 {
+	y := make([]int64, n)
+	for i := range y {
+		y[i] = int64(rng.IntN(classes))
+	}
+	return y
+}
+
+func mustRun(t *testing.T, p *engine.Program, inputs map[string][]float32, labels []int64) {
+	t.Helper()
+	for name, v := range inputs {
+		if err := p.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if labels != nil {
+		if err := p.SetLabels(labels); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func out64(t *testing.T, p *engine.Program, name string) []float64 {
+	t.Helper()
+	v, err := p.Float64Output(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func out32(t *testing.T, p *engine.Program, name string) []float32 {
+	t.Helper()
+	v, err := p.Output(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(v)
+}
+
+// compiled takes a constructor's results, failing the test on an error and
+// closing the program at its end.
+func compiled(t *testing.T) func(*engine.Program, error) *engine.Program {
+	return func(p *engine.Program, err error) *engine.Program {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		return p
+	}
+}
+
+// checkFD compares grad[i] for each i in idx with the central difference of
+// f as x[i] moves by ±fdStep; errors are relative to the larger value, to
+// 1e-3 of the largest entry of grad, or to the rounding error of the
+// difference over the tolerance, whichever is largest.
+func checkFD(t *testing.T, what string, x []float32, idx []int, grad []float64, f func() float64) float64 {
+	t.Helper()
+	scale := 0.0
+	for _, g := range grad {
+		scale = math.Max(scale, math.Abs(g))
+	}
+	// a central difference carries a rounding error of a few ulps of f over
+	// the step: errors below that count as agreement
+	floor := math.Max(1e-3*scale, 4*0x1p-52*(1+math.Abs(f()))/fdStep/1e-6)
+	worst := 0.0
+	for _, i := range idx {
+		x0 := x[i]
+		x[i] = x0 + fdStep
+		fp := f()
+		x[i] = x0 - fdStep
+		fm := f()
+		x[i] = x0
+		fd := (fp - fm) / (2 * fdStep)
+		e := math.Abs(fd-grad[i]) / math.Max(math.Max(math.Abs(fd), math.Abs(grad[i])), floor)
+		worst = math.Max(worst, e)
+		if e > 1e-6 {
+			t.Errorf("%s[%d]: gradient %.10g, finite difference %.10g (relative error %.2g)", what, i, grad[i], fd, e)
+		}
+	}
+	return worst
+}
+
+// TestInputGradPerExample checks that each example's loss and input
+// gradient do not depend on the other examples of the batch (eval mode) and
+// that the gradient is that of the example's own loss.
+func TestInputGradPerExample(t *testing.T) {
+	for _, loss := range []engine.Loss{engine.CrossEntropy, engine.Margin} {
+		t.Run(string(loss), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			shape := []int{1, 8, 8}
+			net := newTestNet(t, "madry-mnist", shape, 3)
+			const batch = 3
+			d := shape[0] * shape[1] * shape[2]
+			p := compiled(t)(engine.NewInputGrad(net, batch, loss, engine.WithFloat64()))
+			x, y := gridImages(rng, batch, shape), randLabels(rng, batch)
+			mustRun(t, p, map[string][]float32{"x": x}, y)
+			l0, g0 := out64(t, p, "loss"), out64(t, p, "grad")
+
+			// other examples in rows 1 and 2
+			x2, y2 := slices.Clone(x), slices.Clone(y)
+			copy(x2[d:], gridImages(rng, batch-1, shape))
+			y2[1], y2[2] = (y[1]+1)%classes, (y[2]+2)%classes
+			mustRun(t, p, map[string][]float32{"x": x2}, y2)
+			l1, g1 := out64(t, p, "loss"), out64(t, p, "grad")
+			if l1[0] != l0[0] || !slices.Equal(g1[:d], g0[:d]) {
+				t.Errorf("example 0 changed with its neighbours: loss %v vs %v", l1[0], l0[0])
+			}
+			if slices.Equal(g1[d:], g0[d:]) {
+				t.Error("examples 1 and 2 did not change: the check is vacuous")
+			}
+			// the same example alone
+			single := compiled(t)(engine.NewInputGrad(net, 1, loss, engine.WithFloat64()))
+			mustRun(t, single, map[string][]float32{"x": x[:d]}, y[:1])
+			ls, gs := out64(t, single, "loss"), out64(t, single, "grad")
+			if math.Abs(ls[0]-l0[0]) > 1e-12*(1+math.Abs(l0[0])) {
+				t.Errorf("alone, example 0 has loss %v, in a batch %v", ls[0], l0[0])
+			}
+			for i := range d {
+				if math.Abs(gs[i]-g0[i]) > 1e-12 {
+					t.Fatalf("alone, example 0 has gradient[%d] %v, in a batch %v", i, gs[i], g0[i])
+				}
+			}
+			// finite differences of example 1's own loss, in a batch
+			xs := slices.Clone(x)
+			f := func() float64 {
+				mustRun(t, p, map[string][]float32{"x": xs}, y)
+				return out64(t, p, "loss")[1]
+			}
+			idx := rng.Perm(d)[:16]
+			for k := range idx {
+				idx[k] += d
+			}
+			worst := checkFD(t, "grad", xs, idx, g0, f)
+			// and example 1's loss does not move with example 0's pixels
+			for _, i := range rng.Perm(d)[:4] {
+				xs[i] += 0x1p-8
+				if l := f(); l != l0[1] {
+					t.Errorf("example 1's loss moved with pixel %d of example 0: %v, was %v", i, l, l0[1])
+				}
+				xs[i] -= 0x1p-8
+			}
+			t.Logf("input gradient vs finite differences: max relative error %.2g", worst)
+		})
+	}
+}
+
+// TestPaddingRows checks that a row labelled -1 has zero loss and gradient
+// and leaves the other rows as they were.
+func TestPaddingRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	shape := []int{1, 8, 8}
+	net := newTestNet(t, "madry-mnist", shape, 6)
+	const batch = 3
+	d := 64
+	for _, loss := range []engine.Loss{engine.CrossEntropy, engine.Margin} {
+		t.Run(string(loss), func(t *testing.T) {
+			p := compiled(t)(engine.NewInputGrad(net, batch, loss, engine.WithFloat64()))
+			x := gridImages(rng, batch, shape)
+			mustRun(t, p, map[string][]float32{"x": x}, []int64{2, 0, 4})
+			l0, g0 := out64(t, p, "loss"), out64(t, p, "grad")
+			mustRun(t, p, map[string][]float32{"x": x}, []int64{2, -1, 4})
+			l1, g1 := out64(t, p, "loss"), out64(t, p, "grad")
+			if l1[1] != 0 || slices.ContainsFunc(g1[d:2*d], func(v float64) bool { return v != 0 }) {
+				t.Errorf("padding row: loss %v, gradient not zero", l1[1])
+			}
+			if loss == engine.CrossEntropy && l0[1] == 0 {
+				t.Error("labelled row has zero loss: the check is vacuous")
+			}
+			if l1[0] != l0[0] || l1[2] != l0[2] || !slices.Equal(g1[:d], g0[:d]) || !slices.Equal(g1[2*d:], g0[2*d:]) {
+				t.Error("a padding row changed the other rows")
+			}
+		})
+	}
+	p := compiled(t)(engine.NewInputGrad(net, batch, engine.CrossEntropy))
+	for _, bad := range [][]int64{{0, 1}, {0, 1, 2, 3}, {0, classes, 1}} {
+		if err := p.SetLabels(bad); err == nil {
+			t.Errorf("SetLabels(%v) accepted", bad)
+		}
+	}
+}
+
+// ce and kl are computed here from logits: the mean cross-entropy of z on
+// labels y, and the mean KL(softmax z || softmax za).
+func logSoftmax(z []float64) []float64 {
+	m := slices.Max(z)
+	s := 0.0
+	for _, v := range z {
+		s += math.Exp(v - m)
+	}
+	out := make([]float64, len(z))
+	for i, v := range z {
+		out[i] = v - m - math.Log(s)
+	}
+	return out
+}
+
+func tradesLoss(z, za []float64, y []int64, beta float64) float64 {
+	n := len(y)
+	var ce, kl float64
+	for i := range n {
+		lp := logSoftmax(z[i*classes : (i+1)*classes])
+		lq := logSoftmax(za[i*classes : (i+1)*classes])
+		ce -= lp[y[i]]
+		for k := range classes {
+			kl += math.Exp(lp[k]) * (lp[k] - lq[k])
+		}
+	}
+	return (ce + beta*kl) / float64(n)
+}
+
+// TestTradesStep checks NewTradesStep's loss against CE + beta*KL computed
+// here from the logits of NewLogits (training mode, as TRADES runs), that
+// with beta 0 its parameter gradients are NewTrainStep's, and that the
+// running statistics follow the clean pass.
+func TestTradesStep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	shape := []int{3, 8, 8}
+	net := newTestNet(t, "cifar-cnn", shape, 9)
+	const batch = 3
+	x, y := gridImages(rng, batch, shape), randLabels(rng, batch)
+	xadv := slices.Clone(x)
+	for i := range xadv {
+		xadv[i] += float32(0.03 * (2*rng.Float64() - 1))
+	}
+	lp := compiled(t)(engine.NewLogits(net, batch, engine.WithTrainMode(), engine.WithFloat64()))
+	mustRun(t, lp, map[string][]float32{"x": x}, nil)
+	z := out64(t, lp, "logits")
+	mustRun(t, lp, map[string][]float32{"x": xadv}, nil)
+	za := out64(t, lp, "logits")
+	for _, beta := range []float64{0, 1, 6} {
+		t.Run(fmt.Sprint("beta=", beta), func(t *testing.T) {
+			p := compiled(t)(engine.NewTradesStep(net, batch, beta, engine.WithFloat64()))
+			mustRun(t, p, map[string][]float32{"x": x, "xadv": xadv}, y)
+			if got := out64(t, p, "logits"); !slices.Equal(got, z) {
+				t.Errorf("clean logits %v, NewLogits %v", got, z)
+			}
+			if got := out64(t, p, "adv_logits"); !slices.Equal(got, za) {
+				t.Errorf("adversarial logits %v, NewLogits %v", got, za)
+			}
+			got, want := out64(t, p, "loss")[0], tradesLoss(z, za, y, beta)
+			if math.Abs(got-want) > 1e-12*math.Abs(want) {
+				t.Errorf("loss %.15g, want %.15g", got, want)
+			}
+			if beta > 0 && math.Abs(want-tradesLoss(z, za, y, 0)) < 1e-6 {
+				t.Error("the KL term is negligible: the check is vacuous")
+			}
+			if beta != 0 {
+				return
+			}
+			ts := compiled(t)(engine.NewTrainStep(net, batch, engine.CrossEntropy, engine.WithFloat64()))
+			mustRun(t, ts, map[string][]float32{"x": x}, y)
+			gt, err := p.ParamGrads()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gt = slices.Clone(gt)
+			gs, err := ts.ParamGrads()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range gs {
+				for j := range gs[i] {
+					if math.Abs(float64(gt[i][j]-gs[i][j])) > 1e-6*(1e-3+math.Abs(float64(gs[i][j]))) {
+						t.Fatalf("parameter %d entry %d: TRADES gradient %v, train step %v", i, j, gt[i][j], gs[i][j])
+					}
+				}
+			}
+		})
+	}
+	// running statistics: TRADES's update equals a clean training pass's
+	a, b := cloneNet(net), cloneNet(net)
+	pa := compiled(t)(engine.NewTradesStep(a, batch, 6, engine.WithFloat64()))
+	mustRun(t, pa, map[string][]float32{"x": x, "xadv": xadv}, y)
+	pb := compiled(t)(engine.NewLogits(b, batch, engine.WithTrainMode(), engine.WithFloat64()))
+	mustRun(t, pb, map[string][]float32{"x": x}, nil)
+	if err := pa.UpdateRunningStats(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.UpdateRunningStats(); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range a.Params {
+		if !q.Trainable && !slices.Equal(q.Data, b.Params[i].Data) {
+			t.Errorf("%s: TRADES folded other statistics than the clean pass's", q.Name)
+		}
+		if !q.Trainable && slices.Equal(q.Data, net.Params[i].Data) {
+			t.Errorf("%s: not updated", q.Name)
+		}
+	}
+}
+
+// TestOracleChunks checks that the Oracle adapter gives, for any number of
+// examples, what batch-sized calls give: the last chunk is padded, never
+// mixed with the results.
+func TestOracleChunks(t *testing.T) {
+	shape := []int{1, 8, 8}
+	net := newTestNet(t, "madry-mnist", shape, 10)
+	cfg := sgn.DefaultConfig()
+	cfg.Taps, cfg.Phi, cfg.Gate = []string{"input", "conv1"}, "l2", "-0.1"
+	const batch = 4
+	d := 64
+	for _, tc := range []struct {
+		name string
+		opts []engine.Option
+	}{
+		{"plain", nil},
+		{"sgn", []engine.Option{engine.WithForward(sgn.Forward(cfg))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, 12))
+			// 12 examples: the reference makes batch-sized calls on all of
+			// them; the calls under test stop at n.
+			x, y := gridImages(rng, 12, shape), randLabels(rng, 12)
+			cot := make([]float32, 12*classes)
+			for i := range cot {
+				cot[i] = float32(rng.NormFloat64())
+			}
+			ref := engine.NewOracle(net, batch, tc.opts...)
+			defer ref.Close()
+			wantZ := make([]float32, 12*classes)
+			wantL, wantG := make([]float32, 12), make([]float32, 12*d)
+			wantV := make([]float32, 12*d)
+			for lo := 0; lo < 12; lo += batch {
+				hi := lo + batch
+				if err := ref.Logits(x[lo*d:hi*d], batch, wantZ[lo*classes:hi*classes]); err != nil {
+					t.Fatal(err)
+				}
+				if err := ref.LossGrad(attack.LossCE, x[lo*d:hi*d], y[lo:hi], batch, wantL[lo:hi], wantG[lo*d:hi*d], nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := ref.VJP(x[lo*d:hi*d], cot[lo*classes:hi*classes], batch, wantV[lo*d:hi*d], nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, n := range []int{1, 3, 7, 8, 9} {
+				o := engine.NewOracle(net, batch, tc.opts...)
+				z := make([]float32, n*classes)
+				if err := o.Logits(x[:n*d], n, z); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(z, wantZ[:n*classes]) {
+					t.Errorf("n=%d: logits differ from batch-sized calls", n)
+				}
+				l, g, z2 := make([]float32, n), make([]float32, n*d), make([]float32, n*classes)
+				if err := o.LossGrad(attack.LossCE, x[:n*d], y[:n], n, l, g, z2); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(l, wantL[:n]) || !slices.Equal(g, wantG[:n*d]) || !slices.Equal(z2, wantZ[:n*classes]) {
+					t.Errorf("n=%d: loss, gradient or logits differ from batch-sized calls", n)
+				}
+				v := make([]float32, n*d)
+				if err := o.VJP(x[:n*d], cot[:n*classes], n, v, nil); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(v, wantV[:n*d]) {
+					t.Errorf("n=%d: VJP differs from batch-sized calls", n)
+				}
+				o.Close()
+			}
+		})
+	}
+}
+
+// TestVJP checks that the VJP with a one-hot cotangent is the gradient of
+// that logit (against finite differences of NewLogits), and that it is
+// linear in the cotangent.
+func TestVJP(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	shape := []int{1, 8, 8}
+	net := newTestNet(t, "madry-mnist", shape, 15)
+	const batch = 3
+	d := 64
+	x := gridImages(rng, batch, shape)
+	vjp := compiled(t)(engine.NewVJP(net, batch, engine.WithFloat64()))
+	logits := compiled(t)(engine.NewLogits(net, batch, engine.WithFloat64()))
+	onehot := func(ks []int, scale float32) []float32 {
+		c := make([]float32, batch*classes)
+		for i, k := range ks {
+			c[i*classes+k] = scale
+		}
+		return c
+	}
+	grads := map[int][]float64{}
+	worst := 0.0
+	for _, ks := range [][]int{{0, 3, 4}, {2, 2, 1}} {
+		mustRun(t, vjp, map[string][]float32{"x": x, "cot": onehot(ks, 1)}, nil)
+		g := out64(t, vjp, "grad")
+		grads[ks[0]] = g
+		xs := slices.Clone(x)
+		for i, k := range ks {
+			f := func() float64 {
+				mustRun(t, logits, map[string][]float32{"x": xs}, nil)
+				return out64(t, logits, "logits")[i*classes+k]
+			}
+			idx := rng.Perm(d)[:8]
+			for j := range idx {
+				idx[j] += i * d
+			}
+			worst = math.Max(worst, checkFD(t, fmt.Sprintf("example %d logit %d", i, k), xs, idx, g, f))
+		}
+	}
+	// linearity: 2*e_{0,3,4} - 0.5*e_{2,2,1}
+	c := onehot([]int{0, 3, 4}, 2)
+	for i, v := range onehot([]int{2, 2, 1}, -0.5) {
+		c[i] += v
+	}
+	mustRun(t, vjp, map[string][]float32{"x": x, "cot": c}, nil)
+	g := out64(t, vjp, "grad")
+	for i := range g {
+		want := 2*grads[0][i] - 0.5*grads[2][i]
+		if math.Abs(g[i]-want) > 1e-12*(1+math.Abs(want)) {
+			t.Fatalf("entry %d: VJP of a combination %v, combination of VJPs %v", i, g[i], want)
+		}
+	}
+	t.Logf("VJP vs finite differences of the logit: max relative error %.2g", worst)
+}
