@@ -13,6 +13,11 @@ import (
 func (t *Trainer) adversarial() ([]float32, error) {
 	n := len(t.labels)
 	c := t.cfg
+	scale := t.epsScale()
+	c.Eps, c.Alpha = c.Eps*scale, c.Alpha*scale
+	if c.Adv != "none" && c.Eps == 0 {
+		return t.x, nil
+	}
 	var a attack.Attack
 	switch c.Adv {
 	case "none":
@@ -20,9 +25,9 @@ func (t *Trainer) adversarial() ([]float32, error) {
 	case "fgsm":
 		a = attack.FGSM{Norm: attack.Norm(c.Norm), Eps: c.Eps, Alpha: c.Alpha, RandomStart: true}
 	case "pgd":
-		a = attack.PGD{Norm: attack.Norm(c.Norm), Eps: c.Eps, Alpha: c.Alpha, Steps: c.Steps, RandomStart: true, Restarts: 1, Loss: attack.LossCE}
+		a = attack.PGD{Norm: attack.Norm(c.Norm), Eps: c.Eps, Alpha: c.Alpha, Steps: c.Steps, RandomStart: true, Restarts: 1, Loss: attack.LossCE, LastIterate: true}
 	case "trades":
-		return t.tradesExamples()
+		return t.tradesExamples(c.Eps, c.Alpha)
 	default:
 		return nil, fmt.Errorf("unknown adversarial training %q", c.Adv)
 	}
@@ -73,7 +78,18 @@ func (ta *tradesAttack) close() {
 	ta.grad.Close()
 }
 
-func (t *Trainer) tradesExamples() ([]float32, error) {
+// epsScale is the fraction of eps in force at the current step: it ramps
+// linearly from 0 to 1 over the first EpsWarmup epochs (a common way to get
+// adversarial training at a large eps, such as MNIST's 0.3, off the ground).
+func (t *Trainer) epsScale() float64 {
+	if t.cfg.EpsWarmup <= 0 {
+		return 1
+	}
+	warm := t.cfg.EpsWarmup * float64(t.Batches())
+	return min(1, float64(t.progress.Step+1)/warm)
+}
+
+func (t *Trainer) tradesExamples(epsilon, stepSize float64) ([]float32, error) {
 	if t.trades == nil {
 		lp, err := engine.NewLogits(t.cls.Net, t.cfg.Batch, engine.WithForward(t.forward))
 		if err != nil {
@@ -102,7 +118,7 @@ func (t *Trainer) tradesExamples() ([]float32, error) {
 		return nil, err
 	}
 	r := t.noise.Rand()
-	eps, alpha := float32(t.cfg.Eps), float32(t.cfg.Alpha)
+	eps, alpha := float32(epsilon), float32(stepSize)
 	for i, v := range t.x {
 		t.xadv[i] = clamp(v+0.001*float32(r.NormFloat64()), v-eps, v+eps)
 	}

@@ -25,6 +25,8 @@ type Config struct {
 	Steps int     `json:"steps"`
 	Norm  string  `json:"norm"` // linf | l2
 	Beta  float64 `json:"beta"` // TRADES
+	// EpsWarmup ramps the training eps linearly from 0 over this many epochs.
+	EpsWarmup float64 `json:"eps_warmup,omitempty"`
 
 	Val      int    `json:"val"`       // examples held out for per-epoch evaluation
 	ValSteps int    `json:"val_steps"` // PGD steps of the per-epoch robust evaluation
@@ -57,6 +59,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("-adv %s needs -steps >= 1", c.Adv)
 	case c.Adv == "trades" && c.Norm != "linf":
 		return fmt.Errorf("-adv trades supports -norm linf only")
+	case c.EpsWarmup < 0 || math.IsNaN(c.EpsWarmup):
+		return fmt.Errorf("eps warm-up %v: want >= 0 epochs", c.EpsWarmup)
 	case c.Val < 0:
 		return fmt.Errorf("val %d: want >= 0", c.Val)
 	case c.Momentum < 0 || c.Momentum >= 1:

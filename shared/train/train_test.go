@@ -299,3 +299,27 @@ func TestDivergenceStopsWithLastGoodSnapshot(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+func TestEpsWarmupRampsLinearly(t *testing.T) {
+	cfg := toyConfig("pgd")
+	cfg.EpsWarmup = 2
+	tr, err := New(cfg, toyData(160, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	n := tr.Batches() // 9 batches of 16 from 144 training examples
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{{0, 1 / float64(2*n)}, {n - 1, 0.5}, {2*n - 1, 1}, {5 * n, 1}} {
+		tr.progress.Step = tc.step
+		if got := tr.epsScale(); got != tc.want {
+			t.Errorf("step %d: eps scale %v, want %v", tc.step, got, tc.want)
+		}
+	}
+	tr.cfg.EpsWarmup = 0
+	if got := tr.epsScale(); got != 1 {
+		t.Errorf("no warm-up: eps scale %v, want 1", got)
+	}
+}

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&cfg.Steps, "steps", 0, "attack steps for pgd and trades (default 40 for 1-channel, 10 otherwise)")
 	fs.StringVar(&cfg.Norm, "norm", "linf", "perturbation norm: linf or l2")
 	fs.Float64Var(&cfg.Beta, "beta", 6, "TRADES trade-off beta")
+	fs.Float64Var(&cfg.EpsWarmup, "eps-warmup", 0, "ramp the training eps linearly from 0 over the first `EPOCHS` epochs")
 	fs.IntVar(&cfg.Val, "val", 0, "hold out `N` examples and report clean and PGD accuracy on them every epoch")
 	fs.IntVar(&cfg.ValSteps, "val-steps", 20, "PGD steps of the per-epoch validation attack")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed and data give the same checkpoint")
