@@ -1,6 +1,6 @@
 # One study: fetch, train every model, attack each with the whole suite
 # (sharded), score, report. Called by Makefile with DIR, BIN, DATASET,
-# TRAIN_N, TEST_N, EPOCHS, STEPS, EPS, AT_STEPS, SHARDS.
+# TRAIN_N, TEST_N, EPOCHS, STEPS, EPS, AT_STEPS, SWEEP_EPS, SHARDS.
 
 MODELS  := plain fgsm pgd trades sgn sgn-fixed
 ATTACKS := fgsm pgd pgd-cw apgd-dlr square transfer
@@ -59,7 +59,22 @@ $(DIR)/$(1).robust.md: $(foreach a,$(call attacks_of,$(1)),$(foreach s,$(SHARD_I
 endef
 $(foreach m,$(MODELS),$(eval $(call model_rule,$(m))))
 
+# Accuracy against eps: PGD at further budgets, plotted with the main
+# budget's PGD and the clean examples (for the image grid).
+SWEEP_MODELS := plain fgsm sgn sgn-fixed
+define sweep_rule
+$(DIR)/$(1).$(2).sweep.arrow: $(DIR)/$(1).sgn $(DIR)/test.arrow
+	$(BIN)/sgn-attack -pgd -eps $(2) -steps $(STEPS) -model $(DIR)/$(1).sgn -data $(DIR)/test.arrow -o $$@
+endef
+$(foreach m,$(SWEEP_MODELS),$(foreach e,$(SWEEP_EPS),$(eval $(call sweep_rule,$(m),$(e)))))
+sweep_of = $(foreach e,$(SWEEP_EPS),$(DIR)/$(1).$(e).sweep.arrow)
+define plot_rule
+$(DIR)/$(1).png: $(DIR)/$(1).sgn $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrow)
+	$(BIN)/sgn-score -plot $$@ $(DIR)/test.arrow $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrow) > /dev/null
+endef
+$(foreach m,$(SWEEP_MODELS),$(eval $(call plot_rule,$(m))))
+
 report: $(DIR)/report.md
-$(DIR)/report.md: $(foreach m,$(MODELS),$(DIR)/$(m).robust.json $(DIR)/$(m).robust.md $(DIR)/$(m).score.json)
+$(DIR)/report.md: $(foreach m,$(MODELS),$(DIR)/$(m).robust.json $(DIR)/$(m).robust.md $(DIR)/$(m).score.json) $(foreach m,$(SWEEP_MODELS),$(DIR)/$(m).png)
 	cd $(ROOT) && go run ./pipelines/report $(abspath $(DIR)) $(MODELS) > $@.tmp && mv $@.tmp $@
 	@cat $@
