@@ -76,5 +76,5 @@ $(foreach m,$(SWEEP_MODELS),$(eval $(call plot_rule,$(m))))
 
 report: $(DIR)/report.md
 $(DIR)/report.md: $(foreach m,$(MODELS),$(DIR)/$(m).robust.json $(DIR)/$(m).robust.md $(DIR)/$(m).score.json) $(foreach m,$(SWEEP_MODELS),$(DIR)/$(m).png)
-	cd $(ROOT) && go run ./pipelines/report $(abspath $(DIR)) $(MODELS) > $@.tmp && mv $@.tmp $@
+	cd $(ROOT) && go run ./pipelines/report $(abspath $(DIR)) $(MODELS) > $(abspath $@).tmp && mv $(abspath $@).tmp $(abspath $@)
 	@cat $@

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"sgn/shared/model"
@@ -388,7 +389,7 @@ func lossNode(loss Loss, logits, y *G.Node, perExample bool) (*G.Node, error) {
 // row, so that a zero row (padding) contributes no loss, as with
 // cross-entropy; alone the margin would be max_j z_j there.
 func paddedMargin(logits, y *G.Node) (*G.Node, error) {
-	per, err := ops.MarginLossPerExample(logits, y, 0)
+	per, err := ops.MarginLossPerExample(logits, y, math.Inf(1))
 	if err != nil {
 		return nil, err
 	}

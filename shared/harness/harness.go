@@ -44,6 +44,10 @@ type Config struct {
 	Batch         int
 	Shard         Shard
 	Seed          uint64
+	// Params are further attack parameters recorded with the attack's own
+	// (e.g. how an SGN's self-gradient path was differentiated); streams
+	// whose parameters differ are different attacks to sgn-score.
+	Params map[string]string
 	// Metadata is added to the output stream's (model description, SGN
 	// attack options).
 	Metadata map[string]string
@@ -81,12 +85,8 @@ func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
 	}
 	params := cfg.Attack.Params()
 	params["norm"] = string(cfg.Norm)
-	for k, v := range cfg.Metadata {
-		if k == "sgn.attack.extra" {
-			continue
-		}
-		meta[k] = v
-	}
+	maps.Copy(params, cfg.Params)
+	maps.Copy(meta, cfg.Metadata)
 	pj, _ := json.Marshal(params)
 	meta[score.MetaAttack] = cfg.Attack.Name()
 	meta[score.MetaParams] = string(pj)

@@ -50,7 +50,7 @@ func TestShapeErrors(t *testing.T) {
 		{"softmax 4d", func() (*G.Node, error) { return Softmax(x4) }},
 		{"cross entropy targets", func() (*G.Node, error) { return SoftmaxCrossEntropy(x2, node("y32", 3, 2)) }},
 		{"margin targets", func() (*G.Node, error) { return MarginLoss(x2, node("y24", 2, 4), 0) }},
-		{"margin kappa", func() (*G.Node, error) { return MarginLossPerExample(x2, x2, posInf()) }},
+		{"margin kappa", func() (*G.Node, error) { return MarginLossPerExample(x2, x2, -posInf()) }},
 		{"channel broadcast", func() (*G.Node, error) { return ChannelBroadcast(v3, tensor.Shape{2, 4}) }},
 		{"channel mean vector", func() (*G.Node, error) { return ChannelMean(v3) }},
 		{"unit l2 nil", func() (*G.Node, error) { return UnitL2(nil) }},

@@ -13,12 +13,14 @@ import (
 // max(max_{j≠y} z_j − z_y, −kappa) for logits z and onehot [N,K]: [N]. The
 // largest other logit is picked by a gated select (the choice is held
 // constant under differentiation, ties go to the first class), the true
-// logit by a product with onehot.
+// logit by a product with onehot. kappa = +Inf gives the unclamped margin,
+// which attacks ascend: with kappa 0 a correctly classified example has
+// loss 0 and no gradient.
 func MarginLossPerExample(logits, onehot *G.Node, kappa float64) (*G.Node, error) {
 	if err := checkTargets("margin loss", logits, onehot); err != nil {
 		return nil, err
 	}
-	if math.IsNaN(kappa) || math.IsInf(kappa, 0) {
+	if math.IsNaN(kappa) || math.IsInf(kappa, -1) {
 		return nil, fmt.Errorf("margin loss: kappa %v is not finite", kappa)
 	}
 	other, err := apply(newRowSelectOp(false), logits, onehot, logits)
@@ -35,6 +37,9 @@ func MarginLossPerExample(logits, onehot *G.Node, kappa float64) (*G.Node, error
 	d, err := sub(other, zy)
 	if err != nil {
 		return nil, err
+	}
+	if math.IsInf(kappa, 1) {
+		return d, nil
 	}
 	// max(d, -κ) = relu(d + κ) - κ
 	if d, err = Affine(d, 1, kappa); err != nil {

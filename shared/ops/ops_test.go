@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -177,6 +178,7 @@ func TestLossDerivatives(t *testing.T) {
 		{name: "cross entropy soft targets", inputs: []input{in("z", normal, true, 3, 4), in("y", positive, true, 3, 4)}, build: targets(SoftmaxCrossEntropy)},
 		{name: "margin kappa 0", inputs: zy, build: targets(margin(0, true))},
 		{name: "margin kappa 0.25 per example", inputs: zy, build: targets(margin(0.25, false))},
+		{name: "margin unclamped (kappa +Inf) per example", inputs: zy, build: targets(margin(math.Inf(1), false))},
 		{name: "margin times z", inputs: zy, build: func(n []*G.Node) (*G.Node, error) {
 			m, err := MarginLossPerExample(n[0], n[1], 0.05)
 			if err != nil {

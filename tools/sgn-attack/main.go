@@ -128,6 +128,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	var sgOpts []sgn.ForwardOption
 	meta := map[string]string{"sgn.model": target.Describe()}
+	params := map[string]string{}
 	if target.SGN != nil {
 		mode := *sgGrad
 		if mode == "" {
@@ -135,9 +136,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		sgOpts = append(sgOpts, sgn.WithGradMode(mode))
 		meta["sgn.attack.sg_grad"] = mode
+		params["sg_grad"] = mode
 		if *surrogate > 0 {
 			sgOpts = append(sgOpts, sgn.WithSmoothSign(*surrogate))
 			meta["sgn.attack.surrogate"] = "tanh(s/" + strconv.FormatFloat(*surrogate, 'g', -1, 64) + ")"
+			params["surrogate"] = meta["sgn.attack.surrogate"]
 		}
 	} else if *sgGrad != "" || *surrogate > 0 {
 		return cli.Usagef("-sg-grad and -sg-surrogate apply to SGN models only; %s is not one", target.Net.Config.Arch)
@@ -169,7 +172,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer commit(false)
 	n, err := harness.Run(harness.Config{
 		Attack: harness.Named(a, name), Craft: craft, Target: targetOracle, Eps: *eps, Norm: norm,
-		Batch: *batch, Shard: shard, Seed: *seed, Metadata: meta, Zstd: *zstd, Source: orStdin(*dataPath),
+		Batch: *batch, Shard: shard, Seed: *seed, Params: params, Metadata: meta, Zstd: *zstd, Source: orStdin(*dataPath),
 	}, data, out)
 	if err != nil {
 		return err

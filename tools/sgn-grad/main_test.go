@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"sgn/format/stream"
+	"sgn/shared/cli/clitest"
 	"sgn/shared/dataset"
 )
 
@@ -24,216 +25,18 @@ import (
 
 const self = "sgn-grad"
 
-var (
-	toolDir  string // the other tools, built by TestMain
-	buildErr error
-)
+var tools = clitest.New(self, "sgn-fetch", "sgn-train")
 
-func TestMain(m *testing.M) {
-	if os.Getenv("SGN_TEST_RUN_AS") == self {
-		main()
-		os.Exit(0) // main exits itself; this is not reached
-	}
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", self+"-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	toolDir = dir
-	buildErr = buildTools(dir, "sgn-fetch", "sgn-train")
-	return m.Run()
-}
-
-func buildTools(dir string, tools ...string) error {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	args := []string{"build", "-o", dir}
-	for _, t := range tools {
-		args = append(args, "sgn/tools/"+t)
-	}
-	if out, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v: %s", err, out)
-	}
-	return nil
-}
-
-// command returns the command that runs a tool.
-func command(tool string, args ...string) (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	if tool == self {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		cmd = exec.Command(exe, args...)
-		cmd.Env = append(os.Environ(), "SGN_TEST_RUN_AS="+self)
-	} else {
-		if buildErr != nil {
-			return nil, buildErr
-		}
-		cmd = exec.Command(filepath.Join(toolDir, tool), args...)
-		cmd.Env = os.Environ()
-	}
-	cmd.Env = append(cmd.Env, "SGN_CACHE="+filepath.Join(toolDir, "cache"))
-	return cmd, nil
-}
-
-type result struct {
-	code   int
-	stdout []byte
-	stderr string
-}
-
-// runTool runs a tool with stdin (nil: no input) and returns its exit code
-// and output.
-func runTool(stdin []byte, tool string, args ...string) (result, error) {
-	cmd, err := command(tool, args...)
-	if err != nil {
-		return result{}, err
-	}
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		return result{}, err
-	}
-	return result{cmd.ProcessState.ExitCode(), out.Bytes(), errOut.String()}, nil
-}
-
-// mustRun runs a tool and fails the test unless it exits 0.
-func mustRun(t *testing.T, stdin []byte, tool string, args ...string) result {
-	t.Helper()
-	r, err := runTool(stdin, tool, args...)
-	if err != nil {
-		t.Fatalf("%s %v: %v", tool, args, err)
-	}
-	if r.code != 0 {
-		t.Fatalf("%s %v: exit %d, stderr %q", tool, args, r.code, r.stderr)
-	}
-	return r
-}
-
-// refused checks that a run failed with code and one line on stderr (plus
-// the usage hint for usage errors) that contains each of want.
-func refused(t *testing.T, r result, code int, want ...string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	if code == 2 && len(lines) == 2 && lines[1] == "Run '"+self+" -h' for usage." {
-		lines = lines[:1]
-	}
-	if r.code != code || len(lines) != 1 || !strings.HasPrefix(lines[0], self+": ") ||
-		strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
-		t.Errorf("exit %d, stderr %q; want %d and one line from %s", r.code, r.stderr, code, self)
-	}
-	for _, w := range want {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr %q does not mention %q", r.stderr, w)
-		}
-	}
-	if len(r.stdout) != 0 {
-		t.Errorf("wrote %d bytes to stdout", len(r.stdout))
-	}
-}
+func TestMain(m *testing.M) { os.Exit(tools.Main(m, main)) }
 
 // fixture holds 64 MNIST test examples and a plain and an SGN MLP trained
 // on them, made once for all tests.
-var fix struct {
-	once      sync.Once
-	dir       string
-	skip, err string
-}
-
-func fixture(t *testing.T) string {
-	t.Helper()
-	fix.once.Do(func() {
-		mnist := dataset.DefaultOfflineDirs()["mnist"][0]
-		if _, err := os.Stat(filepath.Join(mnist, "t10k-images-idx3-ubyte.gz")); err != nil {
-			fix.skip = fmt.Sprintf("offline MNIST copy not installed (make setup): %v", err)
-			return
-		}
-		dir := filepath.Join(toolDir, "fixture")
-		data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "m.sgn")
-		steps := [][]string{
-			{"sgn-fetch", "-split", "test", "-limit", "64", "-from", mnist, "-o", data, "mnist"},
-			{"sgn-train", "-arch", "mlp", "-epochs", "1", "-batch", "32", "-data", data, "-o", model},
-			{"sgn-train", "-arch", "mlp", "-epochs", "1", "-batch", "32", "-sgn", "-sg-phi", "l2", "-adv", "fgsm",
-				"-data", data, "-o", filepath.Join(dir, "sgn.sgn")},
-		}
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			fix.err = err.Error()
-			return
-		}
-		for _, s := range steps {
-			r, err := runTool(nil, s[0], s[1:]...)
-			if err != nil || r.code != 0 {
-				fix.err = fmt.Sprintf("%v: exit %d, %v, stderr %q", s, r.code, err, r.stderr)
-				return
-			}
-		}
-		fix.dir = dir
-	})
-	if fix.skip != "" {
-		t.Skip(fix.skip)
-	}
-	if fix.err != "" {
-		t.Fatal(fix.err)
-	}
-	return fix.dir
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func writeStream(t *testing.T, path string, h stream.Header, b *stream.Batch) {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := stream.NewWriter(&buf, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b != nil {
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readStream(t *testing.T, data []byte) (stream.Header, *stream.Batch) {
-	t.Helper()
-	h, b, err := stream.ReadAll(bytes.NewReader(data), 0)
-	if err != nil {
-		t.Fatalf("read stream back: %v", err)
-	}
-	return h, b
-}
+var fixture = tools.NewFixture(clitest.MLPs)
 
 func TestSGNGradients(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "sgn.sgn")
-	_, clean := readStream(t, readFile(t, data))
+	_, clean := clitest.ReadStream(t, clitest.ReadFile(t, data))
 	tests := []struct {
 		name  string
 		args  []string
@@ -248,13 +51,13 @@ func TestSGNGradients(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdin []byte
 			if tt.stdin != "" {
-				stdin = readFile(t, tt.stdin)
+				stdin = clitest.ReadFile(t, tt.stdin)
 			}
-			r := mustRun(t, stdin, self, tt.args...)
-			if !strings.Contains(r.stderr, "sgn-grad: 64 examples") || !strings.Contains(r.stderr, "self-gradient at input") {
-				t.Errorf("stderr %q, want the summary and the self-gradient line", r.stderr)
+			r := tools.MustRun(t, self, stdin, tt.args...)
+			if !strings.Contains(r.Stderr, "sgn-grad: 64 examples") || !strings.Contains(r.Stderr, "self-gradient at input") {
+				t.Errorf("stderr %q, want the summary and the self-gradient line", r.Stderr)
 			}
-			h, b := readStream(t, r.stdout)
+			h, b := clitest.ReadStream(t, r.Stdout)
 			const d = 28 * 28
 			if b.Len() != 64 || !slices.Equal(h.Shape, []int{1, 28, 28}) || h.Elem != stream.Float32 || len(b.Floats) != 64*d {
 				t.Fatalf("%d rows of %v %v gradients (%d values), want 64 of float32 [1 28 28]", b.Len(), h.Elem, h.Shape, len(b.Floats))
@@ -296,9 +99,9 @@ func TestSGNGradients(t *testing.T) {
 }
 
 func TestPlainModelHasNoSelfGradients(t *testing.T) {
-	dir := fixture(t)
-	r := mustRun(t, nil, self, "-model", filepath.Join(dir, "m.sgn"), "-data", filepath.Join(dir, "test.arrow"))
-	h, b := readStream(t, r.stdout)
+	dir := fixture.Dir(t)
+	r := tools.MustRun(t, self, nil, "-model", filepath.Join(dir, "m.sgn"), "-data", filepath.Join(dir, "test.arrow"))
+	h, b := clitest.ReadStream(t, r.Stdout)
 	if b.Len() != 64 {
 		t.Errorf("%d rows, want 64", b.Len())
 	}
@@ -310,23 +113,17 @@ func TestPlainModelHasNoSelfGradients(t *testing.T) {
 	if g, ok := h.Metadata["sgn.gates"]; ok {
 		t.Errorf("plain model's gradients have gates %q", g)
 	}
-	if strings.Contains(r.stderr, "self-gradient") {
-		t.Errorf("stderr %q reports self-gradients", r.stderr)
+	if strings.Contains(r.Stderr, "self-gradient") {
+		t.Errorf("stderr %q reports self-gradients", r.Stderr)
 	}
 }
 
 func TestRefusedInputs(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "sgn.sgn")
-	good, examples := readFile(t, model), readFile(t, data)
+	good, examples := clitest.ReadFile(t, model), clitest.ReadFile(t, data)
 	in := t.TempDir()
-	put := func(name string, content []byte) string {
-		path := filepath.Join(in, name)
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	put := func(name string, content []byte) string { return clitest.WriteFile(t, in, name, content) }
 	half := put("half.sgn", good[:len(good)/2])
 	flipped := slices.Clone(good)
 	flipped[len(flipped)*3/4] ^= 0x10
@@ -338,17 +135,17 @@ func TestRefusedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	shape := filepath.Join(in, "shape.arrow")
-	writeStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
+	clitest.WriteStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
 		&stream.Batch{Pixels: make([]uint8, 2*3*8*8), Labels: []int64{0, 1}})
 	labels := filepath.Join(in, "labels.arrow")
 	bad := *b
 	bad.Labels = slices.Clone(b.Labels)
 	bad.Labels[40] = -1
-	writeStream(t, labels, h, &bad)
+	clitest.WriteStream(t, labels, h, &bad)
 	nan := filepath.Join(in, "nan.arrow")
 	floats := h.Float32Images(b, nil)
 	floats[50*784+5] = float32(math.NaN())
-	writeStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
+	clitest.WriteStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
 		&stream.Batch{Floats: floats, Labels: b.Labels})
 
 	tests := []struct {
@@ -376,44 +173,28 @@ func TestRefusedInputs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdin []byte
 			if tt.stdin != "" {
-				stdin = readFile(t, tt.stdin)
+				stdin = clitest.ReadFile(t, tt.stdin)
 			}
-			r, err := runTool(stdin, self, tt.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			refused(t, r, tt.code, tt.want...)
+			r := tools.Run(t, self, stdin, tt.args...)
+			clitest.AssertOneLineError(t, r, tt.code, tt.want...)
 		})
 	}
 }
 
 // A failed run leaves no output file, and none in a missing directory.
 func TestFailedRunLeavesNoOutput(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	tmp := t.TempDir()
 	model := filepath.Join(dir, "sgn.sgn")
-	r, err := runTool(nil, self, "-model", model, "-data", filepath.Join(dir, "test.arrow"), "-o", filepath.Join(tmp, "missing", "g.arrow"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused(t, r, 1, "missing/g.arrow")
-	r, err = runTool(nil, self, "-model", model, "-data", model, "-o", filepath.Join(tmp, "g.arrow"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused(t, r, 1, "not an Arrow IPC stream")
+	r := tools.Run(t, self, nil, "-model", model, "-data", filepath.Join(dir, "test.arrow"), "-o", filepath.Join(tmp, "missing", "g.arrow"))
+	clitest.AssertOneLineError(t, r, 1, "missing/g.arrow")
+	r = tools.Run(t, self, nil, "-model", model, "-data", model, "-o", filepath.Join(tmp, "g.arrow"))
+	clitest.AssertOneLineError(t, r, 1, "not an Arrow IPC stream")
 	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 		t.Errorf("left %v behind", entries)
 	}
 }
 
 func TestHelp(t *testing.T) {
-	r, err := runTool(nil, self, "-h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.code != 0 || !strings.Contains(r.stderr, "Usage: sgn-grad") || !strings.Contains(r.stderr, "Examples:") ||
-		!strings.Contains(r.stderr, "-self") || len(r.stdout) != 0 {
-		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage with flags and examples", r.code, r.stderr)
-	}
+	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-self")
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"sgn/format/stream"
+	"sgn/shared/cli/clitest"
 	"sgn/shared/dataset"
 	"sgn/shared/score"
 )
@@ -25,243 +26,51 @@ import (
 
 const self = "sgn-score"
 
-var (
-	toolDir  string // the other tools, built by TestMain
-	buildErr error
-)
+var tools = clitest.New(self, "sgn-fetch", "sgn-train", "sgn-attack")
 
-func TestMain(m *testing.M) {
-	if os.Getenv("SGN_TEST_RUN_AS") == self {
-		main()
-		os.Exit(0) // main exits itself; this is not reached
-	}
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", self+"-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	toolDir = dir
-	buildErr = buildTools(dir, "sgn-fetch", "sgn-train", "sgn-attack")
-	return m.Run()
-}
-
-func buildTools(dir string, tools ...string) error {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	args := []string{"build", "-o", dir}
-	for _, t := range tools {
-		args = append(args, "sgn/tools/"+t)
-	}
-	if out, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v: %s", err, out)
-	}
-	return nil
-}
-
-// command returns the command that runs a tool.
-func command(tool string, args ...string) (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	if tool == self {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		cmd = exec.Command(exe, args...)
-		cmd.Env = append(os.Environ(), "SGN_TEST_RUN_AS="+self)
-	} else {
-		if buildErr != nil {
-			return nil, buildErr
-		}
-		cmd = exec.Command(filepath.Join(toolDir, tool), args...)
-		cmd.Env = os.Environ()
-	}
-	cmd.Env = append(cmd.Env, "SGN_CACHE="+filepath.Join(toolDir, "cache"))
-	return cmd, nil
-}
-
-type result struct {
-	code   int
-	stdout []byte
-	stderr string
-}
-
-// runTool runs a tool with stdin (nil: no input) and returns its exit code
-// and output.
-func runTool(stdin []byte, tool string, args ...string) (result, error) {
-	cmd, err := command(tool, args...)
-	if err != nil {
-		return result{}, err
-	}
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		return result{}, err
-	}
-	return result{cmd.ProcessState.ExitCode(), out.Bytes(), errOut.String()}, nil
-}
-
-// mustRun runs a tool and fails the test unless it exits 0.
-func mustRun(t *testing.T, stdin []byte, tool string, args ...string) result {
-	t.Helper()
-	r, err := runTool(stdin, tool, args...)
-	if err != nil {
-		t.Fatalf("%s %v: %v", tool, args, err)
-	}
-	if r.code != 0 {
-		t.Fatalf("%s %v: exit %d, stderr %q", tool, args, r.code, r.stderr)
-	}
-	return r
-}
-
-// refused checks that a run failed with code and one line on stderr (plus
-// the usage hint for usage errors) that contains each of want.
-func refused(t *testing.T, r result, code int, want ...string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	if code == 2 && len(lines) == 2 && lines[1] == "Run '"+self+" -h' for usage." {
-		lines = lines[:1]
-	}
-	if r.code != code || len(lines) != 1 || !strings.HasPrefix(lines[0], self+": ") ||
-		strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
-		t.Errorf("exit %d, stderr %q; want %d and one line from %s", r.code, r.stderr, code, self)
-	}
-	for _, w := range want {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr %q does not mention %q", r.stderr, w)
-		}
-	}
-	if len(r.stdout) != 0 {
-		t.Errorf("wrote %d bytes to stdout", len(r.stdout))
-	}
-}
+func TestMain(m *testing.M) { os.Exit(tools.Main(m, main)) }
 
 // fixture holds 64 MNIST test examples, an MLP trained on them, and attack
 // streams against it: FGSM in two shards, and PGD, made once for all tests.
-var fix struct {
-	once      sync.Once
-	dir       string
-	skip, err string
-}
+var fixture = tools.NewFixture(func(mnist, dir string) [][]string {
+	data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "m.sgn")
+	return [][]string{
+		clitest.FetchMNIST(mnist, 64, data),
+		clitest.TrainMLP("sgn-train", data, model),
+		{"sgn-attack", "-fgsm", "-eps", "0.1", "-shard", "0/2", "-model", model, "-data", data, "-o", filepath.Join(dir, "fgsm0.arrow")},
+		{"sgn-attack", "-fgsm", "-eps", "0.1", "-shard", "1/2", "-model", model, "-data", data, "-o", filepath.Join(dir, "fgsm1.arrow")},
+		{"sgn-attack", "-pgd", "-steps", "2", "-eps", "0.1", "-model", model, "-data", data, "-o", filepath.Join(dir, "pgd.arrow")},
+	}
+})
 
-func fixture(t *testing.T) string {
+func scoreJSON(t *testing.T, stdin []byte, args ...string) clitest.ScoreReport {
 	t.Helper()
-	fix.once.Do(func() {
-		mnist := dataset.DefaultOfflineDirs()["mnist"][0]
-		if _, err := os.Stat(filepath.Join(mnist, "t10k-images-idx3-ubyte.gz")); err != nil {
-			fix.skip = fmt.Sprintf("offline MNIST copy not installed (make setup): %v", err)
-			return
-		}
-		dir := filepath.Join(toolDir, "fixture")
-		data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "m.sgn")
-		steps := [][]string{
-			{"sgn-fetch", "-split", "test", "-limit", "64", "-from", mnist, "-o", data, "mnist"},
-			{"sgn-train", "-arch", "mlp", "-epochs", "1", "-batch", "32", "-data", data, "-o", model},
-			{"sgn-attack", "-fgsm", "-eps", "0.1", "-shard", "0/2", "-model", model, "-data", data, "-o", filepath.Join(dir, "fgsm0.arrow")},
-			{"sgn-attack", "-fgsm", "-eps", "0.1", "-shard", "1/2", "-model", model, "-data", data, "-o", filepath.Join(dir, "fgsm1.arrow")},
-			{"sgn-attack", "-pgd", "-steps", "2", "-eps", "0.1", "-model", model, "-data", data, "-o", filepath.Join(dir, "pgd.arrow")},
-		}
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			fix.err = err.Error()
-			return
-		}
-		for _, s := range steps {
-			r, err := runTool(nil, s[0], s[1:]...)
-			if err != nil || r.code != 0 {
-				fix.err = fmt.Sprintf("%v: exit %d, %v, stderr %q", s, r.code, err, r.stderr)
-				return
-			}
-		}
-		fix.dir = dir
-	})
-	if fix.skip != "" {
-		t.Skip(fix.skip)
-	}
-	if fix.err != "" {
-		t.Fatal(fix.err)
-	}
-	return fix.dir
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func writeStream(t *testing.T, path string, h stream.Header, b *stream.Batch) {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := stream.NewWriter(&buf, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b != nil {
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-type report struct {
-	N             int      `json:"n"`
-	Accuracy      float64  `json:"accuracy"`
-	CleanAccuracy *float64 `json:"clean_accuracy"`
-	Attacks       []struct {
-		Attack   string  `json:"attack"`
-		N        int     `json:"n"`
-		Accuracy float64 `json:"accuracy"`
-	} `json:"attacks"`
-}
-
-func scoreJSON(t *testing.T, stdin []byte, args ...string) report {
-	t.Helper()
-	r := mustRun(t, stdin, self, append([]string{"-json"}, args...)...)
-	var rep report
-	if err := json.Unmarshal(r.stdout, &rep); err != nil || strings.Count(string(r.stdout), "\n") != 1 {
-		t.Fatalf("-json printed %q: %v", r.stdout, err)
+	r := tools.MustRun(t, self, stdin, append([]string{"-json"}, args...)...)
+	var rep clitest.ScoreReport
+	if err := json.Unmarshal(r.Stdout, &rep); err != nil || strings.Count(string(r.Stdout), "\n") != 1 {
+		t.Fatalf("-json printed %q: %v", r.Stdout, err)
 	}
 	return rep
 }
 
 func TestCleanAccuracy(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "m.sgn")
 	rep := scoreJSON(t, nil, "-model", model, data)
 	if rep.N != 64 || rep.Accuracy < 0 || rep.Accuracy > 1 || rep.CleanAccuracy == nil || *rep.CleanAccuracy != rep.Accuracy {
 		t.Fatalf("score %+v, want n=64 and a clean accuracy in [0,1]", rep)
 	}
 	// The same examples on stdin score the same.
-	if again := scoreJSON(t, readFile(t, data), "-model", model); again.N != 64 || again.Accuracy != rep.Accuracy {
+	if again := scoreJSON(t, clitest.ReadFile(t, data), "-model", model); again.N != 64 || again.Accuracy != rep.Accuracy {
 		t.Errorf("from stdin: %+v, want %+v", again, rep)
 	}
-	text := mustRun(t, nil, self, "-model", model, data)
-	if !strings.Contains(string(text.stdout), "examples") || !strings.Contains(string(text.stdout), fmt.Sprintf("%.4f", rep.Accuracy)) {
-		t.Errorf("text report %q, want the accuracy %.4f", text.stdout, rep.Accuracy)
+	text := tools.MustRun(t, self, nil, "-model", model, data)
+	if !strings.Contains(string(text.Stdout), "examples") || !strings.Contains(string(text.Stdout), fmt.Sprintf("%.4f", rep.Accuracy)) {
+		t.Errorf("text report %q, want the accuracy %.4f", text.Stdout, rep.Accuracy)
 	}
-	md := mustRun(t, nil, self, "-md", "-model", model, data)
-	if !strings.HasPrefix(string(md.stdout), "| ") {
-		t.Errorf("-md printed %q, want a Markdown table", md.stdout)
+	md := tools.MustRun(t, self, nil, "-md", "-model", model, data)
+	if !strings.HasPrefix(string(md.Stdout), "| ") {
+		t.Errorf("-md printed %q, want a Markdown table", md.Stdout)
 	}
 }
 
@@ -269,7 +78,7 @@ func TestCleanAccuracy(t *testing.T) {
 // example is still classified right.
 func robust(t *testing.T, path string) map[int64]bool {
 	t.Helper()
-	_, b, err := stream.ReadAll(bytes.NewReader(readFile(t, path)), 0)
+	_, b, err := stream.ReadAll(bytes.NewReader(clitest.ReadFile(t, path)), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +92,7 @@ func robust(t *testing.T, path string) map[int64]bool {
 }
 
 func TestAttackStreams(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	fgsm0, fgsm1, pgd := filepath.Join(dir, "fgsm0.arrow"), filepath.Join(dir, "fgsm1.arrow"), filepath.Join(dir, "pgd.arrow")
 	one := scoreJSON(t, nil, fgsm0)
 	if one.N != 32 || len(one.Attacks) != 1 || one.Attacks[0].Attack != "fgsm" {
@@ -314,11 +123,8 @@ func TestAttackStreams(t *testing.T) {
 		t.Errorf("worst case %g, want %d/64 (and no more than the clean accuracy)", rep.Accuracy, nBoth)
 	}
 	// The same shard twice is refused: its examples would count twice.
-	r, err := runTool(nil, self, fgsm0, fgsm0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused(t, r, 1, "fgsm", "appears in two shards")
+	r := tools.Run(t, self, nil, fgsm0, fgsm0)
+	clitest.AssertOneLineError(t, r, 1, "fgsm", "appears in two shards")
 }
 
 func b2i(b bool) int {
@@ -329,17 +135,11 @@ func b2i(b bool) int {
 }
 
 func TestRefusedInputs(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "m.sgn")
-	good, examples := readFile(t, model), readFile(t, data)
+	good, examples := clitest.ReadFile(t, model), clitest.ReadFile(t, data)
 	in := t.TempDir()
-	put := func(name string, content []byte) string {
-		path := filepath.Join(in, name)
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	put := func(name string, content []byte) string { return clitest.WriteFile(t, in, name, content) }
 	half := put("half.sgn", good[:len(good)/2])
 	flipped := slices.Clone(good)
 	flipped[len(flipped)/2] ^= 0x80
@@ -350,17 +150,17 @@ func TestRefusedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	shape := filepath.Join(in, "shape.arrow")
-	writeStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
+	clitest.WriteStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
 		&stream.Batch{Pixels: make([]uint8, 2*3*8*8), Labels: []int64{0, 1}})
 	labels := filepath.Join(in, "labels.arrow")
 	bad := *b
 	bad.Labels = slices.Clone(b.Labels)
 	bad.Labels[60] = 11
-	writeStream(t, labels, h, &bad)
+	clitest.WriteStream(t, labels, h, &bad)
 	nan := filepath.Join(in, "nan.arrow")
 	floats := h.Float32Images(b, nil)
 	floats[2*784+5] = float32(math.NaN())
-	writeStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
+	clitest.WriteStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
 		&stream.Batch{Floats: floats, Labels: b.Labels})
 
 	tests := []struct {
@@ -384,22 +184,12 @@ func TestRefusedInputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := runTool(nil, self, tt.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			refused(t, r, tt.code, tt.want...)
+			r := tools.Run(t, self, nil, tt.args...)
+			clitest.AssertOneLineError(t, r, tt.code, tt.want...)
 		})
 	}
 }
 
 func TestHelp(t *testing.T) {
-	r, err := runTool(nil, self, "-h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.code != 0 || !strings.Contains(r.stderr, "Usage: sgn-score") || !strings.Contains(r.stderr, "Examples:") ||
-		!strings.Contains(r.stderr, "-json") || len(r.stdout) != 0 {
-		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage with flags and examples", r.code, r.stderr)
-	}
+	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-json")
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"sgn/format/stream"
+	"sgn/shared/cli/clitest"
 	"sgn/shared/classifier"
 	"sgn/shared/dataset"
 )
@@ -26,200 +27,20 @@ import (
 
 const self = "sgn-train"
 
-var (
-	toolDir  string // the other tools, built by TestMain
-	buildErr error
-)
+var tools = clitest.New(self, "sgn-fetch")
 
-func TestMain(m *testing.M) {
-	if os.Getenv("SGN_TEST_RUN_AS") == self {
-		main()
-		os.Exit(0) // main exits itself; this is not reached
-	}
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", self+"-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	toolDir = dir
-	buildErr = buildTools(dir, "sgn-fetch")
-	return m.Run()
-}
-
-func buildTools(dir string, tools ...string) error {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	args := []string{"build", "-o", dir}
-	for _, t := range tools {
-		args = append(args, "sgn/tools/"+t)
-	}
-	if out, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v: %s", err, out)
-	}
-	return nil
-}
-
-// command returns the command that runs a tool.
-func command(tool string, args ...string) (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	if tool == self {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		cmd = exec.Command(exe, args...)
-		cmd.Env = append(os.Environ(), "SGN_TEST_RUN_AS="+self)
-	} else {
-		if buildErr != nil {
-			return nil, buildErr
-		}
-		cmd = exec.Command(filepath.Join(toolDir, tool), args...)
-		cmd.Env = os.Environ()
-	}
-	cmd.Env = append(cmd.Env, "SGN_CACHE="+filepath.Join(toolDir, "cache"))
-	return cmd, nil
-}
-
-type result struct {
-	code   int
-	stdout []byte
-	stderr string
-}
-
-// runTool runs a tool with stdin (nil: no input) and returns its exit code
-// and output.
-func runTool(stdin []byte, tool string, args ...string) (result, error) {
-	cmd, err := command(tool, args...)
-	if err != nil {
-		return result{}, err
-	}
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		return result{}, err
-	}
-	return result{cmd.ProcessState.ExitCode(), out.Bytes(), errOut.String()}, nil
-}
-
-// mustRun runs a tool and fails the test unless it exits 0.
-func mustRun(t *testing.T, stdin []byte, tool string, args ...string) result {
-	t.Helper()
-	r, err := runTool(stdin, tool, args...)
-	if err != nil {
-		t.Fatalf("%s %v: %v", tool, args, err)
-	}
-	if r.code != 0 {
-		t.Fatalf("%s %v: exit %d, stderr %q", tool, args, r.code, r.stderr)
-	}
-	return r
-}
-
-// refused checks that a run failed with code and one line on stderr (plus
-// the usage hint for usage errors) that contains each of want.
-func refused(t *testing.T, r result, code int, want ...string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	if code == 2 && len(lines) == 2 && lines[1] == "Run '"+self+" -h' for usage." {
-		lines = lines[:1]
-	}
-	if r.code != code || len(lines) != 1 || !strings.HasPrefix(lines[0], self+": ") ||
-		strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
-		t.Errorf("exit %d, stderr %q; want %d and one line from %s", r.code, r.stderr, code, self)
-	}
-	for _, w := range want {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr %q does not mention %q", r.stderr, w)
-		}
-	}
-	if len(r.stdout) != 0 {
-		t.Errorf("wrote %d bytes to stdout", len(r.stdout))
-	}
-}
+func TestMain(m *testing.M) { os.Exit(tools.Main(m, main)) }
 
 // fixture holds 64 and 640 MNIST test examples and an MLP trained for one
 // epoch on the 64, made once for all tests.
-var fix struct {
-	once      sync.Once
-	dir       string
-	skip, err string
-}
-
-func fixture(t *testing.T) string {
-	t.Helper()
-	fix.once.Do(func() {
-		mnist := dataset.DefaultOfflineDirs()["mnist"][0]
-		if _, err := os.Stat(filepath.Join(mnist, "t10k-images-idx3-ubyte.gz")); err != nil {
-			fix.skip = fmt.Sprintf("offline MNIST copy not installed (make setup): %v", err)
-			return
-		}
-		dir := filepath.Join(toolDir, "fixture")
-		steps := [][]string{
-			{"sgn-fetch", "-split", "test", "-limit", "64", "-from", mnist, "-o", filepath.Join(dir, "test.arrow"), "mnist"},
-			{"sgn-fetch", "-split", "test", "-limit", "640", "-from", mnist, "-o", filepath.Join(dir, "test640.arrow"), "mnist"},
-			{self, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-data", filepath.Join(dir, "test.arrow"), "-o", filepath.Join(dir, "m.sgn")},
-		}
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			fix.err = err.Error()
-			return
-		}
-		for _, s := range steps {
-			r, err := runTool(nil, s[0], s[1:]...)
-			if err != nil || r.code != 0 {
-				fix.err = fmt.Sprintf("%v: exit %d, %v, stderr %q", s, r.code, err, r.stderr)
-				return
-			}
-		}
-		fix.dir = dir
-	})
-	if fix.skip != "" {
-		t.Skip(fix.skip)
+var fixture = tools.NewFixture(func(mnist, dir string) [][]string {
+	data := filepath.Join(dir, "test.arrow")
+	return [][]string{
+		clitest.FetchMNIST(mnist, 64, data),
+		clitest.FetchMNIST(mnist, 640, filepath.Join(dir, "test640.arrow")),
+		clitest.TrainMLP(self, data, filepath.Join(dir, "m.sgn")),
 	}
-	if fix.err != "" {
-		t.Fatal(fix.err)
-	}
-	return fix.dir
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func writeStream(t *testing.T, path string, h stream.Header, b *stream.Batch) {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := stream.NewWriter(&buf, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b != nil {
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+})
 
 // progress is where a checkpoint's run stands.
 type progress struct {
@@ -257,15 +78,15 @@ func epochLines(stderr string) []string {
 }
 
 func TestTrainsFromStdinToStdout(t *testing.T) {
-	dir := fixture(t)
-	r := mustRun(t, readFile(t, filepath.Join(dir, "test.arrow")), self, "-arch", "mlp", "-epochs", "2", "-batch", "32")
-	if got := epochLines(r.stderr); len(got) != 2 || !strings.HasPrefix(got[1], "epoch 2/2: loss ") {
-		t.Errorf("stderr %q, want a line per epoch", r.stderr)
+	dir := fixture.Dir(t)
+	r := tools.MustRun(t, self, clitest.ReadFile(t, filepath.Join(dir, "test.arrow")), "-arch", "mlp", "-epochs", "2", "-batch", "32")
+	if got := epochLines(r.Stderr); len(got) != 2 || !strings.HasPrefix(got[1], "epoch 2/2: loss ") {
+		t.Errorf("stderr %q, want a line per epoch", r.Stderr)
 	}
-	if !strings.Contains(r.stderr, "sgn-train: mlp on 64 examples (mnist), 2 epochs of 2 batches") {
-		t.Errorf("stderr %q, want the run's summary", r.stderr)
+	if !strings.Contains(r.Stderr, "sgn-train: mlp on 64 examples (mnist), 2 epochs of 2 batches") {
+		t.Errorf("stderr %q, want the run's summary", r.Stderr)
 	}
-	cls, err := classifier.Load(bytes.NewReader(r.stdout))
+	cls, err := classifier.Load(bytes.NewReader(r.Stdout))
 	if err != nil {
 		t.Fatalf("checkpoint on stdout: %v", err)
 	}
@@ -275,9 +96,9 @@ func TestTrainsFromStdinToStdout(t *testing.T) {
 }
 
 func TestSGNModel(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	out := filepath.Join(t.TempDir(), "sgn.sgn")
-	mustRun(t, nil, self, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-sgn", "-sg-phi", "l2", "-adv", "fgsm",
+	tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-sgn", "-sg-phi", "l2", "-adv", "fgsm",
 		"-data", filepath.Join(dir, "test.arrow"), "-o", out)
 	cls, p := loadProgress(t, out)
 	if cls.SGN == nil || cls.SGN.Phi != "l2" || !p.Done || p.Epoch != 1 {
@@ -288,39 +109,33 @@ func TestSGNModel(t *testing.T) {
 // Every refused input leaves the checkpoint already at -o as it was, and
 // no temporary file beside it.
 func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
-	dir := fixture(t)
-	good := readFile(t, filepath.Join(dir, "m.sgn"))
-	data := readFile(t, filepath.Join(dir, "test.arrow"))
+	dir := fixture.Dir(t)
+	good := clitest.ReadFile(t, filepath.Join(dir, "m.sgn"))
+	data := clitest.ReadFile(t, filepath.Join(dir, "test.arrow"))
 	h, b, err := stream.ReadAll(bytes.NewReader(data), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := t.TempDir()
-	put := func(name string, content []byte) string {
-		path := filepath.Join(in, name)
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	put := func(name string, content []byte) string { return clitest.WriteFile(t, in, name, content) }
 	truncated := put("truncated.arrow", data[:len(data)*2/3])
 	emptyFile := put("empty.arrow", nil)
 	noRows := filepath.Join(in, "norows.arrow")
-	writeStream(t, noRows, h, nil)
+	clitest.WriteStream(t, noRows, h, nil)
 	labels := filepath.Join(in, "labels.arrow")
 	bad := *b
 	bad.Labels = slices.Clone(b.Labels)
 	bad.Labels[9] = 10
-	writeStream(t, labels, h, &bad)
+	clitest.WriteStream(t, labels, h, &bad)
 	nan := filepath.Join(in, "nan.arrow")
 	floats := h.Float32Images(b, nil)
 	floats[3*784+400] = float32(math.NaN())
-	writeStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
+	clitest.WriteStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
 		&stream.Batch{Floats: floats, Labels: b.Labels})
 	flat := filepath.Join(in, "flat.arrow")
-	writeStream(t, flat, stream.Header{Shape: []int{784}, Elem: stream.Uint8, Metadata: h.Metadata}, &stream.Batch{Pixels: b.Pixels, Labels: b.Labels})
+	clitest.WriteStream(t, flat, stream.Header{Shape: []int{784}, Elem: stream.Uint8, Metadata: h.Metadata}, &stream.Batch{Pixels: b.Pixels, Labels: b.Labels})
 	shape := filepath.Join(in, "shape.arrow")
-	writeStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
+	clitest.WriteStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
 		&stream.Batch{Pixels: make([]uint8, 64*3*8*8), Labels: b.Labels})
 	half := put("half.sgn", good[:len(good)/2])
 	flipped := slices.Clone(good)
@@ -356,19 +171,16 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 			args := append([]string{"-arch", "mlp", "-epochs", "1", "-batch", "32", "-o", out}, tt.args...)
 			if tt.resume != "" {
 				if tt.resume != "m.sgn" {
-					old = readFile(t, tt.resume)
+					old = clitest.ReadFile(t, tt.resume)
 				}
 				args = slices.Concat(tt.args, []string{"-resume", out})
 			}
 			if err := os.WriteFile(out, old, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r, err := runTool(nil, self, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			refused(t, r, 1, tt.want...)
-			if !bytes.Equal(readFile(t, out), old) {
+			r := tools.Run(t, self, nil, args...)
+			clitest.AssertOneLineError(t, r, 1, tt.want...)
+			if !bytes.Equal(clitest.ReadFile(t, out), old) {
 				t.Errorf("%s changed", outName)
 			}
 			if entries, _ := os.ReadDir(tmp); len(entries) != 1 {
@@ -379,7 +191,7 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	data := filepath.Join(dir, "test.arrow")
 	tests := []struct {
 		args []string
@@ -395,11 +207,8 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "m.sgn")
-			r, err := runTool(nil, self, append([]string{"-arch", "mlp", "-data", data, "-o", out}, tt.args...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			refused(t, r, 2, tt.want)
+			r := tools.Run(t, self, nil, append([]string{"-arch", "mlp", "-data", data, "-o", out}, tt.args...)...)
+			clitest.AssertOneLineError(t, r, 2, tt.want)
 			if _, err := os.Stat(out); err == nil {
 				t.Errorf("wrote %s", out)
 			}
@@ -408,36 +217,29 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	r, err := runTool(nil, self, "-h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.code != 0 || !strings.Contains(r.stderr, "Usage: sgn-train") || !strings.Contains(r.stderr, "Examples:") ||
-		!strings.Contains(r.stderr, "-resume") || len(r.stdout) != 0 {
-		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage with flags and examples", r.code, r.stderr)
-	}
+	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-resume")
 }
 
 // Resuming a finished run trains nothing and says so.
 func TestResumeCompletedRun(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	tmp := t.TempDir()
 	ckpt := filepath.Join(tmp, "m.sgn")
-	good := readFile(t, filepath.Join(dir, "m.sgn"))
+	good := clitest.ReadFile(t, filepath.Join(dir, "m.sgn"))
 	if err := os.WriteFile(ckpt, good, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "test.arrow")
-	r := mustRun(t, nil, self, "-resume", ckpt, "-data", data)
-	if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "complete") || len(epochLines(r.stderr)) != 0 {
-		t.Errorf("stderr %q, want one line saying the run is complete", r.stderr)
+	r := tools.MustRun(t, self, nil, "-resume", ckpt, "-data", data)
+	if strings.Count(r.Stderr, "\n") != 1 || !strings.Contains(r.Stderr, "complete") || len(epochLines(r.Stderr)) != 0 {
+		t.Errorf("stderr %q, want one line saying the run is complete", r.Stderr)
 	}
-	if !bytes.Equal(readFile(t, ckpt), good) {
+	if !bytes.Equal(clitest.ReadFile(t, ckpt), good) {
 		t.Errorf("the finished checkpoint changed")
 	}
 	// Asked for the result elsewhere, it writes the finished run there.
 	other := filepath.Join(tmp, "copy.sgn")
-	mustRun(t, nil, self, "-resume", ckpt, "-data", data, "-o", other)
+	tools.MustRun(t, self, nil, "-resume", ckpt, "-data", data, "-o", other)
 	a, pa := loadProgress(t, ckpt)
 	b, pb := loadProgress(t, other)
 	if pa != pb || len(a.Net.Params) != len(b.Net.Params) {
@@ -452,12 +254,12 @@ func TestResumeCompletedRun(t *testing.T) {
 
 // SIGINT saves the run at the end of the current batch; -resume finishes it.
 func TestInterruptAndResume(t *testing.T) {
-	dir := fixture(t)
+	dir := fixture.Dir(t)
 	tmp := t.TempDir()
 	out, log := filepath.Join(tmp, "run.sgn"), filepath.Join(tmp, "run.jsonl")
 	data := filepath.Join(dir, "test640.arrow")
 	const epochs = 20
-	cmd, err := command(self, "-arch", "mlp", "-epochs", fmt.Sprint(epochs), "-batch", "32", "-data", data, "-log", log, "-o", out)
+	cmd, err := tools.Command(self, "-arch", "mlp", "-epochs", fmt.Sprint(epochs), "-batch", "32", "-data", data, "-log", log, "-o", out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,16 +304,16 @@ wait:
 		t.Fatalf("interrupted checkpoint at %+v, want part-way through %d epochs", p, epochs)
 	}
 
-	r := mustRun(t, nil, self, "-resume", out, "-data", data, "-log", log)
-	got := epochLines(r.stderr)
+	r := tools.MustRun(t, self, nil, "-resume", out, "-data", data, "-log", log)
+	got := epochLines(r.Stderr)
 	if len(got) != epochs-p.Epoch || !strings.HasPrefix(got[0], fmt.Sprintf("epoch %d/%d:", p.Epoch+1, epochs)) ||
 		!strings.HasPrefix(got[len(got)-1], fmt.Sprintf("epoch %d/%d:", epochs, epochs)) {
-		t.Errorf("resumed at %+v, stderr %q; want epochs %d to %d", p, r.stderr, p.Epoch+1, epochs)
+		t.Errorf("resumed at %+v, stderr %q; want epochs %d to %d", p, r.Stderr, p.Epoch+1, epochs)
 	}
 	if _, end := loadProgress(t, out); !end.Done || end.Epoch != epochs {
 		t.Errorf("resumed run ended at %+v, want done after %d epochs", end, epochs)
 	}
-	if b := readFile(t, log); bytes.Count(b, []byte("\n")) != epochs {
+	if b := clitest.ReadFile(t, log); bytes.Count(b, []byte("\n")) != epochs {
 		t.Errorf("log holds %d records, want %d", bytes.Count(b, []byte("\n")), epochs)
 	}
 }

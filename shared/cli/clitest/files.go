@@ -1,0 +1,76 @@
+package clitest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"sgn/format/stream"
+)
+
+// ReadFile returns the content of the file at path, failing the test if it
+// cannot be read.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// WriteFile writes content to the file name in dir and returns its path,
+// failing the test if it cannot be written.
+func WriteFile(t testing.TB, dir, name string, content []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// WriteStream writes an example stream of header h and the batch b (nil:
+// no rows) to the file at path.
+func WriteStream(t testing.TB, path string, h stream.Header, b *stream.Batch) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := stream.NewWriter(&buf, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b != nil {
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ReadStream reads a whole example stream from data.
+func ReadStream(t testing.TB, data []byte) (stream.Header, *stream.Batch) {
+	t.Helper()
+	h, b, err := stream.ReadAll(bytes.NewReader(data), 0)
+	if err != nil {
+		t.Fatalf("read stream back: %v", err)
+	}
+	return h, b
+}
+
+// ScoreReport is the part of sgn-score's -json report that the tests read.
+type ScoreReport struct {
+	N             int      `json:"n"`
+	Accuracy      float64  `json:"accuracy"`
+	CleanAccuracy *float64 `json:"clean_accuracy"`
+	Attacks       []struct {
+		Attack   string  `json:"attack"`
+		N        int     `json:"n"`
+		Accuracy float64 `json:"accuracy"`
+	} `json:"attacks"`
+}
