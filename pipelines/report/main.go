@@ -119,8 +119,10 @@ func write(w *os.File, dir string, models []string) error {
 
 func label(a score.AttackResult) string {
 	s := a.Attack
-	if a.Params["sg_grad"] != "" {
-		s += " " + a.Params["sg_grad"]
+	// Exact differentiation of an SGN is the default attack, the same column
+	// as a plain model's; the variants get columns of their own.
+	if a.Params["sg_grad"] == "detached" {
+		s += " detached"
 	}
 	for _, k := range []string{"loss"} {
 		if v := a.Params[k]; v != "" && v != "ce" {

@@ -9,6 +9,7 @@ import (
 
 	"sgn/shared/attack"
 	"sgn/shared/engine"
+	"sgn/shared/gradcheck"
 	"sgn/shared/model"
 	"sgn/shared/sgn"
 )
@@ -125,32 +126,13 @@ func compiled(t *testing.T) func(*engine.Program, error) *engine.Program {
 // checkFD compares grad[i] for each i in idx with the central difference of
 // f as x[i] moves by ±fdStep; errors are relative to the larger value, to
 // 1e-3 of the largest entry of grad, or to the rounding error of the
-// difference over the tolerance, whichever is largest.
+// difference over the tolerance, whichever is largest. It returns the
+// largest relative error.
 func checkFD(t *testing.T, what string, x []float32, idx []int, grad []float64, f func() float64) float64 {
 	t.Helper()
-	scale := 0.0
-	for _, g := range grad {
-		scale = math.Max(scale, math.Abs(g))
-	}
-	// a central difference carries a rounding error of a few ulps of f over
-	// the step: errors below that count as agreement
-	floor := math.Max(1e-3*scale, 4*0x1p-52*(1+math.Abs(f()))/fdStep/1e-6)
-	worst := 0.0
-	for _, i := range idx {
-		x0 := x[i]
-		x[i] = x0 + fdStep
-		fp := f()
-		x[i] = x0 - fdStep
-		fm := f()
-		x[i] = x0
-		fd := (fp - fm) / (2 * fdStep)
-		e := math.Abs(fd-grad[i]) / math.Max(math.Max(math.Abs(fd), math.Abs(grad[i])), floor)
-		worst = math.Max(worst, e)
-		if e > 1e-6 {
-			t.Errorf("%s[%d]: gradient %.10g, finite difference %.10g (relative error %.2g)", what, i, grad[i], fd, e)
-		}
-	}
-	return worst
+	var res gradcheck.Result
+	gradcheck.Check(t, gradcheck.Checker{Step: fdStep, Floor: 1e-3, Tol: 1e-6}, what, x, idx, grad, f, f(), &res)
+	return res.MaxRel
 }
 
 // TestInputGradPerExample checks that each example's loss and input

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"sgn/shared/engine"
+	"sgn/shared/gradcheck"
 	"sgn/shared/model"
 	"sgn/shared/ops"
 
@@ -50,191 +51,27 @@ func newNet(t *testing.T, arch string, shape []int, rng *rand.Rand) *model.Net {
 	return net
 }
 
-// costGraph is one float64 graph of a scalar cost of a network on a fixed
-// batch: the mean cross-entropy L (order 1) or ‖∂L/∂x‖² (order 2, a double
-// backprop through the whole network), with, if asked, its gradients with
-// respect to the input and some parameters.
-type costGraph struct {
-	b     *model.Bound
-	x     []float64 // backing of the input node, perturbed in place
-	m     G.VM
-	cost  *G.Value
-	grads map[string]*G.Value
-}
-
-func newCostGraph(t *testing.T, net *model.Net, x []float64, labels []int, batch int, train bool, order int, wrt []string) *costGraph {
+// newCostGraph returns a float64 graph of a scalar cost of a network on a
+// fixed batch: the mean cross-entropy L (order 1) or ‖∂L/∂x‖² (order 2, a
+// double backprop through the whole network), with, if asked, its
+// gradients with respect to the input and some parameters.
+func newCostGraph(t *testing.T, net *model.Net, x []float64, labels []int64, train bool, order int, wrt []string) *gradcheck.Graph {
 	t.Helper()
-	g := G.NewGraph()
-	b, err := net.Bind(g, tensor.Float64)
-	if err != nil {
-		t.Fatalf("Bind: %v", err)
-	}
-	s := net.Config.InShape
-	cg := &costGraph{b: b, x: slices.Clone(x), grads: map[string]*G.Value{}}
-	xn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(batch, s[0], s[1], s[2]), G.WithName("x"),
-		G.WithValue(tensor.New(tensor.WithShape(batch, s[0], s[1], s[2]), tensor.WithBacking(cg.x))))
-	oh := make([]float64, batch*classes)
-	for i, l := range labels {
-		oh[i*classes+l] = 1
-	}
-	yn := G.NewTensor(g, tensor.Float64, 2, G.WithShape(batch, classes), G.WithName("y"),
-		G.WithValue(tensor.New(tensor.WithShape(batch, classes), tensor.WithBacking(oh))))
-	logits, _, err := b.Forward(xn, train, nil)
-	if err != nil {
-		t.Fatalf("Forward: %v", err)
-	}
-	cost, err := ops.SoftmaxCrossEntropy(logits, yn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if order == 2 {
+	return gradcheck.NewGraph(t, net, x, labels, func(b *model.Bound, xn, yn *G.Node) (*G.Node, error) {
+		logits, _, err := b.Forward(xn, train, nil)
+		if err != nil {
+			return nil, fmt.Errorf("Forward: %w", err)
+		}
+		cost, err := ops.SoftmaxCrossEntropy(logits, yn)
+		if err != nil || order != 2 {
+			return cost, err
+		}
 		gx, err := ops.Grad(cost, xn)
 		if err != nil {
-			t.Fatalf("input gradient: %v", err)
+			return nil, fmt.Errorf("input gradient: %w", err)
 		}
-		if cost, err = G.Sum(G.Must(G.HadamardProd(gx[0], gx[0]))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cg.cost = new(G.Value)
-	G.Read(cost, cg.cost)
-	if len(wrt) > 0 {
-		nodes := make(G.Nodes, len(wrt))
-		for i, name := range wrt {
-			if name == "input" {
-				nodes[i] = xn
-			} else if nodes[i] = b.Node(name); nodes[i] == nil {
-				t.Fatalf("no parameter %s", name)
-			}
-		}
-		grads, err := ops.Grad(cost, nodes...)
-		if err != nil {
-			t.Fatalf("Grad: %v", err)
-		}
-		for i, name := range wrt {
-			v := new(G.Value)
-			G.Read(grads[i], v)
-			cg.grads[name] = v
-		}
-	}
-	cg.m = G.NewTapeMachine(g)
-	t.Cleanup(func() { cg.m.Close() })
-	return cg
-}
-
-func (c *costGraph) run(t *testing.T) float64 {
-	t.Helper()
-	c.m.Reset()
-	if err := c.m.RunAll(); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	return (*c.cost).Data().(float64)
-}
-
-// values returns the backing of the input ("input") or of a parameter.
-func (c *costGraph) values(name string) []float64 {
-	if name == "input" {
-		return c.x
-	}
-	return c.b.Node(name).Value().Data().([]float64)
-}
-
-func (c *costGraph) grad(name string) []float64 {
-	return slices.Clone((*c.grads[name]).Data().([]float64))
-}
-
-const (
-	fdStep = 1e-5
-	// fdFloor: an entry's error is relative to the larger of its own size
-	// and fdFloor times the largest entry of its tensor's gradient.
-	fdFloor = 1e-3
-)
-
-// fdResult summarises a finite-difference check.
-type fdResult struct {
-	entries, extrapolated, kinks int
-	maxRel                       float64
-}
-
-// checkEntries compares grad[i] for i in idx with central differences of
-// eval (cost0 at the unperturbed values) as vals[i] moves. A mismatch at
-// step h is re-measured by Richardson extrapolation from steps h and h/2,
-// which removes the O(h²) error of a strongly curved cost, and if need be
-// from h/4 and h/8. An entry that matches neither extrapolation while the
-// two disagree with each other sits within a step of a point where the cost
-// is not smooth (a ReLU or max-pool kink; for an SGN also a jump of its
-// self-gradient) and is counted as a kink, not checked; otherwise it must
-// match. Errors are relative to the larger of the two values, of fdFloor
-// times the largest entry of grad, and of the rounding error of the
-// difference over the tolerance.
-func checkEntries(t *testing.T, what string, vals []float64, idx []int, grad []float64, eval func() float64, cost0, tol float64, res *fdResult) {
-	t.Helper()
-	scale := 0.0
-	for _, g := range grad {
-		scale = math.Max(scale, math.Abs(g))
-	}
-	// A central difference carries a rounding error of a few ulps of the
-	// cost over the step: errors below that count as agreement.
-	noise := 4 * 0x1p-52 * (1 + math.Abs(cost0)) / fdStep
-	floor := math.Max(fdFloor*scale, noise/tol)
-	rel := func(a, b float64) float64 {
-		return math.Abs(a-b) / math.Max(math.Max(math.Abs(a), math.Abs(b)), floor)
-	}
-	central := func(i int, h float64) float64 {
-		x0 := vals[i]
-		vals[i] = x0 + h
-		lp := eval()
-		vals[i] = x0 - h
-		lm := eval()
-		vals[i] = x0
-		return (lp - lm) / (2 * h)
-	}
-	richardson := func(i int, h float64, fdh float64) float64 {
-		return (4*central(i, h/2) - fdh) / 3
-	}
-	for _, i := range idx {
-		res.entries++
-		fd := central(i, fdStep)
-		e := rel(grad[i], fd)
-		if e > tol {
-			res.extrapolated++
-			fd = richardson(i, fdStep, fd)
-			if e = rel(grad[i], fd); e > tol {
-				r := richardson(i, fdStep/4, central(i, fdStep/4))
-				er := rel(grad[i], r)
-				if er > tol && rel(fd, r) > tol {
-					res.kinks++
-					continue
-				}
-				fd, e = r, er
-			}
-		}
-		res.maxRel = math.Max(res.maxRel, e)
-		if e > tol {
-			t.Errorf("%s[%d]: gradient %.10g, finite difference %.10g (relative error %.2g)", what, i, grad[i], fd, e)
-		}
-	}
-}
-
-// sample picks the entry of grad with the largest magnitude and k-1 others
-// at random.
-func sample(grad []float64, k int, rng *rand.Rand) []int {
-	best := 0
-	for i, g := range grad {
-		if math.Abs(g) > math.Abs(grad[best]) {
-			best = i
-		}
-	}
-	idx := []int{best}
-	for _, i := range rng.Perm(len(grad)) {
-		if len(idx) == min(k, len(grad)) {
-			break
-		}
-		if i != best {
-			idx = append(idx, i)
-		}
-	}
-	return idx
+		return G.Sum(G.Must(G.HadamardProd(gx[0], gx[0])))
+	}, wrt)
 }
 
 type gradCase struct {
@@ -289,9 +126,9 @@ func TestGradients(t *testing.T) {
 			for i := range x {
 				x[i] = rng.Float64()
 			}
-			labels := make([]int, c.batch)
+			labels := make([]int64, c.batch)
 			for i := range labels {
-				labels[i] = rng.IntN(classes)
+				labels[i] = int64(rng.IntN(classes))
 			}
 			var names []string
 			params := net.Trainable()
@@ -306,21 +143,21 @@ func TestGradients(t *testing.T) {
 				names = append(names, last)
 			}
 			names = append(names, "input")
-			analytic := newCostGraph(t, net, x, labels, c.batch, c.train, c.order, names)
-			analytic.run(t)
-			probe := newCostGraph(t, net, x, labels, c.batch, c.train, c.order, nil)
-			eval := func() float64 { return probe.run(t) }
+			analytic := newCostGraph(t, net, x, labels, c.train, c.order, names)
+			analytic.Run(t)
+			probe := newCostGraph(t, net, x, labels, c.train, c.order, nil)
+			eval := func() float64 { return probe.Run(t) }
 			cost0 := eval()
-			var res fdResult
+			var res gradcheck.Result
 			for _, name := range names {
-				g := analytic.grad(name)
-				checkEntries(t, name, probe.values(name), sample(g, c.entries, rng), g, eval, cost0, c.tol, &res)
+				g := analytic.Grad(name)
+				gradcheck.Check(t, gradcheck.New(c.tol), name, probe.Values(name), gradcheck.Sample(g, c.entries, rng), g, eval, cost0, &res)
 			}
-			if res.kinks*5 > res.entries {
-				t.Errorf("%d of %d entries near a kink: the check checks too little", res.kinks, res.entries)
+			if res.Kinks*5 > res.Entries {
+				t.Errorf("%d of %d entries near a kink: the check checks too little", res.Kinks, res.Entries)
 			}
 			t.Logf("%d tensors, %d entries (%d extrapolated, %d skipped at kinks), max relative error %.2g",
-				len(names), res.entries, res.extrapolated, res.kinks, res.maxRel)
+				len(names), res.Entries, res.Extrapolated, res.Kinks, res.MaxRel)
 		})
 	}
 }

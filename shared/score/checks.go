@@ -75,6 +75,30 @@ func MaskingChecks(attacks []AttackResult) []Check {
 			}
 		}
 	}
+	// For an SGN, attacking through the exact self-gradient path should be
+	// at least as strong as treating it as constant or smoothing sign: if a
+	// variant does better, the exact gradient is masked (sign has zero
+	// derivative almost everywhere) and only the variant's figure counts.
+	for _, a := range attacks {
+		if a.Attack != "pgd" || a.Params["sg_grad"] != "exact" || a.Params["surrogate"] != "" {
+			continue
+		}
+		for _, b := range attacks {
+			if b.Attack != "pgd" || b.Eps != a.Eps || b.Params["loss"] != a.Params["loss"] ||
+				(b.Params["sg_grad"] != "detached" && b.Params["surrogate"] == "") {
+				continue
+			}
+			variant := "detached path"
+			if b.Params["surrogate"] != "" {
+				variant = "smooth surrogate " + b.Params["surrogate"]
+			}
+			checks = append(checks, Check{
+				Name:   fmt.Sprintf("exact SGN gradient no weaker than %s at eps %s", variant, a.Eps),
+				Passed: a.Accuracy <= b.Accuracy,
+				Detail: fmt.Sprintf("exact %.4f vs %s %.4f", a.Accuracy, variant, b.Accuracy),
+			})
+		}
+	}
 	// At a large eps accuracy should fall towards zero.
 	for _, a := range attacks {
 		if e := num(a.Eps); e >= 0.5 && (a.Params["norm"] == "linf" || a.Params["norm"] == "") && whitebox(a) {

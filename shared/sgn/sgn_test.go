@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"sgn/shared/engine"
+	"sgn/shared/gradcheck"
 	"sgn/shared/model"
 	"sgn/shared/ops"
 	"sgn/shared/sgn"
@@ -170,178 +171,9 @@ func maxAbs(v []float64) float64 {
 	return m
 }
 
-// graph is a float64 graph of a scalar cost on a fixed batch, with the
-// gradients of the cost with respect to the input and some parameters when
-// asked for.
-type graph struct {
-	b     *model.Bound
-	x     []float64
-	m     G.VM
-	cost  *G.Value
-	grads map[string]*G.Value
-}
-
-// costFunc builds a scalar cost on input x with one-hot targets y.
-type costFunc func(b *model.Bound, x, y *G.Node) (*G.Node, error)
-
-func newGraph(t *testing.T, net *model.Net, x []float64, y []int64, build costFunc, wrt []string) *graph {
-	t.Helper()
-	g := G.NewGraph()
-	b, err := net.Bind(g, tensor.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := net.Config.InShape
-	n := len(y)
-	gr := &graph{b: b, x: slices.Clone(x), grads: map[string]*G.Value{}}
-	xn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(n, s[0], s[1], s[2]), G.WithName("x"),
-		G.WithValue(tensor.New(tensor.WithShape(n, s[0], s[1], s[2]), tensor.WithBacking(gr.x))))
-	oh := make([]float64, n*classes)
-	for i, l := range y {
-		oh[i*classes+int(l)] = 1
-	}
-	yn := G.NewTensor(g, tensor.Float64, 2, G.WithShape(n, classes), G.WithName("y"),
-		G.WithValue(tensor.New(tensor.WithShape(n, classes), tensor.WithBacking(oh))))
-	cost, err := build(b, xn, yn)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	gr.cost = new(G.Value)
-	G.Read(cost, gr.cost)
-	if len(wrt) > 0 {
-		nodes := make(G.Nodes, len(wrt))
-		for i, name := range wrt {
-			if name == "input" {
-				nodes[i] = xn
-			} else if nodes[i] = b.Node(name); nodes[i] == nil {
-				t.Fatalf("no parameter %s", name)
-			}
-		}
-		grads, err := ops.Grad(cost, nodes...)
-		if err != nil {
-			t.Fatalf("Grad: %v", err)
-		}
-		for i, name := range wrt {
-			v := new(G.Value)
-			G.Read(grads[i], v)
-			gr.grads[name] = v
-		}
-	}
-	gr.m = G.NewTapeMachine(g)
-	t.Cleanup(func() { gr.m.Close() })
-	return gr
-}
-
-func (g *graph) run(t *testing.T) float64 {
-	t.Helper()
-	g.m.Reset()
-	if err := g.m.RunAll(); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	return (*g.cost).Data().(float64)
-}
-
-func (g *graph) values(name string) []float64 {
-	if name == "input" {
-		return g.x
-	}
-	return g.b.Node(name).Value().Data().([]float64)
-}
-
-func (g *graph) grad(name string) []float64 {
-	return slices.Clone((*g.grads[name]).Data().([]float64))
-}
-
-const (
-	fdStep  = 1e-5
-	fdFloor = 1e-3
-	fdTol   = 1e-6
-)
-
-type fdResult struct {
-	entries, extrapolated, kinks int
-	maxRel                       float64
-}
-
-// checkEntries compares grad[i] for i in idx with central differences of
-// eval (cost0 at the unperturbed values) as vals[i] moves. A mismatch at
-// step h is re-measured by Richardson extrapolation from steps h and h/2,
-// which removes the O(h²) error of a strongly curved cost, and if need be
-// from h/4 and h/8. An entry that matches neither extrapolation while the
-// two disagree with each other sits within a step of a point where the cost
-// is not smooth (a ReLU or max-pool kink; for an SGN also a jump of its
-// self-gradient) and is counted as a kink, not checked; otherwise it must
-// match. Errors are relative to the larger of the two values, of fdFloor
-// times the largest entry of grad, and of the rounding error of the
-// difference over the tolerance.
-func checkEntries(t *testing.T, what string, vals []float64, idx []int, grad []float64, eval func() float64, cost0 float64, res *fdResult) {
-	t.Helper()
-	scale := maxAbs(grad)
-	// A central difference carries a rounding error of a few ulps of the
-	// cost over the step: errors below that count as agreement.
-	noise := 4 * 0x1p-52 * (1 + math.Abs(cost0)) / fdStep
-	floor := math.Max(fdFloor*scale, noise/fdTol)
-	rel := func(a, b float64) float64 {
-		return math.Abs(a-b) / math.Max(math.Max(math.Abs(a), math.Abs(b)), floor)
-	}
-	central := func(i int, h float64) float64 {
-		x0 := vals[i]
-		vals[i] = x0 + h
-		lp := eval()
-		vals[i] = x0 - h
-		lm := eval()
-		vals[i] = x0
-		return (lp - lm) / (2 * h)
-	}
-	richardson := func(i int, h, fdh float64) float64 { return (4*central(i, h/2) - fdh) / 3 }
-	for _, i := range idx {
-		res.entries++
-		fd := central(i, fdStep)
-		e := rel(grad[i], fd)
-		if e > fdTol {
-			res.extrapolated++
-			fd = richardson(i, fdStep, fd)
-			if e = rel(grad[i], fd); e > fdTol {
-				r := richardson(i, fdStep/4, central(i, fdStep/4))
-				er := rel(grad[i], r)
-				if er > fdTol && rel(fd, r) > fdTol {
-					res.kinks++
-					continue
-				}
-				fd, e = r, er
-			}
-		}
-		res.maxRel = math.Max(res.maxRel, e)
-		if e > fdTol {
-			t.Errorf("%s[%d]: gradient %.10g, finite difference %.10g (relative error %.2g)", what, i, grad[i], fd, e)
-		}
-	}
-}
-
-// sample picks the entry of grad with the largest magnitude and k-1 others
-// at random.
-func sample(grad []float64, k int, rng *rand.Rand) []int {
-	best := 0
-	for i, g := range grad {
-		if math.Abs(g) > math.Abs(grad[best]) {
-			best = i
-		}
-	}
-	idx := []int{best}
-	for _, i := range rng.Perm(len(grad)) {
-		if len(idx) == min(k, len(grad)) {
-			break
-		}
-		if i != best {
-			idx = append(idx, i)
-		}
-	}
-	return idx
-}
-
 // sgnLoss is the cross-entropy of an SGN's logits, plus its auxiliary
 // (probe) loss in training.
-func sgnLoss(f engine.ForwardFunc, train bool) costFunc {
+func sgnLoss(f engine.ForwardFunc, train bool) gradcheck.CostFunc {
 	return func(b *model.Bound, x, y *G.Node) (*G.Node, error) {
 		out, err := f(b, x, y, train)
 		if err != nil {
@@ -357,6 +189,9 @@ func sgnLoss(f engine.ForwardFunc, train bool) costFunc {
 		return loss, nil
 	}
 }
+
+// fdTol is the relative error TestExactGradient accepts.
+const fdTol = 1e-6
 
 func float64s(x []float32) []float64 {
 	out := make([]float64, len(x))
@@ -415,53 +250,53 @@ func TestExactGradient(t *testing.T) {
 			// probe pass switches (its self-gradient jumps): if too many
 			// entries sit within a step of such a point, draw another batch.
 			var (
-				res      fdResult
+				res      gradcheck.Result
 				x        []float64
 				y        []int64
-				analytic *graph
+				analytic *gradcheck.Graph
 			)
 			for draw := 0; draw < 3; draw++ {
 				x = float64s(images(rng, batch, net.Config.InShape))
 				y = labels(rng, batch)
-				analytic = newGraph(t, net, x, y, sgnLoss(f, c.train), names)
-				analytic.run(t)
-				probe := newGraph(t, net, x, y, sgnLoss(f, c.train), nil)
-				eval := func() float64 { return probe.run(t) }
+				analytic = gradcheck.NewGraph(t, net, x, y, sgnLoss(f, c.train), names)
+				analytic.Run(t)
+				probe := gradcheck.NewGraph(t, net, x, y, sgnLoss(f, c.train), nil)
+				eval := func() float64 { return probe.Run(t) }
 				cost0 := eval()
-				res = fdResult{}
+				res = gradcheck.Result{}
 				for _, name := range names {
-					g := analytic.grad(name)
+					g := analytic.Grad(name)
 					k := 3
 					if strings.HasPrefix(name, "sgn.gate.") || name == "input" {
 						k = 6
 					}
-					checkEntries(t, name, probe.values(name), sample(g, k, rng), g, eval, cost0, &res)
+					gradcheck.Check(t, gradcheck.New(fdTol), name, probe.Values(name), gradcheck.Sample(g, k, rng), g, eval, cost0, &res)
 					if strings.HasPrefix(name, "sgn.gate.") && maxAbs(g) == 0 {
 						t.Errorf("%s: zero gradient", name)
 					}
 				}
-				if res.kinks*5 <= res.entries {
+				if res.Kinks*5 <= res.Entries {
 					break
 				}
-				t.Logf("draw %d: %d of %d entries within a step of a non-smooth point; drawing again", draw, res.kinks, res.entries)
+				t.Logf("draw %d: %d of %d entries within a step of a non-smooth point; drawing again", draw, res.Kinks, res.Entries)
 			}
-			if res.kinks*5 > res.entries {
-				t.Errorf("%d of %d entries near a non-smooth point: the check checks too little", res.kinks, res.entries)
+			if res.Kinks*5 > res.Entries {
+				t.Errorf("%d of %d entries near a non-smooth point: the check checks too little", res.Kinks, res.Entries)
 			}
 			// The terms through the self-gradients must matter: the detached
 			// gradient (the same without them) is far from the exact one,
 			// except for the true sign, whose derivative is 0.
-			detached := newGraph(t, net, x, y, sgnLoss(sgn.Forward(c.cfg, append(c.opts, sgn.WithGradMode("detached"))...), c.train), names)
-			detached.run(t)
+			detached := gradcheck.NewGraph(t, net, x, y, sgnLoss(sgn.Forward(c.cfg, append(c.opts, sgn.WithGradMode("detached"))...), c.train), names)
+			detached.Run(t)
 			diff := 0.0
 			for _, name := range names {
-				diff = math.Max(diff, relDiff(analytic.grad(name), detached.grad(name)))
+				diff = math.Max(diff, relDiff(analytic.Grad(name), detached.Grad(name)))
 			}
 			if smoothless := c.cfg.Phi == "sign" && len(c.opts) == 0; smoothless != (diff < 1e-12) {
 				t.Errorf("exact and detached gradients differ by %.2g (relative)", diff)
 			}
 			t.Logf("exact vs detached gradient: relative difference %.2g", diff)
-			t.Logf("%d entries (%d extrapolated, %d skipped at kinks), max relative error %.2g", res.entries, res.extrapolated, res.kinks, res.maxRel)
+			t.Logf("%d entries (%d extrapolated, %d skipped at kinks), max relative error %.2g", res.Entries, res.Extrapolated, res.Kinks, res.MaxRel)
 		})
 	}
 }

@@ -1,23 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"sgn/format/stream"
 	"sgn/shared/cli/clitest"
-	"sgn/shared/dataset"
 	"sgn/shared/score"
 )
 
@@ -219,11 +214,8 @@ func badInputs(t *testing.T, dir string) map[string]string {
 	files["shape.arrow"] = filepath.Join(tmp, "shape.arrow")
 	clitest.WriteStream(t, files["shape.arrow"], small, &stream.Batch{Pixels: make([]uint8, 4*3*8*8), Labels: []int64{0, 1, 2, 3}})
 
-	labels := *b
-	labels.Labels = slices.Clone(b.Labels)
-	labels.Labels[5] = 12
 	files["labels.arrow"] = filepath.Join(tmp, "labels.arrow")
-	clitest.WriteStream(t, files["labels.arrow"], h, &labels)
+	clitest.WriteRelabelled(t, files["labels.arrow"], h, b, 5, 12)
 
 	fh := h
 	fh.Elem = stream.Float32
@@ -239,13 +231,7 @@ func TestRefusedInputs(t *testing.T) {
 	dir := fixture.Dir(t)
 	bad := badInputs(t, dir)
 	data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "m.sgn")
-	tests := []struct {
-		name  string
-		args  []string
-		stdin string // file given on stdin
-		code  int
-		want  []string
-	}{
+	tools.AssertRefusals(t, self, []clitest.Refusal{
 		{"truncated checkpoint", []string{"-fgsm", "-model", bad["half.sgn"], "-data", data}, "", 1, []string{"half.sgn", "truncated"}},
 		{"truncated checkpoint on stdin", []string{"-fgsm", "-data", data}, bad["half.sgn"], 1, []string{"truncated"}},
 		{"flipped byte", []string{"-fgsm", "-model", bad["flipped.sgn"], "-data", data}, "", 1, []string{"flipped.sgn", "checksum"}},
@@ -263,27 +249,14 @@ func TestRefusedInputs(t *testing.T) {
 		{"both from stdin", []string{"-fgsm"}, data, 2, []string{"-model", "-data", "stdin"}},
 		{"bad shard", []string{"-fgsm", "-shard", "2/2", "-model", model, "-data", data}, "", 2, []string{"2/2"}},
 		{"bad norm", []string{"-fgsm", "-norm", "l1", "-model", model, "-data", data}, "", 2, []string{"l1"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdin []byte
-			if tt.stdin != "" {
-				stdin = clitest.ReadFile(t, tt.stdin)
-			}
-			r := tools.Run(t, self, stdin, tt.args...)
-			clitest.AssertOneLineError(t, r, tt.code, tt.want...)
-		})
-	}
+	})
 }
 
 func TestOutputIntoMissingDirectory(t *testing.T) {
 	dir := fixture.Dir(t)
 	tmp := t.TempDir()
-	r, err := tools.RUN(t, self, nil, "-fgsm", "-model", filepath.Join(dir, "m.sgn"), "-data", filepath.Join(dir, "test.arrow"),
+	r := tools.Run(t, self, nil, "-fgsm", "-model", filepath.Join(dir, "m.sgn"), "-data", filepath.Join(dir, "test.arrow"),
 		"-o", filepath.Join(tmp, "missing", "adv.arrow"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	clitest.AssertOneLineError(t, r, 1, "missing/adv.arrow")
 	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 		t.Errorf("left %v behind", entries)

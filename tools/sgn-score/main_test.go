@@ -3,20 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"sgn/format/stream"
 	"sgn/shared/cli/clitest"
-	"sgn/shared/dataset"
 	"sgn/shared/score"
 )
 
@@ -145,49 +141,29 @@ func TestRefusedInputs(t *testing.T) {
 	flipped[len(flipped)/2] ^= 0x80
 	flippedPath := put("flipped.sgn", flipped)
 	truncated := put("truncated.arrow", examples[:len(examples)/2])
-	h, b, err := stream.ReadAll(bytes.NewReader(examples), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, b := clitest.ReadStream(t, examples)
 	shape := filepath.Join(in, "shape.arrow")
 	clitest.WriteStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
 		&stream.Batch{Pixels: make([]uint8, 2*3*8*8), Labels: []int64{0, 1}})
 	labels := filepath.Join(in, "labels.arrow")
-	bad := *b
-	bad.Labels = slices.Clone(b.Labels)
-	bad.Labels[60] = 11
-	clitest.WriteStream(t, labels, h, &bad)
+	clitest.WriteRelabelled(t, labels, h, b, 60, 11)
 	nan := filepath.Join(in, "nan.arrow")
-	floats := h.Float32Images(b, nil)
-	floats[2*784+5] = float32(math.NaN())
-	clitest.WriteStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
-		&stream.Batch{Floats: floats, Labels: b.Labels})
+	clitest.WriteNaNPixel(t, nan, h, b, 2, 5)
 
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want []string
-	}{
-		{"truncated checkpoint", []string{"-model", half, data}, 1, []string{"half.sgn", "truncated"}},
-		{"flipped byte", []string{"-model", flippedPath, data}, 1, []string{"flipped.sgn", "checksum"}},
-		{"not a checkpoint", []string{"-model", data, data}, 1, []string{"test.arrow", "not an sgn checkpoint"}},
-		{"truncated stream", []string{"-model", model, truncated}, 1, []string{"truncated.arrow", "truncated"}},
-		{"not a stream", []string{"-model", model, model}, 1, []string{"m.sgn", "not an Arrow IPC stream"}},
-		{"plain stream without model", []string{data}, 1, []string{"test.arrow", "needs -model"}},
-		{"shape", []string{"-model", model, shape}, 1, []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
-		{"label out of range", []string{"-model", model, labels}, 1, []string{"labels.arrow", "example 60", "label 11"}},
-		{"NaN pixel", []string{"-model", model, nan}, 1, []string{"nan.arrow", "example 2", "NaN"}},
-		{"missing file", []string{"-model", model, filepath.Join(in, "nope.arrow")}, 1, []string{"nope.arrow"}},
-		{"unknown flag", []string{"-bogus", data}, 2, []string{"-bogus"}},
-		{"json and md", []string{"-json", "-md", "-model", model, data}, 2, []string{"-json", "-md"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := tools.Run(t, self, nil, tt.args...)
-			clitest.AssertOneLineError(t, r, tt.code, tt.want...)
-		})
-	}
+	tools.AssertRefusals(t, self, []clitest.Refusal{
+		{"truncated checkpoint", []string{"-model", half, data}, "", 1, []string{"half.sgn", "truncated"}},
+		{"flipped byte", []string{"-model", flippedPath, data}, "", 1, []string{"flipped.sgn", "checksum"}},
+		{"not a checkpoint", []string{"-model", data, data}, "", 1, []string{"test.arrow", "not an sgn checkpoint"}},
+		{"truncated stream", []string{"-model", model, truncated}, "", 1, []string{"truncated.arrow", "truncated"}},
+		{"not a stream", []string{"-model", model, model}, "", 1, []string{"m.sgn", "not an Arrow IPC stream"}},
+		{"plain stream without model", []string{data}, "", 1, []string{"test.arrow", "needs -model"}},
+		{"shape", []string{"-model", model, shape}, "", 1, []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
+		{"label out of range", []string{"-model", model, labels}, "", 1, []string{"labels.arrow", "example 60", "label 11"}},
+		{"NaN pixel", []string{"-model", model, nan}, "", 1, []string{"nan.arrow", "example 2", "NaN"}},
+		{"missing file", []string{"-model", model, filepath.Join(in, "nope.arrow")}, "", 1, []string{"nope.arrow"}},
+		{"unknown flag", []string{"-bogus", data}, "", 2, []string{"-bogus"}},
+		{"json and md", []string{"-json", "-md", "-model", model, data}, "", 2, []string{"-json", "-md"}},
+	})
 }
 
 func TestHelp(t *testing.T) {

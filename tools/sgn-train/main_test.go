@@ -3,22 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"sgn/format/stream"
-	"sgn/shared/cli/clitest"
 	"sgn/shared/classifier"
-	"sgn/shared/dataset"
+	"sgn/shared/cli/clitest"
 )
 
 // The tests run the tool as a user would: this test binary stands in for
@@ -112,10 +108,7 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 	dir := fixture.Dir(t)
 	good := clitest.ReadFile(t, filepath.Join(dir, "m.sgn"))
 	data := clitest.ReadFile(t, filepath.Join(dir, "test.arrow"))
-	h, b, err := stream.ReadAll(bytes.NewReader(data), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, b := clitest.ReadStream(t, data)
 	in := t.TempDir()
 	put := func(name string, content []byte) string { return clitest.WriteFile(t, in, name, content) }
 	truncated := put("truncated.arrow", data[:len(data)*2/3])
@@ -123,15 +116,9 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 	noRows := filepath.Join(in, "norows.arrow")
 	clitest.WriteStream(t, noRows, h, nil)
 	labels := filepath.Join(in, "labels.arrow")
-	bad := *b
-	bad.Labels = slices.Clone(b.Labels)
-	bad.Labels[9] = 10
-	clitest.WriteStream(t, labels, h, &bad)
+	clitest.WriteRelabelled(t, labels, h, b, 9, 10)
 	nan := filepath.Join(in, "nan.arrow")
-	floats := h.Float32Images(b, nil)
-	floats[3*784+400] = float32(math.NaN())
-	clitest.WriteStream(t, nan, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
-		&stream.Batch{Floats: floats, Labels: b.Labels})
+	clitest.WriteNaNPixel(t, nan, h, b, 3, 400)
 	flat := filepath.Join(in, "flat.arrow")
 	clitest.WriteStream(t, flat, stream.Header{Shape: []int{784}, Elem: stream.Uint8, Metadata: h.Metadata}, &stream.Batch{Pixels: b.Pixels, Labels: b.Labels})
 	shape := filepath.Join(in, "shape.arrow")

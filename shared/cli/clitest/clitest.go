@@ -168,6 +168,31 @@ func AssertOneLineError(t testing.TB, r Result, code int, want ...string) {
 	}
 }
 
+// A Refusal is a run that a tool must refuse with a one-line error.
+type Refusal struct {
+	Name  string   // the subtest's name
+	Args  []string // the tool's arguments
+	Stdin string   // the file given on stdin ("": none)
+	Code  int      // the exit code
+	Want  []string // what the error must mention
+}
+
+// AssertRefusals runs tool for each refusal, in a subtest of t, and checks
+// the run with AssertOneLineError.
+func (ts *Tools) AssertRefusals(t *testing.T, tool string, refusals []Refusal) {
+	t.Helper()
+	for _, rf := range refusals {
+		t.Run(rf.Name, func(t *testing.T) {
+			var stdin []byte
+			if rf.Stdin != "" {
+				stdin = ReadFile(t, rf.Stdin)
+			}
+			r := ts.Run(t, tool, stdin, rf.Args...)
+			AssertOneLineError(t, r, rf.Code, rf.Want...)
+		})
+	}
+}
+
 // AssertHelp checks that a run of the tool with -h exited 0 with nothing
 // on stdout and, on stderr, the tool's usage with examples and flag.
 func AssertHelp(t testing.TB, r Result, flag string) {

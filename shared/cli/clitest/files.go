@@ -2,8 +2,10 @@ package clitest
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"sgn/format/stream"
@@ -61,6 +63,26 @@ func ReadStream(t testing.TB, data []byte) (stream.Header, *stream.Batch) {
 		t.Fatalf("read stream back: %v", err)
 	}
 	return h, b
+}
+
+// WriteRelabelled writes the examples of h and b to path with example i
+// labelled label.
+func WriteRelabelled(t testing.TB, path string, h stream.Header, b *stream.Batch, i int, label int64) {
+	t.Helper()
+	bad := *b
+	bad.Labels = slices.Clone(b.Labels)
+	bad.Labels[i] = label
+	WriteStream(t, path, h, &bad)
+}
+
+// WriteNaNPixel writes the examples of h and b to path as float32 images
+// at pixel scale 1, with pixel k of example i NaN.
+func WriteNaNPixel(t testing.TB, path string, h stream.Header, b *stream.Batch, i, k int) {
+	t.Helper()
+	floats := h.Float32Images(b, nil)
+	floats[i*h.ExampleSize()+k] = float32(math.NaN())
+	WriteStream(t, path, stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}},
+		&stream.Batch{Floats: floats, Labels: b.Labels})
 }
 
 // ScoreReport is the part of sgn-score's -json report that the tests read.

@@ -12,12 +12,12 @@ import (
 	"sgn/shared/dataset"
 )
 
-// OfflineMNIST returns the directory of the offline copy of MNIST, or an
-// error if its test split is not there.
+// OfflineMNIST returns the directory of the offline copy of MNIST, or the
+// error (naming the file) of looking for its test images.
 func OfflineMNIST() (string, error) {
 	dir := dataset.DefaultOfflineDirs()["mnist"][0]
 	if _, err := os.Stat(filepath.Join(dir, "t10k-images-idx3-ubyte.gz")); err != nil {
-		return "", fmt.Errorf("offline MNIST copy: %w", err)
+		return "", err
 	}
 	return dir, nil
 }
