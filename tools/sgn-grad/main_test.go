@@ -134,19 +134,19 @@ func TestRefusedInputs(t *testing.T) {
 	clitest.WriteNaNPixel(t, nan, h, b, 50, 5)
 
 	tools.AssertRefusals(t, self, []clitest.Refusal{
-		{"truncated checkpoint", []string{"-model", half, "-data", data}, "", 1, []string{"half.sgn", "truncated"}},
-		{"truncated checkpoint on stdin", []string{"-data", data}, half, 1, []string{"stdin", "truncated"}},
-		{"flipped byte", []string{"-model", flippedPath, "-data", data}, "", 1, []string{"flipped.sgn", "checksum"}},
-		{"not a checkpoint", []string{"-model", notCkpt, "-data", data}, "", 1, []string{"notckpt.sgn", "not an sgn checkpoint"}},
-		{"truncated stream", []string{"-model", model, "-data", truncated}, "", 1, []string{"truncated.arrow", "truncated"}},
-		{"truncated stream on stdin", []string{"-model", model}, truncated, 1, []string{"stdin", "truncated"}},
-		{"shape", []string{"-model", model, "-data", shape}, "", 1, []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
-		{"label out of range", []string{"-model", model, "-data", labels}, "", 1, []string{"labels.arrow", "example 40", "label -1"}},
-		{"NaN pixel", []string{"-model", model, "-data", nan}, "", 1, []string{"nan.arrow", "example 50", "NaN"}},
-		{"both from stdin", nil, data, 2, []string{"-model", "-data", "stdin"}},
-		{"unknown flag", []string{"-bogus", "-model", model, "-data", data}, "", 2, []string{"-bogus"}},
-		{"unknown loss", []string{"-loss", "mse", "-model", model, "-data", data}, "", 2, []string{"mse"}},
-		{"zero batch", []string{"-batch", "0", "-model", model, "-data", data}, "", 2, []string{"-batch 0"}},
+		{Name: "truncated checkpoint", Args: []string{"-model", half, "-data", data}, Code: 1, Want: []string{"half.sgn", "truncated"}},
+		{Name: "truncated checkpoint on stdin", Args: []string{"-data", data}, Stdin: half, Code: 1, Want: []string{"stdin", "truncated"}},
+		{Name: "flipped byte", Args: []string{"-model", flippedPath, "-data", data}, Code: 1, Want: []string{"flipped.sgn", "checksum"}},
+		{Name: "not a checkpoint", Args: []string{"-model", notCkpt, "-data", data}, Code: 1, Want: []string{"notckpt.sgn", "not an sgn checkpoint"}},
+		{Name: "truncated stream", Args: []string{"-model", model, "-data", truncated}, Code: 1, Want: []string{"truncated.arrow", "truncated"}},
+		{Name: "truncated stream on stdin", Args: []string{"-model", model}, Stdin: truncated, Code: 1, Want: []string{"stdin", "truncated"}},
+		{Name: "shape", Args: []string{"-model", model, "-data", shape}, Code: 1, Want: []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
+		{Name: "label out of range", Args: []string{"-model", model, "-data", labels}, Code: 1, Want: []string{"labels.arrow", "example 40", "label -1"}},
+		{Name: "NaN pixel", Args: []string{"-model", model, "-data", nan}, Code: 1, Want: []string{"nan.arrow", "example 50", "NaN"}},
+		{Name: "both from stdin", Stdin: data, Code: 2, Want: []string{"-model", "-data", "stdin"}},
+		{Name: "unknown flag", Args: []string{"-bogus", "-model", model, "-data", data}, Code: 2, Want: []string{"-bogus"}},
+		{Name: "unknown loss", Args: []string{"-loss", "mse", "-model", model, "-data", data}, Code: 2, Want: []string{"mse"}},
+		{Name: "zero batch", Args: []string{"-batch", "0", "-model", model, "-data", data}, Code: 2, Want: []string{"-batch 0"}},
 	})
 }
 

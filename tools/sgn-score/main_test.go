@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -151,18 +150,18 @@ func TestRefusedInputs(t *testing.T) {
 	clitest.WriteNaNPixel(t, nan, h, b, 2, 5)
 
 	tools.AssertRefusals(t, self, []clitest.Refusal{
-		{"truncated checkpoint", []string{"-model", half, data}, "", 1, []string{"half.sgn", "truncated"}},
-		{"flipped byte", []string{"-model", flippedPath, data}, "", 1, []string{"flipped.sgn", "checksum"}},
-		{"not a checkpoint", []string{"-model", data, data}, "", 1, []string{"test.arrow", "not an sgn checkpoint"}},
-		{"truncated stream", []string{"-model", model, truncated}, "", 1, []string{"truncated.arrow", "truncated"}},
-		{"not a stream", []string{"-model", model, model}, "", 1, []string{"m.sgn", "not an Arrow IPC stream"}},
-		{"plain stream without model", []string{data}, "", 1, []string{"test.arrow", "needs -model"}},
-		{"shape", []string{"-model", model, shape}, "", 1, []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
-		{"label out of range", []string{"-model", model, labels}, "", 1, []string{"labels.arrow", "example 60", "label 11"}},
-		{"NaN pixel", []string{"-model", model, nan}, "", 1, []string{"nan.arrow", "example 2", "NaN"}},
-		{"missing file", []string{"-model", model, filepath.Join(in, "nope.arrow")}, "", 1, []string{"nope.arrow"}},
-		{"unknown flag", []string{"-bogus", data}, "", 2, []string{"-bogus"}},
-		{"json and md", []string{"-json", "-md", "-model", model, data}, "", 2, []string{"-json", "-md"}},
+		{Name: "truncated checkpoint", Args: []string{"-model", half, data}, Code: 1, Want: []string{"half.sgn", "truncated"}},
+		{Name: "flipped byte", Args: []string{"-model", flippedPath, data}, Code: 1, Want: []string{"flipped.sgn", "checksum"}},
+		{Name: "not a checkpoint", Args: []string{"-model", data, data}, Code: 1, Want: []string{"test.arrow", "not an sgn checkpoint"}},
+		{Name: "truncated stream", Args: []string{"-model", model, truncated}, Code: 1, Want: []string{"truncated.arrow", "truncated"}},
+		{Name: "not a stream", Args: []string{"-model", model, model}, Code: 1, Want: []string{"m.sgn", "not an Arrow IPC stream"}},
+		{Name: "plain stream without model", Args: []string{data}, Code: 1, Want: []string{"test.arrow", "needs -model"}},
+		{Name: "shape", Args: []string{"-model", model, shape}, Code: 1, Want: []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
+		{Name: "label out of range", Args: []string{"-model", model, labels}, Code: 1, Want: []string{"labels.arrow", "example 60", "label 11"}},
+		{Name: "NaN pixel", Args: []string{"-model", model, nan}, Code: 1, Want: []string{"nan.arrow", "example 2", "NaN"}},
+		{Name: "missing file", Args: []string{"-model", model, filepath.Join(in, "nope.arrow")}, Code: 1, Want: []string{"nope.arrow"}},
+		{Name: "unknown flag", Args: []string{"-bogus", data}, Code: 2, Want: []string{"-bogus"}},
+		{Name: "json and md", Args: []string{"-json", "-md", "-model", model, data}, Code: 2, Want: []string{"-json", "-md"}},
 	})
 }
 
