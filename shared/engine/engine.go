@@ -349,22 +349,50 @@ func (p *Program) Close() error {
 	return nil
 }
 
-// NewLogits compiles x -> logits (output "logits").
-func NewLogits(net *model.Net, batch int, opts ...Option) (*Program, error) {
+// frame is what every program starts with: the network bound into a new
+// graph, the image input "x", an optional [batch, classes] input, and the
+// forward pass on x.
+type frame struct {
+	p    *Program
+	c    *config
+	b    *model.Bound
+	x, t *G.Node // t: the targets input, nil without one
+	out  Output
+}
+
+// begin builds a frame. targets names the [batch, classes] input ("" for
+// none); the forward pass sees it as its labels only when labels is set.
+func begin(net *model.Net, batch int, opts []Option, targets string, labels bool) (*frame, error) {
 	p, c, err := newProgram(net, batch, opts)
 	if err != nil {
 		return nil, err
 	}
-	b, err := net.Bind(p.graph, p.dtype)
+	f := &frame{p: p, c: c}
+	if f.b, err = net.Bind(p.graph, p.dtype); err != nil {
+		return nil, err
+	}
+	f.x = p.imageInput("x")
+	var y *G.Node
+	if targets != "" {
+		f.t = p.input(targets, batch, net.Config.Classes)
+		if labels {
+			y = f.t
+		}
+	}
+	if f.out, err = c.forward(f.b, f.x, y, c.train); err != nil {
+		return nil, err
+	}
+	p.setOutputs(f.out)
+	return f, nil
+}
+
+// NewLogits compiles x -> logits (output "logits").
+func NewLogits(net *model.Net, batch int, opts ...Option) (*Program, error) {
+	f, err := begin(net, batch, opts, "", false)
 	if err != nil {
 		return nil, err
 	}
-	out, err := c.forward(b, p.imageInput("x"), nil, c.train)
-	if err != nil {
-		return nil, err
-	}
-	p.setOutputs(out)
-	return p, p.compile()
+	return f.p, f.p.compile()
 }
 
 func lossNode(loss Loss, logits, y *G.Node, perExample bool) (*G.Node, error) {
@@ -405,22 +433,12 @@ func paddedMargin(logits, y *G.Node) (*G.Node, error) {
 // ("grad"): each example's gradient is that of its own loss, whatever the
 // batch size. y holds one-hot or soft target rows.
 func NewInputGrad(net *model.Net, batch int, loss Loss, opts ...Option) (*Program, error) {
-	p, c, err := newProgram(net, batch, opts)
+	f, err := begin(net, batch, opts, "y", true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := net.Bind(p.graph, p.dtype)
-	if err != nil {
-		return nil, err
-	}
-	x := p.imageInput("x")
-	y := p.input("y", batch, net.Config.Classes)
-	out, err := c.forward(b, x, y, c.train)
-	if err != nil {
-		return nil, err
-	}
-	p.setOutputs(out)
-	per, err := lossNode(loss, out.Logits, y, true)
+	p, x := f.p, f.x
+	per, err := lossNode(loss, f.out.Logits, f.t, true)
 	if err != nil {
 		return nil, err
 	}
@@ -440,29 +458,19 @@ func NewInputGrad(net *model.Net, batch int, loss Loss, opts ...Option) (*Progra
 // the gradient of the mean loss with respect to every trainable parameter,
 // in training mode.
 func NewTrainStep(net *model.Net, batch int, loss Loss, opts ...Option) (*Program, error) {
-	p, c, err := newProgram(net, batch, append([]Option{WithTrainMode()}, opts...))
+	f, err := begin(net, batch, append([]Option{WithTrainMode()}, opts...), "y", true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := net.Bind(p.graph, p.dtype)
+	p := f.p
+	mean, err := lossNode(loss, f.out.Logits, f.t, false)
 	if err != nil {
 		return nil, err
 	}
-	x := p.imageInput("x")
-	y := p.input("y", batch, net.Config.Classes)
-	out, err := c.forward(b, x, y, c.train)
-	if err != nil {
+	if mean, err = withAux(mean, f.out.AuxLoss); err != nil {
 		return nil, err
 	}
-	p.setOutputs(out)
-	mean, err := lossNode(loss, out.Logits, y, false)
-	if err != nil {
-		return nil, err
-	}
-	if mean, err = withAux(mean, out.AuxLoss); err != nil {
-		return nil, err
-	}
-	if p.grads, err = ops.Grad(mean, b.Trainable...); err != nil {
+	if p.grads, err = ops.Grad(mean, f.b.Trainable...); err != nil {
 		return nil, fmt.Errorf("parameter gradients: %w", err)
 	}
 	p.outs["loss"] = mean
@@ -475,22 +483,12 @@ func NewTrainStep(net *model.Net, batch int, loss Loss, opts ...Option) (*Progra
 // parameter gradients. Both passes run in training mode; the running
 // statistics follow the clean pass.
 func NewTradesStep(net *model.Net, batch int, beta float64, opts ...Option) (*Program, error) {
-	p, c, err := newProgram(net, batch, append([]Option{WithTrainMode()}, opts...))
+	f, err := begin(net, batch, append([]Option{WithTrainMode()}, opts...), "y", true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := net.Bind(p.graph, p.dtype)
-	if err != nil {
-		return nil, err
-	}
-	x, xadv := p.imageInput("x"), p.imageInput("xadv")
-	y := p.input("y", batch, net.Config.Classes)
-	out, err := c.forward(b, x, y, true)
-	if err != nil {
-		return nil, err
-	}
-	p.setOutputs(out)
-	adv, err := c.forward(b, xadv, y, true)
+	p, b, y, out := f.p, f.b, f.t, f.out
+	adv, err := f.c.forward(b, p.imageInput("xadv"), y, true)
 	if err != nil {
 		return nil, err
 	}

@@ -15,22 +15,12 @@ import (
 // the vector-Jacobian product attacks use for losses computed outside the
 // graph (DLR, Carlini-Wagner's objective).
 func NewVJP(net *model.Net, batch int, opts ...Option) (*Program, error) {
-	p, c, err := newProgram(net, batch, opts)
+	f, err := begin(net, batch, opts, "cot", false)
 	if err != nil {
 		return nil, err
 	}
-	b, err := net.Bind(p.graph, p.dtype)
-	if err != nil {
-		return nil, err
-	}
-	x := p.imageInput("x")
-	cot := p.input("cot", batch, net.Config.Classes)
-	out, err := c.forward(b, x, nil, c.train)
-	if err != nil {
-		return nil, err
-	}
-	p.setOutputs(out)
-	prod, err := G.HadamardProd(out.Logits, cot)
+	p, x := f.p, f.x
+	prod, err := G.HadamardProd(f.out.Logits, f.t)
 	if err != nil {
 		return nil, fmt.Errorf("vjp: %w", err)
 	}
