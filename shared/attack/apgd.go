@@ -124,7 +124,7 @@ func (a APGD) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Rand)
 	robust := make([]bool, n)
 	bestLoss := make([]float64, n)
 	for i := range n {
-		robust[i] = predict(logits[i*k:(i+1)*k]) == int(labels[i])
+		robust[i] = Predict(logits[i*k:(i+1)*k]) == int(labels[i])
 		bestLoss[i] = math.Inf(-1)
 	}
 	idx := make([]int, 0, n)
@@ -278,7 +278,7 @@ func apgdCheckpoints(steps int) []int {
 func (r *apgdRun) markBroken() {
 	d, k := r.d, r.k
 	for j := range r.y {
-		if predict(r.logits[j*k:(j+1)*k]) != int(r.y[j]) {
+		if Predict(r.logits[j*k:(j+1)*k]) != int(r.y[j]) {
 			r.broken[j] = true
 			copy(r.xmis[j*d:(j+1)*d], r.xadv[j*d:(j+1)*d])
 		}

@@ -128,8 +128,8 @@ func checkLoss(l Loss, k int) error {
 	return fmt.Errorf("attack: unknown loss %q", l)
 }
 
-// predict returns the predicted class: the first index of the largest logit.
-func predict(z []float32) int {
+// Predict returns the predicted class: the first index of the largest logit.
+func Predict(z []float32) int {
 	best := 0
 	for j, v := range z {
 		if v > z[best] {
@@ -137,6 +137,15 @@ func predict(z []float32) int {
 		}
 	}
 	return best
+}
+
+// Predictions returns the predicted class of each row of logits z [n,k].
+func Predictions(z []float32, k int) []int64 {
+	out := make([]int64, len(z)/k)
+	for i := range out {
+		out[i] = int64(Predict(z[i*k : (i+1)*k]))
+	}
+	return out
 }
 
 // otherMax returns the index of the largest logit other than y's.

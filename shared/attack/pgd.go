@@ -152,7 +152,7 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 			return err
 		}
 		for i := range n {
-			ws.bestMis[i] = predict(ws.logits[i*k:(i+1)*k]) != int(labels[i])
+			ws.bestMis[i] = Predict(ws.logits[i*k:(i+1)*k]) != int(labels[i])
 			ws.bestLoss[i] = ws.loss[i]
 		}
 	}
@@ -217,7 +217,7 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 // ws.loss of the iterates.
 func (ws *Workspace) keepWorst(xadv, cur []float32, idx []int, y []int64, d, k int) {
 	for j, i := range idx {
-		mis := predict(ws.logits[j*k:(j+1)*k]) != int(y[j])
+		mis := Predict(ws.logits[j*k:(j+1)*k]) != int(y[j])
 		l := ws.loss[j]
 		if (mis && !ws.bestMis[i]) || (mis == ws.bestMis[i] && l > ws.bestLoss[i]) {
 			ws.bestMis[i], ws.bestLoss[i] = mis, l

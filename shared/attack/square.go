@@ -121,7 +121,7 @@ func (a Square) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Ran
 	for i := range n {
 		z := logits[i*k : (i+1)*k]
 		margin[i] = -marginLoss(z, int(labels[i]))
-		fooled[i] = predict(z) != int(labels[i])
+		fooled[i] = Predict(z) != int(labels[i])
 		if !fooled[i] {
 			idx = append(idx, i)
 		}
@@ -154,7 +154,7 @@ func (a Square) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Ran
 	for j, i := range idx {
 		z := logits[j*k : (j+1)*k]
 		margin[i] = -marginLoss(z, int(labels[i]))
-		fooled[i] = predict(z) != int(labels[i])
+		fooled[i] = Predict(z) != int(labels[i])
 	}
 	signs := make([]float64, c)
 	for it := range a.Queries {
@@ -192,7 +192,7 @@ func (a Square) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Ran
 		for j, i := range idx {
 			z := logits[j*k : (j+1)*k]
 			mg := -marginLoss(z, int(labels[i]))
-			mis := predict(z) != int(labels[i])
+			mis := Predict(z) != int(labels[i])
 			if mg < margin[i] || mis {
 				margin[i], fooled[i] = mg, mis
 				copy(xbest[i*d:(i+1)*d], xnew[j*d:(j+1)*d])

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"sgn/format/stream"
+	"sgn/shared/attack"
 	"sgn/shared/classifier"
 	"sgn/shared/engine"
 )
@@ -128,7 +129,7 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 					return sum, err
 				}
 				for i := 0; i < m; i++ {
-					labels[i] = int64(argmaxRows(z[i*k:(i+1)*k], k)[0])
+					labels[i] = int64(attack.Predict(z[i*k : (i+1)*k]))
 				}
 			}
 			if err := prog.Set("x", x); err != nil {
@@ -145,7 +146,7 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 			loss, _ := prog.Output("loss")
 			loss = slices.Clone(loss[:m])
 			z, _ := prog.Output("logits")
-			pred := argmaxRows(z[:m*k], k)
+			pred := attack.Predictions(z[:m*k], k)
 			l2, linf := make([]float32, m), make([]float32, m)
 			for i := 0; i < m; i++ {
 				l2[i], linf[i] = norms(grad[i*d : (i+1)*d])

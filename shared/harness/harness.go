@@ -178,11 +178,11 @@ func attackChunk(cfg Config, sw *stream.Writer, seed *rng.RNG, x []float32, labe
 	if err := cfg.Target.Logits(x, m, logits); err != nil {
 		return err
 	}
-	clean := argmaxRows(logits, k)
+	clean := attack.Predictions(logits, k)
 	if err := cfg.Target.Logits(xadv, m, logits); err != nil {
 		return err
 	}
-	adv := argmaxRows(logits, k)
+	adv := attack.Predictions(logits, k)
 	linf, l2 := make([]float32, m), make([]float32, m)
 	for i := 0; i < m; i++ {
 		var mx, ss float64
@@ -200,21 +200,6 @@ func attackChunk(cfg Config, sw *stream.Writer, seed *rng.RNG, x []float32, labe
 		{Name: score.ColLinf, Float32: linf},
 		{Name: score.ColL2, Float32: l2},
 	}})
-}
-
-func argmaxRows(z []float32, k int) []int64 {
-	out := make([]int64, len(z)/k)
-	for i := range out {
-		row := z[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		out[i] = int64(best)
-	}
-	return out
 }
 
 // Named gives an attack another name in the output (e.g. "transfer" for

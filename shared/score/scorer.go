@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"sgn/format/stream"
+	"sgn/shared/attack"
 	"sgn/shared/classifier"
 	"sgn/shared/engine"
 )
@@ -124,7 +125,7 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			for i := range advPred {
-				advPred[i] = int64(argmax(logits[i*k : (i+1)*k]))
+				advPred[i] = int64(attack.Predict(logits[i*k : (i+1)*k]))
 				if !attackStream {
 					cleanPred[i] = advPred[i]
 				}
@@ -203,14 +204,4 @@ func examplePixels(h stream.Header, b *stream.Batch, i int, dst []float32) []flo
 		dst = append(dst, float32(p)*scale)
 	}
 	return dst
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

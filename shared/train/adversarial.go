@@ -156,7 +156,7 @@ func softmaxRows(dst, z []float32, k int) []float32 {
 	dst = append(dst[:0], z...)
 	for i := 0; i < len(z)/k; i++ {
 		row := dst[i*k : (i+1)*k]
-		m := row[Argmax(row)]
+		m := row[attack.Predict(row)]
 		var sum float64
 		for j, v := range row {
 			e := exp32(v - m)

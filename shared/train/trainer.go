@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sgn/format/stream"
+	"sgn/shared/attack"
 	"sgn/shared/augment"
 	"sgn/shared/classifier"
 	"sgn/shared/engine"
@@ -479,20 +480,9 @@ func (t *Trainer) trainBatch(idx []int, lr float64) (loss, acc float64, err erro
 func accuracy(logits []float32, labels []int64, k int) float64 {
 	correct := 0
 	for i, l := range labels {
-		if Argmax(logits[i*k:(i+1)*k]) == int(l) {
+		if attack.Predict(logits[i*k:(i+1)*k]) == int(l) {
 			correct++
 		}
 	}
 	return float64(correct) / float64(len(labels))
-}
-
-// Argmax returns the index of the largest value (the first on ties).
-func Argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
