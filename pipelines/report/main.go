@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +64,11 @@ func write(w *os.File, dir string, models []string) error {
 	out := bufio.NewWriter(w)
 	defer out.Flush()
 	fmt.Fprintf(out, "# sgn study report: %s\n\n", filepath.Base(dir))
-	fmt.Fprintf(out, "Generated %s by `pipelines/report` from the files in `%s`.\n\n", time.Now().UTC().Format(time.RFC3339), dir)
+	now := time.Now()
+	fmt.Fprintf(out, "Generated %s by `pipelines/report` from the files in `%s`.\n\n", now.UTC().Format(time.RFC3339), dir)
+	if took, ok := elapsed(filepath.Join(dir, "started"), now); ok {
+		fmt.Fprintf(out, "This run of the pipeline took %s of wall time on %s (%d CPUs), from `make` to this report.\n\n", took, cpuModel(), runtime.NumCPU())
+	}
 	// Attacks in the order they first appear.
 	var attacks []string
 	for _, r := range reps {
@@ -177,4 +183,32 @@ func readLog(path string) ([]train.Record, error) {
 		recs = append(recs, r)
 	}
 	return recs, nil
+}
+
+// elapsed reads the Unix time the pipeline's Makefile wrote to path when the
+// run started and returns the wall time since, rounded to seconds.
+func elapsed(path string, now time.Time) (time.Duration, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	sec, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || sec > now.Unix() {
+		return 0, false
+	}
+	return now.Sub(time.Unix(sec, 0)).Round(time.Second), true
+}
+
+// cpuModel names the processor from /proc/cpuinfo, or the architecture
+// where that is not available.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
 }
