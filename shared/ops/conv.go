@@ -233,11 +233,12 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 	y := make([]T, g.n*g.o*g.positions)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	parallelFor(g.n, func(_, lo, hi int) {
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
 		var col []T
 		if !g.directCols() {
-			col = make([]T, g.ckk*g.positions)
+			col = colScratch[T](buf, g.ckk*g.positions)
 		}
-		buf := new(gemmBuf)
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]
 			c := xi
@@ -256,11 +257,12 @@ func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 	dx := make([]T, g.n*g.c*g.h*g.w)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	parallelFor(g.n, func(_, lo, hi int) {
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
 		var col []T
 		if !g.directCols() {
-			col = make([]T, g.ckk*g.positions)
+			col = colScratch[T](buf, g.ckk*g.positions)
 		}
-		buf := new(gemmBuf)
 		for i := lo; i < hi; i++ {
 			dxi := dx[i*inSize : (i+1)*inSize]
 			c := dxi
@@ -287,11 +289,12 @@ func convBackFilterKernel[T float](g convGeom, x, gy []T) []T {
 		if wk > 0 {
 			acc = make([]T, len(dw))
 		}
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
 		var col []T
 		if !g.directCols() {
-			col = make([]T, g.ckk*g.positions)
+			col = colScratch[T](buf, g.ckk*g.positions)
 		}
-		buf := new(gemmBuf)
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]
 			c := xi
@@ -375,6 +378,13 @@ func col2im[T float](g convGeom, col, dx []T) {
 					}
 					src := row[oh*g.wo : (oh+1)*g.wo]
 					dst := plane[ih*g.w : (ih+1)*g.w]
+					if g.stride == 1 { // contiguous: a loop without index arithmetic or bounds checks
+						d := dst[lo-g.pad+kj : hi-g.pad+kj]
+						for i, v := range src[lo:hi][:len(d)] {
+							d[i] += v
+						}
+						continue
+					}
 					for ow := lo; ow < hi; ow++ {
 						dst[ow*g.stride-g.pad+kj] += src[ow]
 					}

@@ -50,7 +50,9 @@ func parallelGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb 
 			if tA {
 				ai = i0
 			}
-			gemm(new(gemmBuf), tA, tB, i1-i0, n, k, a[ai:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			buf := getGemmBuf()
+			defer putGemmBuf(buf)
+			gemm(buf, tA, tB, i1-i0, n, k, a[ai:], lda, b, ldb, beta, c[i0*ldc:], ldc)
 		})
 		return
 	}
@@ -60,6 +62,8 @@ func parallelGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb 
 		if tB {
 			bj = j0 * ldb
 		}
-		gemm(new(gemmBuf), tA, tB, m, j1-j0, k, a, lda, b[bj:], ldb, beta, c[j0:], ldc)
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
+		gemm(buf, tA, tB, m, j1-j0, k, a, lda, b[bj:], ldb, beta, c[j0:], ldc)
 	})
 }
