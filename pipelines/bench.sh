@@ -68,14 +68,18 @@ fi
 
 [ "$compare" = 1 ] || exit 0
 
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-	echo "bench.sh: installing Debian's python3-torch" >&2
-	apt-get update -qq && apt-get install -y -qq python3-torch >&2
+# Without an optimised libblas.so.3, Debian's torch runs its linear layers
+# on the reference BLAS and is 2-5x slower than it can be: the peer gets
+# OpenBLAS, which is what any PyTorch user on this machine would have.
+if ! "$PY" -c 'import torch' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+	echo "bench.sh: installing Debian's python3-torch and OpenBLAS" >&2
+	SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+	$SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-torch libopenblas0-pthread >&2
 fi
 load "pytorch start"
 # This workplace sets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for old OpenBLAS
 # builds; they slow a current one, so the peer runs without them.
-theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" pipelines/bench_torch.py)
+theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" pipelines/bench_torch.py --runs "${TORCH_RUNS:-15}")
 load "pytorch end"
 echo "$theirs"
 
@@ -84,8 +88,9 @@ import json, sys
 ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 rows = [("train step", "train_step_ms"), ("PGD-10", "pgd10_ms"),
         ("double backprop", "double_backprop_ms"), ("SGN step", "sgn_step_ms")]
+print(f"PyTorch {theirs.get('torch', '?')}, {theirs.get('threads', '?')} threads, BLAS {theirs.get('blas', '?')}")
 print(f"{'workload':<16} {'ours (ms)':>10} {'PyTorch (ms)':>13} {'ours/PyTorch':>13}")
 for name, key in rows:
-    a, b = ours[key], theirs[key]
+    a, b = float(ours[key]), float(theirs[key])
     print(f"{name:<16} {a:>10.1f} {b:>13.1f} {a / b:>13.2f}")
 EOF

@@ -52,7 +52,7 @@ def timed(fn, warmup, runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
 
     torch.set_num_threads(2)
@@ -127,7 +127,23 @@ def main():
 
     out["sgn_step_ms"] = timed(sgn_step, args.warmup, args.runs)
 
-    print(json.dumps({k: round(v, 1) for k, v in out.items()}))
+    res = {k: round(v, 1) for k, v in out.items()}
+    # Which BLAS the linear layers ran on decides half the figures: say it.
+    res["torch"] = torch.__version__
+    res["threads"] = torch.get_num_threads()
+    res["blas"] = loaded_blas()
+    print(json.dumps(res))
+
+
+def loaded_blas():
+    """The BLAS library mapped into this process (after the runs above)."""
+    import os
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    except OSError:
+        return "unknown"
+    return ", ".join(sorted({os.path.basename(os.path.realpath(l)) for l in libs})) or "none mapped"
 
 
 if __name__ == "__main__":
