@@ -142,6 +142,10 @@ func packA(tA bool, a []float32, lda, ic, pc, mb, kb int, ap []float32) {
 			}
 			continue
 		}
+		if rows == sgemmMR {
+			packA6(a[(ic+p0)*lda+pc:], lda, kb, dst)
+			continue
+		}
 		for r := 0; r < rows; r++ {
 			src := a[(ic+p0+r)*lda+pc:][:kb]
 			for p, v := range src {
@@ -176,6 +180,19 @@ func packB(tB bool, b []float32, ldb, pc, jc, kb, nb int, bp []float32) {
 				dst[p*sgemmNR+j] = v
 			}
 		}
+	}
+}
+
+// packA6 packs a full panel of op(a) = a: dst[p·6+r] = a[r·lda+p] for
+// r < 6, p < kb, reading the six rows side by side (see packBT16).
+func packA6(a []float32, lda, kb int, dst []float32) {
+	_ = a[5*lda+kb-1]
+	r0, r1, r2 := a[0*lda:][:kb], a[1*lda:][:kb], a[2*lda:][:kb]
+	r3, r4, r5 := a[3*lda:][:kb], a[4*lda:][:kb], a[5*lda:][:kb]
+	dst = dst[:kb*sgemmMR]
+	for p := 0; p < kb; p++ {
+		d := (*[sgemmMR]float32)(dst[p*sgemmMR:])
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 	}
 }
 
