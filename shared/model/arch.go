@@ -38,8 +38,8 @@ var architectures = map[string]architecture{
 				linearSpec("fc1", 64*h*w, 1024), linearSpec("fc2", 1024, c.Classes))
 		},
 		forward: func(f *forward, x *G.Node) (*G.Node, error) {
-			h := f.tapped("conv1", f.maxPool(f.relu(f.conv("conv1", x, 1, 2, true)), 2, 2))
-			h = f.tapped("conv2", f.maxPool(f.relu(f.conv("conv2", h, 1, 2, true)), 2, 2))
+			h := f.tapped("conv1", f.convPoolReLU("conv1", x, 2))
+			h = f.tapped("conv2", f.convPoolReLU("conv2", h, 2))
 			h = f.tapped("fc1", f.relu(f.linear("fc1", f.flatten(h))))
 			return f.linear("fc2", h), f.err
 		},

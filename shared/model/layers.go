@@ -105,6 +105,23 @@ func (f *forward) maxPool(x *G.Node, k, stride int) *G.Node {
 	return y
 }
 
+// convPoolReLU is maxpool2x2(relu(conv(x) + b)) computed as
+// relu(maxpool2x2(conv(x)) + b): a per-channel bias and a ReLU commute with
+// the max of a window, values, first and second derivatives alike (the
+// window's argmax is the same wherever the gradient is not zero), and the
+// bias and ReLU then touch a quarter of the elements.
+func (f *forward) convPoolReLU(name string, x *G.Node, pad int) *G.Node {
+	h := f.maxPool(f.conv(name, x, 1, pad, false), 2, 2)
+	if f.err != nil {
+		return nil
+	}
+	h, err := ops.AddChannelBias(h, f.param(name+".b"))
+	if err != nil {
+		return f.fail(name, err)
+	}
+	return f.relu(h)
+}
+
 func (f *forward) globalPool(x *G.Node) *G.Node {
 	if f.err != nil {
 		return nil

@@ -453,3 +453,119 @@ func TestFoldBatchStat(t *testing.T) {
 		t.Errorf("BNMomentum %v, want 0.1 as in PyTorch", model.BNMomentum)
 	}
 }
+
+// TestMadryForwardReference checks madry-mnist's logits, which the model
+// computes as relu(maxpool(conv(x)) + b), against an independent float64
+// computation in the paper's order, maxpool(relu(conv(x) + b)).
+func TestMadryForwardReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const n, h, w = 2, 8, 12
+	net := newNet(t, "madry-mnist", []int{1, h, w}, rng)
+	x := make([]float64, n*h*w)
+	for i := range x {
+		x[i] = rng.Float64()
+	}
+	g := G.NewGraph()
+	bound, err := net.Bind(g, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xn := G.NewTensor(g, G.Float64, 4, G.WithShape(n, 1, h, w), G.WithName("x"),
+		G.WithValue(tensor.New(tensor.WithShape(n, 1, h, w), tensor.WithBacking(slices.Clone(x)))))
+	logits, _, err := bound.Forward(xn, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out G.Value
+	G.Read(logits, &out)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	got := out.Data().([]float64)
+
+	p := func(name string) []float32 { return net.Param(name).Data }
+	cfg := net.Config
+	hh := make([]float64, len(x))
+	for i, v := range x {
+		hh[i] = (v - float64(cfg.Mean[0])) / float64(cfg.Std[0])
+	}
+	a := poolRef(reluRef(convRef(hh, n, 1, h, w, p("conv1.w"), p("conv1.b"), 32, 5, 2)), n*32, h, w)
+	a = poolRef(reluRef(convRef(a, n, 32, h/2, w/2, p("conv2.w"), p("conv2.b"), 64, 5, 2)), n*64, h/2, w/2)
+	a = reluRef(linearRef(a, n, 64*(h/4)*(w/4), p("fc1.w"), p("fc1.b")))
+	want := linearRef(a, n, 1024, p("fc2.w"), p("fc2.b"))
+	if len(got) != len(want) {
+		t.Fatalf("%d logits, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-6*(1+math.Abs(want[i])) { // the model normalises with float32 constants
+			t.Fatalf("logit %d = %.12g, want %.12g", i, got[i], want[i])
+		}
+	}
+}
+
+// convRef is a direct k×k convolution with stride 1, padding pad and bias.
+func convRef(x []float64, n, c, h, w int, wt, b []float32, o, k, pad int) []float64 {
+	out := make([]float64, n*o*h*w)
+	for bi := range n {
+		for ko := range o {
+			for i := range h {
+				for j := range w {
+					s := float64(b[ko])
+					for ch := range c {
+						for di := range k {
+							for dj := range k {
+								ii, jj := i+di-pad, j+dj-pad
+								if ii < 0 || jj < 0 || ii >= h || jj >= w {
+									continue
+								}
+								s += x[((bi*c+ch)*h+ii)*w+jj] * float64(wt[((ko*c+ch)*k+di)*k+dj])
+							}
+						}
+					}
+					out[((bi*o+ko)*h+i)*w+j] = s
+				}
+			}
+		}
+	}
+	return out
+}
+
+func reluRef(x []float64) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = max(v, 0)
+	}
+	return out
+}
+
+// poolRef is 2x2 max pooling at stride 2 of planes h×w.
+func poolRef(x []float64, planes, h, w int) []float64 {
+	out := make([]float64, 0, planes*(h/2)*(w/2))
+	for pl := range planes {
+		for i := 0; i+1 < h; i += 2 {
+			for j := 0; j+1 < w; j += 2 {
+				at := func(di, dj int) float64 { return x[(pl*h+i+di)*w+j+dj] }
+				out = append(out, max(at(0, 0), at(0, 1), at(1, 0), at(1, 1)))
+			}
+		}
+	}
+	return out
+}
+
+// linearRef is x [n,in] · w [in,out] + b.
+func linearRef(x []float64, n, in int, wt, b []float32) []float64 {
+	o := len(b)
+	out := make([]float64, n*o)
+	for r := range n {
+		for j := range o {
+			s := float64(b[j])
+			for i := range in {
+				s += x[r*in+i] * float64(wt[i*o+j])
+			}
+			out[r*o+j] = s
+		}
+	}
+	return out
+}
