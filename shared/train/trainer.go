@@ -2,9 +2,11 @@ package train
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"slices"
 	"time"
@@ -53,6 +55,11 @@ type saved struct {
 	Progress Progress `json:"progress"`
 	Classes  []string `json:"classes,omitempty"`
 	Dataset  string   `json:"dataset,omitempty"`
+	// Examples and Labels (CRC-32C of the label column) identify the
+	// training data, so a resumed run refuses other data: its shuffles and
+	// its place in the epoch assume the same examples.
+	Examples int    `json:"examples,omitempty"`
+	Labels   uint32 `json:"labels_crc32c,omitempty"`
 }
 
 // Record is one epoch's line in the training log.
@@ -158,6 +165,9 @@ func Resume(cls *classifier.Classifier, data Data) (*Trainer, error) {
 	if k := len(classNames(data.Header)); k != cls.Net.Config.Classes {
 		return nil, fmt.Errorf("resume: %s has %d classes, the checkpoint's model %d", data.name(), k, cls.Net.Config.Classes)
 	}
+	if n := data.Examples.Len(); s.Examples != 0 && (n != s.Examples || labelDigest(data.Examples.Labels) != s.Labels) {
+		return nil, fmt.Errorf("resume: %s (%d examples) is not the data the run was trained on (%d examples): resume with the same stream", data.name(), n, s.Examples)
+	}
 	t := &Trainer{cfg: s.Config, data: data, cls: cls, progress: s.Progress, noise: rng.New(s.Config.Seed).Split("noise")}
 	if err := t.setup(); err != nil {
 		return nil, err
@@ -169,6 +179,29 @@ func Resume(cls *classifier.Classifier, data Data) (*Trainer, error) {
 		return nil, fmt.Errorf("resume: optimizer state: %w", err)
 	}
 	return t, nil
+}
+
+// Extend sets the run's length to epochs, which may lengthen a finished
+// run. A schedule that depends on the run's length (cosine, cyclic, step)
+// is then spread over the new length from the current step on.
+func (t *Trainer) Extend(epochs int) error {
+	if epochs < max(t.progress.Epoch, 1) {
+		return fmt.Errorf("cannot shorten the run to %d epochs: %d are done", epochs, t.progress.Epoch)
+	}
+	t.cfg.Epochs = epochs
+	t.progress.Done = t.progress.Epoch == epochs
+	return nil
+}
+
+// labelDigest is the CRC-32C of the labels, identifying a training set.
+func labelDigest(labels []int64) uint32 {
+	var b [8]byte
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	for _, l := range labels {
+		binary.LittleEndian.PutUint64(b[:], uint64(l))
+		h.Write(b[:])
+	}
+	return h.Sum32()
 }
 
 // Config returns the run's configuration with defaults filled in.
@@ -293,7 +326,8 @@ func (t *Trainer) Close() error {
 // Snapshot returns the run as a classifier holding the weights, the
 // training record, the optimiser state and the RNG state.
 func (t *Trainer) Snapshot() (*classifier.Classifier, error) {
-	s := saved{Config: t.cfg, Progress: t.progress, Classes: classNames(t.data.Header), Dataset: t.data.Header.Metadata[stream.MetaDataset]}
+	s := saved{Config: t.cfg, Progress: t.progress, Classes: classNames(t.data.Header), Dataset: t.data.Header.Metadata[stream.MetaDataset],
+		Examples: t.data.Examples.Len(), Labels: labelDigest(t.data.Examples.Labels)}
 	rec, err := json.Marshal(s)
 	if err != nil {
 		return nil, err

@@ -25,15 +25,21 @@ const synopsis = `sgn-train [flags] [-data FILE] [-o FILE]
 Reads an example stream (stdin unless -data) and writes a checkpoint to -o
 (rewritten atomically after every epoch) or, when -o is not given, to stdout
 at the end. SIGINT or SIGTERM saves a checkpoint at the end of the current
-batch; -resume continues from it.`
+batch; -resume continues from it, with the settings saved in it and the
+same data; -resume with a larger -epochs lengthens a run, finished or not.`
 
 const examples = `  sgn-fetch mnist | sgn-train -epochs 1 -o plain.sgn
   sgn-fetch mnist | sgn-train -adv pgd -eps 0.3 -val 1000 -log pgd.jsonl -o pgd.sgn
   sgn-fetch mnist | sgn-train -sgn -sg-taps input -sg-gate learned -adv fgsm -o sgn.sgn
   sgn-fetch cifar10 | sgn-train -arch preact-resnet18 -adv fgsm -epochs 15 -o fast.sgn
-  sgn-train -data train.arrow -resume pgd.sgn`
+  sgn-train -data train.arrow -resume pgd.sgn
+  sgn-train -data train.arrow -resume pgd.sgn -epochs 20`
 
 func main() { cli.Main("sgn-train", run) }
+
+// resumeFlags may accompany -resume: where the data, checkpoint and log go,
+// and the run's length.
+var resumeFlags = map[string]bool{"resume": true, "data": true, "o": true, "log": true, "epochs": true}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sgn-train", synopsis, examples, stderr)
@@ -100,8 +106,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		// The run's settings are in the checkpoint; only its length may
+		// change. Anything else given would be silently ignored.
+		var fixed []string
+		fs.Visit(func(f *flag.Flag) {
+			if !resumeFlags[f.Name] {
+				fixed = append(fixed, "-"+f.Name)
+			}
+		})
+		if len(fixed) > 0 {
+			return cli.Usagef("%s cannot change a resumed run (its settings are in %s); only -epochs can", strings.Join(fixed, ", "), *resume)
+		}
 		if t, err = train.Resume(cls, data); err != nil {
 			return fmt.Errorf("%s: %w", *resume, err)
+		}
+		if was := t.Config().Epochs; set["epochs"] && cfg.Epochs != was {
+			if err := t.Extend(cfg.Epochs); err != nil {
+				return cli.Usagef("-epochs %d: %v", cfg.Epochs, err)
+			}
+			fmt.Fprintf(stderr, "sgn-train: the run in %s now lasts %d epochs instead of %d (schedule %s over the new length)\n", *resume, cfg.Epochs, was, t.Config().Schedule)
 		}
 		if p := t.Progress(); p.Epoch >= t.Config().Epochs {
 			defer t.Close()

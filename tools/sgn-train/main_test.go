@@ -123,6 +123,10 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 	shape := filepath.Join(in, "shape.arrow")
 	clitest.WriteStream(t, shape, stream.Header{Shape: []int{3, 8, 8}, Elem: stream.Uint8, Metadata: h.Metadata},
 		&stream.Batch{Pixels: make([]uint8, 64*3*8*8), Labels: b.Labels})
+	other := filepath.Join(in, "other.arrow") // the same kind of examples, not the same ones
+	relabelled := &stream.Batch{Pixels: b.Pixels, Labels: slices.Clone(b.Labels)}
+	relabelled.Labels[0] = (relabelled.Labels[0] + 1) % 10
+	clitest.WriteStream(t, other, h, relabelled)
 	half := put("half.sgn", good[:len(good)/2])
 	flipped := slices.Clone(good)
 	flipped[len(flipped)/3] ^= 1
@@ -145,6 +149,7 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 		{"checkpoint as data", []string{"-data", filepath.Join(dir, "m.sgn")}, "", []string{"m.sgn", "not an Arrow IPC stream"}},
 		{"missing data", []string{"-data", filepath.Join(in, "nope.arrow")}, "", []string{"nope.arrow"}},
 		{"resume on other shape", []string{"-data", shape}, "m.sgn", []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
+		{"resume on other data", []string{"-data", other}, "m.sgn", []string{"other.arrow", "not the data the run was trained on"}},
 		{"resume truncated checkpoint", []string{"-data", testArrow}, half, []string{outName, "truncated"}},
 		{"resume flipped byte", []string{"-data", testArrow}, flippedPath, []string{outName, "checksum"}},
 		{"resume examples", []string{"-data", testArrow}, testArrow, []string{outName, "not an sgn checkpoint"}},
@@ -204,6 +209,57 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-resume")
+}
+
+// -resume takes the run's settings from the checkpoint: changing any but
+// its length is refused, and a run cannot be shortened below what is done.
+func TestResumeRefusesNewSettings(t *testing.T) {
+	dir := fixture.Dir(t)
+	data := filepath.Join(dir, "test.arrow")
+	good := clitest.ReadFile(t, filepath.Join(dir, "m.sgn"))
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-lr", "0.1"}, []string{"-lr cannot change a resumed run"}},
+		{[]string{"-adv", "pgd", "-arch", "mlp"}, []string{"-adv, -arch cannot change"}},
+		{[]string{"-epochs", "0"}, []string{"-epochs 0", "1 are done"}},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			ckpt := filepath.Join(t.TempDir(), "m.sgn")
+			if err := os.WriteFile(ckpt, good, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := tools.Run(t, self, nil, append([]string{"-resume", ckpt, "-data", data}, tt.args...)...)
+			clitest.AssertOneLineError(t, r, 2, tt.want...)
+			if !bytes.Equal(clitest.ReadFile(t, ckpt), good) {
+				t.Errorf("the checkpoint changed")
+			}
+		})
+	}
+}
+
+// -resume with a larger -epochs lengthens a finished run: it trains the
+// further epoch from where the run stopped and records the new length.
+func TestResumeExtendsRun(t *testing.T) {
+	dir := fixture.Dir(t)
+	data := filepath.Join(dir, "test.arrow")
+	ckpt := filepath.Join(t.TempDir(), "m.sgn")
+	if err := os.WriteFile(ckpt, clitest.ReadFile(t, filepath.Join(dir, "m.sgn")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, p0 := loadProgress(t, ckpt)
+	r := tools.MustRun(t, self, nil, "-resume", ckpt, "-data", data, "-epochs", "2")
+	if !strings.Contains(r.Stderr, "now lasts 2 epochs instead of 1") || len(epochLines(r.Stderr)) != 1 {
+		t.Errorf("stderr %q, want the new length and one epoch trained", r.Stderr)
+	}
+	after, p1 := loadProgress(t, ckpt)
+	if p0.Epoch != 1 || p1 != (progress{Epoch: 2, Done: true, Epochs: 2}) {
+		t.Fatalf("progress %+v -> %+v, want epoch 1 -> 2 of 2, done", p0, p1)
+	}
+	if slices.Equal(before.Net.Params[0].Data, after.Net.Params[0].Data) {
+		t.Errorf("the extra epoch left %s unchanged", after.Net.Params[0].Name)
+	}
 }
 
 // Resuming a finished run trains nothing and says so.
