@@ -275,7 +275,18 @@ func argmaxPlane2x2[T float](g poolGeom, key []T, at []int32) {
 		r0 := k32[top : top+2*g.wo]
 		r1 := k32[top+w : top+w+2*g.wo]
 		out := at[oh*g.wo : (oh+1)*g.wo]
-		for ow := range out {
+		first := 0
+		if vec := g.wo &^ 7; fastSgemm && vec > 0 {
+			argmax2x2AVX2(&r0[0], &r1[0], &out[0], vec, int32(top), int32(w))
+			if tail := g.wo - 8; tail > vec-8 {
+				// The last eight windows again, overlapping: recomputing a
+				// window gives the same index, and a 14-wide row (28x28
+				// input) is then all vector work.
+				argmax2x2AVX2(&r0[2*tail], &r1[2*tail], &out[tail], 8, int32(top+2*tail), int32(w))
+			}
+			first = g.wo
+		}
+		for ow := first; ow < len(out); ow++ {
 			j := 2 * ow
 			a, b, c, d := orderKey(r0[j]), orderKey(r0[j+1]), orderKey(r1[j]), orderKey(r1[j+1])
 			// Scan order a, b, c, d; a later key wins only if strictly larger.
