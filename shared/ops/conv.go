@@ -232,6 +232,9 @@ func (g convGeom) directCols() bool {
 func convForwardKernel[T float](g convGeom, x, w []T) []T {
 	y := make([]T, g.n*g.o*g.positions)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
+	shared := getGemmBuf()
+	defer putGemmBuf(shared)
+	pre := sharedA(shared, false, w, g.ckk, g.o, g.ckk) // the weights, packed once for every example
 	parallelFor(g.n, func(_, lo, hi int) {
 		buf := getGemmBuf()
 		defer putGemmBuf(buf)
@@ -246,7 +249,7 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 				im2col(g, xi, col)
 				c = col
 			}
-			gemm(buf, false, false, g.o, g.positions, g.ckk, w, g.ckk, c, g.positions, 0, y[i*outSize:(i+1)*outSize], g.positions)
+			gemmA(buf, pre, false, false, g.o, g.positions, g.ckk, w, g.ckk, c, g.positions, 0, y[i*outSize:(i+1)*outSize], g.positions)
 		}
 	})
 	return y
@@ -256,6 +259,9 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 	dx := make([]T, g.n*g.c*g.h*g.w)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
+	shared := getGemmBuf()
+	defer putGemmBuf(shared)
+	pre := sharedA(shared, true, w, g.ckk, g.ckk, g.o) // wᵀ, packed once for every example
 	parallelFor(g.n, func(_, lo, hi int) {
 		buf := getGemmBuf()
 		defer putGemmBuf(buf)
@@ -269,7 +275,7 @@ func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 			if col != nil {
 				c = col
 			}
-			gemm(buf, true, false, g.ckk, g.positions, g.o, w, g.ckk, gy[i*outSize:(i+1)*outSize], g.positions, 0, c, g.positions)
+			gemmA(buf, pre, true, false, g.ckk, g.positions, g.o, w, g.ckk, gy[i*outSize:(i+1)*outSize], g.positions, 0, c, g.positions)
 			if col != nil {
 				col2im(g, col, dxi)
 			}

@@ -67,3 +67,24 @@ func parallelGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb 
 		gemm(buf, tA, tB, m, j1-j0, k, a, lda, b[bj:], ldb, beta, c[j0:], ldc)
 	})
 }
+
+// sharedA packs op(a), m×k, once into buf for many gemmA calls with the
+// same A, when T is float32 on the fast path; otherwise it returns nil and
+// gemmA packs as gemm does.
+func sharedA[T float](buf *gemmBuf, tA bool, a []T, lda, m, k int) *packedA {
+	a32, ok := any(a).([]float32)
+	if !ok || !fastSgemm || m == 0 || k == 0 {
+		return nil
+	}
+	pa := packWhole(&buf.whole, tA, a32, lda, m, k)
+	return &pa
+}
+
+// gemmA is gemm with op(a)'s packed blocks taken from pre, when not nil.
+func gemmA[T float](buf *gemmBuf, pre *packedA, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if pre == nil {
+		gemm(buf, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmPre(buf, pre, tA, tB, m, n, k, any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+}

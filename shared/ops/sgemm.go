@@ -25,6 +25,7 @@ var fastSgemm = hasAVX2FMA()
 // with room for a convolution's im2col matrix.
 type gemmBuf struct {
 	a, b, col []float32
+	whole     []float32 // a whole packed A shared by the goroutines of one op
 	tile      [sgemmMR * sgemmNR]float32
 }
 
@@ -48,6 +49,41 @@ func colScratch[T float](buf *gemmBuf, n int) []T {
 // sgemm computes c = op(a)·op(b) + beta·c for row-major float32 matrices,
 // op(a) m×k and op(b) k×n, on the calling goroutine.
 func sgemm(buf *gemmBuf, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmPre(buf, nil, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// packedA is op(a) packed once, block by block in sgemm's order, for many
+// products with the same A: a convolution's weights meet every example.
+type packedA struct {
+	tA        bool
+	m, k, lda int
+	data      []float32
+}
+
+// packWhole packs all of op(a), m×k, into dst's storage.
+func packWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) packedA {
+	size := 0
+	for pc := 0; pc < k; pc += sgemmKC {
+		kb := min(sgemmKC, k-pc)
+		for ic := 0; ic < m; ic += sgemmMC {
+			size += (min(sgemmMC, m-ic) + sgemmMR - 1) / sgemmMR * sgemmMR * kb
+		}
+	}
+	data, off := grow(dst, size), 0
+	for pc := 0; pc < k; pc += sgemmKC {
+		kb := min(sgemmKC, k-pc)
+		for ic := 0; ic < m; ic += sgemmMC {
+			mb := min(sgemmMC, m-ic)
+			packA(tA, a, lda, ic, pc, mb, kb, data[off:])
+			off += (mb + sgemmMR - 1) / sgemmMR * sgemmMR * kb
+		}
+	}
+	return packedA{tA: tA, m: m, k: k, lda: lda, data: data}
+}
+
+// sgemmPre is sgemm taking its A blocks from pre when that is not nil
+// (pre must then have been packed from the same a, tA, m and k).
+func sgemmPre(buf *gemmBuf, pre *packedA, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -82,6 +118,7 @@ func sgemm(buf *gemmBuf, tA, tB bool, m, n, k int, a []float32, lda int, b []flo
 	}
 	for jc := 0; jc < n; jc += sgemmNC {
 		nb := min(sgemmNC, n-jc)
+		preOff := 0
 		npanels := (nb + sgemmNR - 1) / sgemmNR
 		for pc := 0; pc < k; pc += sgemmKC {
 			kb := min(sgemmKC, k-pc)
@@ -90,8 +127,14 @@ func sgemm(buf *gemmBuf, tA, tB bool, m, n, k int, a []float32, lda int, b []flo
 			for ic := 0; ic < m; ic += sgemmMC {
 				mb := min(sgemmMC, m-ic)
 				mpanels := (mb + sgemmMR - 1) / sgemmMR
-				ap := grow(&buf.a, mpanels*sgemmMR*kb)
-				packA(tA, a, lda, ic, pc, mb, kb, ap)
+				var ap []float32
+				if pre != nil {
+					ap = pre.data[preOff : preOff+mpanels*sgemmMR*kb]
+					preOff += mpanels * sgemmMR * kb
+				} else {
+					ap = grow(&buf.a, mpanels*sgemmMR*kb)
+					packA(tA, a, lda, ic, pc, mb, kb, ap)
+				}
 				for jr := 0; jr < npanels; jr++ {
 					cols := min(sgemmNR, nb-jr*sgemmNR)
 					bpanel := bp[jr*sgemmNR*kb:]

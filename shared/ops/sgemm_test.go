@@ -3,6 +3,7 @@ package ops
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -64,12 +65,22 @@ func TestSgemm(t *testing.T) {
 					}
 					a, b, c := fill(max(1, rowsA*lda)), fill(max(1, rowsB*ldb)), fill(tc.m*ldc)
 					want := refGemm(tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
-					sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
-					for i := 0; i < tc.m; i++ {
-						for j := 0; j < ldc; j++ {
-							got, w := float64(c[i*ldc+j]), want[i*ldc+j]
-							if math.Abs(got-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(tc.k+1)) {
-								t.Fatalf("%+v tA=%v tB=%v beta=%v: c[%d,%d] = %g, want %g", tc, tA, tB, beta, i, j, got, w)
+					// Packing A per block, and once for the whole product
+					// (as convolutions share their weights' packing).
+					for _, whole := range []bool{false, true} {
+						c := slices.Clone(c)
+						if whole {
+							pa := packWhole(&buf.whole, tA, a, lda, tc.m, tc.k)
+							sgemmPre(&buf, &pa, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+						} else {
+							sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+						}
+						for i := 0; i < tc.m; i++ {
+							for j := 0; j < ldc; j++ {
+								got, w := float64(c[i*ldc+j]), want[i*ldc+j]
+								if math.Abs(got-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(tc.k+1)) {
+									t.Fatalf("%+v tA=%v tB=%v beta=%v whole A=%v: c[%d,%d] = %g, want %g", tc, tA, tB, beta, whole, i, j, got, w)
+								}
 							}
 						}
 					}
