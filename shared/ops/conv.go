@@ -230,6 +230,9 @@ func (g convGeom) directCols() bool {
 
 // convForwardKernel: per example, y_n [O,P] = w [O,CKK] · col(x_n) [CKK,P].
 func convForwardKernel[T float](g convGeom, x, w []T) []T {
+	if x32, ok := any(x).([]float32); ok && useDirect(g.stride, g.wo) {
+		return any(directForward(g, x32, any(w).([]float32))).([]T)
+	}
 	y := make([]T, g.n*g.o*g.positions)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	shared := getGemmBuf()
@@ -257,6 +260,9 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 
 // convBackDataKernel: per example, dx_n = col2im(wᵀ [CKK,O] · gy_n [O,P]).
 func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
+	if gy32, ok := any(gy).([]float32); ok && fastSgemm && g.directBackDataOK() {
+		return any(directBackData(g, gy32, any(w).([]float32))).([]T)
+	}
 	dx := make([]T, g.n*g.c*g.h*g.w)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	shared := getGemmBuf()

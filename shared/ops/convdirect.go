@@ -1,0 +1,130 @@
+package ops
+
+// Direct convolution: for stride 1, the float32 fast path reads each input
+// in place, from a zero-padded copy, instead of unrolling it with im2col and
+// packing the unrolled matrix, and computes the data gradient as the direct
+// convolution of the output gradient with the flipped, transposed filters
+// instead of a GEMM followed by col2im. Output rows go in segments of 16
+// positions, the kernel's width, so rows whose segments would be mostly
+// padding keep the im2col path.
+
+// directPlan is a stride-1 convolution of cin×hin×win inputs by kh×kw
+// filters with padding padH and padW giving cout×hout×wout outputs.
+type directPlan struct {
+	cin, hin, win int
+	cout, kh, kw  int
+	padH, padW    int
+	hout, wout    int
+	tiles         int     // 16-wide segments per output row
+	hp, wp        int     // padded input, wide enough for the last segment
+	offs          []int32 // per filter tap (c, ki, kj): its offset in the padded input
+}
+
+func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int) directPlan {
+	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW}
+	p.hout, p.wout = hin+2*padH-kh+1, win+2*padW-kw+1
+	p.tiles = (p.wout + sgemmNR - 1) / sgemmNR
+	p.hp, p.wp = hin+2*padH, sgemmNR*p.tiles+kw-1
+	p.offs = make([]int32, 0, cin*kh*kw)
+	for c := range cin {
+		for ki := range kh {
+			for kj := range kw {
+				p.offs = append(p.offs, int32((c*p.hp+ki)*p.wp+kj))
+			}
+		}
+	}
+	return p
+}
+
+// useDirect reports whether the direct path suits a convolution with this
+// stride and output width: stride 1, and 16-wide row segments at least
+// three quarters used (28 and 14 wide rows are 7/8, 32 wide ones full).
+func useDirect(stride, wout int) bool {
+	if !fastSgemm || stride != 1 || wout < 1 {
+		return false
+	}
+	tiles := (wout + sgemmNR - 1) / sgemmNR
+	return 4*wout >= 3*sgemmNR*tiles
+}
+
+// run sets y [n,cout,hout,wout] to the convolution of x [n,cin,hin,win]
+// with the filters packed in ap (panels of 6 output channels by cin·kh·kw
+// taps, as packA lays them out).
+func (p directPlan) run(n int, x, ap, y []float32) {
+	inSize, outSize := p.cin*p.hin*p.win, p.cout*p.hout*p.wout
+	taps := len(p.offs)
+	panels := (p.cout + sgemmMR - 1) / sgemmMR
+	parallelFor(n, func(_, lo, hi int) {
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
+		xp := grow(&buf.col, p.cin*p.hp*p.wp)
+		clear(xp) // the border stays zero; each example overwrites the interior
+		tile := buf.tile[:]
+		for i := lo; i < hi; i++ {
+			xi := x[i*inSize : (i+1)*inSize]
+			for c := range p.cin {
+				for r := range p.hin {
+					copy(xp[(c*p.hp+r+p.padH)*p.wp+p.padW:][:p.win], xi[(c*p.hin+r)*p.win:][:p.win])
+				}
+			}
+			yi := y[i*outSize : (i+1)*outSize]
+			for oh := range p.hout {
+				for t := range p.tiles {
+					base, cols := oh*p.wp+sgemmNR*t, min(sgemmNR, p.wout-sgemmNR*t)
+					for ip := range panels {
+						clear(tile)
+						convKernel6x16(taps, &ap[ip*sgemmMR*taps], &xp[base], &p.offs[0], &tile[0], sgemmNR)
+						for r := range min(sgemmMR, p.cout-sgemmMR*ip) {
+							copy(yi[((sgemmMR*ip+r)*p.hout+oh)*p.wout+sgemmNR*t:][:cols], tile[r*sgemmNR:][:cols])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// directForward is convForwardKernel on the direct path.
+func directForward(g convGeom, x, w []float32) []float32 {
+	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad)
+	shared := getGemmBuf()
+	defer putGemmBuf(shared)
+	ap := grow(&shared.whole, (g.o+sgemmMR-1)/sgemmMR*sgemmMR*g.ckk)
+	packA(false, w, g.ckk, 0, 0, g.o, g.ckk, ap)
+	y := make([]float32, g.n*g.o*g.positions)
+	p.run(g.n, x, ap, y)
+	return y
+}
+
+// directBackData is convBackDataKernel on the direct path: for stride 1
+// the data gradient is the convolution of gy, padded by k-1-pad, with the
+// filters flipped in space and with input and output channels swapped.
+func directBackData(g convGeom, gy, w []float32) []float32 {
+	shared := getGemmBuf()
+	defer putGemmBuf(shared)
+	kk := g.kh * g.kw
+	wt := grow(&shared.a, g.c*g.o*kk) // [C, O·KH·KW]
+	for o := range g.o {
+		for c := range g.c {
+			src := w[(o*g.c+c)*kk:][:kk]
+			dst := wt[(c*g.o+o)*kk:][:kk]
+			for i, v := range src {
+				dst[kk-1-i] = v // (ki, kj) -> (kh-1-ki, kw-1-kj)
+			}
+		}
+	}
+	taps := g.o * kk
+	ap := grow(&shared.whole, (g.c+sgemmMR-1)/sgemmMR*sgemmMR*taps)
+	packA(false, wt, taps, 0, 0, g.c, taps, ap)
+	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad)
+	dx := make([]float32, g.n*g.c*g.h*g.w)
+	p.run(g.n, gy, ap, dx)
+	return dx
+}
+
+// directBackDataOK reports whether directBackData applies: stride 1, the
+// padding no larger than the kernel less one, and input rows (the
+// gradient's output rows) that suit the direct path.
+func (g convGeom) directBackDataOK() bool {
+	return g.stride == 1 && g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(1, g.w)
+}

@@ -1,0 +1,9 @@
+//go:build amd64 && !purego
+
+package ops
+
+// convKernel6x16 adds a·B into the 6×16 block c (row stride ldc), where a
+// is a packed 6×k panel and row p of B is the 16 floats at x[offs[p]:].
+//
+//go:noescape
+func convKernel6x16(k int, a, x *float32, offs *int32, c *float32, ldc int)

@@ -1,0 +1,64 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// TestConvDirect checks the direct float32 convolution and its data
+// gradient against the im2col path in float64, on the shapes of the
+// models (28 and 14 wide, one and 32 input channels), partial row segments
+// and output-channel panels, non-square kernels and every padding.
+func TestConvDirect(t *testing.T) {
+	if !fastSgemm {
+		t.Skip("the direct path needs AVX2 and FMA")
+	}
+	cases := []struct{ n, c, h, w, o, kh, kw, pad int }{
+		{3, 1, 28, 28, 32, 5, 5, 2},
+		{2, 32, 14, 14, 64, 5, 5, 2},
+		{2, 3, 32, 32, 16, 3, 3, 1},
+		{2, 4, 9, 13, 7, 3, 3, 0},
+		{1, 2, 6, 21, 5, 3, 5, 1},
+		{1, 5, 4, 4, 13, 1, 1, 0},
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	draw := func(n int) ([]float32, []float64) {
+		f, d := make([]float32, n), make([]float64, n)
+		for i := range f {
+			f[i] = float32(rng.NormFloat64())
+			d[i] = float64(f[i])
+		}
+		return f, d
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
+			g, err := convOp{mode: convForward, stride: 1, pad: c.pad}.geom(tensor.Shape{c.n, c.c, c.h, c.w}, tensor.Shape{c.o, c.c, c.kh, c.kw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x32, x64 := draw(c.n * c.c * c.h * c.w)
+			w32, w64 := draw(c.o * c.c * c.kh * c.kw)
+			gy32, gy64 := draw(c.n * c.o * g.ho * g.wo)
+			check := func(what string, got []float32, want []float64, terms int) {
+				t.Helper()
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+				}
+				tol := 1e-6 * math.Sqrt(float64(terms)) * 10
+				for i := range want {
+					if d := math.Abs(float64(got[i]) - want[i]); d > tol*(1+math.Abs(want[i])) {
+						t.Fatalf("%s: element %d = %g, want %g", what, i, got[i], want[i])
+					}
+				}
+			}
+			check("forward", directForward(g, x32, w32), convForwardKernel(g, x64, w64), g.ckk)
+			if c.pad <= c.kh-1 && c.pad <= c.kw-1 {
+				check("data gradient", directBackData(g, gy32, w32), convBackDataKernel(g, gy64, w64), c.o*c.kh*c.kw)
+			}
+		})
+	}
+}
