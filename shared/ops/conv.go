@@ -293,6 +293,9 @@ func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 // convBackFilterKernel: dw [O,CKK] = Σ_n gy_n [O,P] · col(x_n)ᵀ [P,CKK],
 // each worker summing its examples into its own buffer.
 func convBackFilterKernel[T float](g convGeom, x, gy []T) []T {
+	if x32, ok := any(x).([]float32); ok && fastSgemm && g.stride == 1 {
+		return any(directBackFilter(g, x32, any(gy).([]float32))).([]T)
+	}
 	dw := make([]T, g.o*g.ckk)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	parts := make([][]T, workersFor(g.n))

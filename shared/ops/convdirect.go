@@ -61,12 +61,7 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 		clear(xp) // the border stays zero; each example overwrites the interior
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
-			xi := x[i*inSize : (i+1)*inSize]
-			for c := range p.cin {
-				for r := range p.hin {
-					copy(xp[(c*p.hp+r+p.padH)*p.wp+p.padW:][:p.win], xi[(c*p.hin+r)*p.win:][:p.win])
-				}
-			}
+			p.fill(xp, x[i*inSize:(i+1)*inSize])
 			yi := y[i*outSize : (i+1)*outSize]
 			for oh := range p.hout {
 				for t := range p.tiles {
@@ -82,6 +77,16 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 			}
 		}
 	})
+}
+
+// fill copies the example xi into the interior of its padded copy xp,
+// whose border is zero.
+func (p directPlan) fill(xp, xi []float32) {
+	for c := range p.cin {
+		for r := range p.hin {
+			copy(xp[(c*p.hp+r+p.padH)*p.wp+p.padW:][:p.win], xi[(c*p.hin+r)*p.win:][:p.win])
+		}
+	}
 }
 
 // directForward is convForwardKernel on the direct path.
@@ -127,4 +132,70 @@ func directBackData(g convGeom, gy, w []float32) []float32 {
 // gradient's output rows) that suit the direct path.
 func (g convGeom) directBackDataOK() bool {
 	return g.stride == 1 && g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(1, g.w)
+}
+
+// directBackFilter is convBackFilterKernel on the direct path (stride 1):
+// dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from
+// the padded example at output position q; each worker sums its examples
+// and the sum is transposed at the end.
+func directBackFilter(g convGeom, x, gy []float32) []float32 {
+	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad)
+	taps, positions := len(p.offs), g.positions
+	pos := make([]int32, 0, positions)
+	for oh := range g.ho {
+		for ow := range g.wo {
+			pos = append(pos, int32(oh*p.wp+ow))
+		}
+	}
+	tapPanels, oPanels := (taps+sgemmMR-1)/sgemmMR, (g.o+sgemmNR-1)/sgemmNR
+	// The last panel's missing taps repeat the last one; their rows are dropped.
+	aoffs := make([]int32, tapPanels*sgemmMR)
+	copy(aoffs, p.offs)
+	for i := taps; i < len(aoffs); i++ {
+		aoffs[i] = p.offs[taps-1]
+	}
+	inSize, outSize := g.c*g.h*g.w, g.o*positions
+	parts := make([][]float32, workersFor(g.n))
+	parallelFor(g.n, func(wk, lo, hi int) {
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
+		xp := grow(&buf.col, p.cin*p.hp*p.wp)
+		clear(xp)
+		bp := grow(&buf.b, oPanels*sgemmNR*positions)
+		acc := make([]float32, taps*g.o)
+		tile := buf.tile[:]
+		for i := lo; i < hi; i++ {
+			p.fill(xp, x[i*inSize:(i+1)*inSize])
+			packB(true, gy[i*outSize:(i+1)*outSize], positions, 0, 0, positions, g.o, bp) // gy_nᵀ
+			for ip := range tapPanels {
+				rows := min(sgemmMR, taps-sgemmMR*ip)
+				for jp := range oPanels {
+					cols := min(sgemmNR, g.o-sgemmNR*jp)
+					panel := &bp[jp*sgemmNR*positions]
+					if rows == sgemmMR && cols == sgemmNR {
+						convFilterKernel6x16(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, &acc[sgemmMR*ip*g.o+sgemmNR*jp], g.o)
+						continue
+					}
+					clear(tile)
+					convFilterKernel6x16(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, &tile[0], sgemmNR)
+					for r := range rows {
+						dst := acc[(sgemmMR*ip+r)*g.o+sgemmNR*jp:][:cols]
+						for j, v := range tile[r*sgemmNR:][:cols] {
+							dst[j] += v
+						}
+					}
+				}
+			}
+		}
+		parts[wk] = acc
+	})
+	dw := make([]float32, g.o*taps)
+	for _, acc := range parts {
+		for t := range taps {
+			for o, v := range acc[t*g.o : (t+1)*g.o] {
+				dw[o*taps+t] += v
+			}
+		}
+	}
+	return dw
 }

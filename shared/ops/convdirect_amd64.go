@@ -7,3 +7,9 @@ package ops
 //
 //go:noescape
 func convKernel6x16(k int, a, x *float32, offs *int32, c *float32, ldc int)
+
+// convFilterKernel6x16 adds A·b into the 6×16 block c (row stride ldc),
+// where A[r][p] = x[aoffs[r]+pos[p]] and b is a packed k×16 panel.
+//
+//go:noescape
+func convFilterKernel6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int)

@@ -17,3 +17,17 @@ func convKernel6x16(k int, a, x *float32, offs *int32, c *float32, ldc int) {
 		}
 	}
 }
+
+func convFilterKernel6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int) {
+	ao, ps, bs := unsafe.Slice(aoffs, 6), unsafe.Slice(pos, k), unsafe.Slice(b, 16*k)
+	cs := unsafe.Slice(c, 5*ldc+16)
+	at := func(i int) float32 { return *(*float32)(unsafe.Add(unsafe.Pointer(x), 4*i)) }
+	for p := range k {
+		for r := range 6 {
+			v := at(int(ao[r]) + int(ps[p]))
+			for j, bv := range bs[p*16 : p*16+16] {
+				cs[r*ldc+j] += v * bv
+			}
+		}
+	}
+}

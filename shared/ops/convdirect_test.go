@@ -9,8 +9,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// TestConvDirect checks the direct float32 convolution and its data
-// gradient against the im2col path in float64, on the shapes of the
+// TestConvDirect checks the direct float32 convolution and its data and
+// filter gradients against the im2col path in float64, on the shapes of the
 // models (28 and 14 wide, one and 32 input channels), partial row segments
 // and output-channel panels, non-square kernels and every padding.
 func TestConvDirect(t *testing.T) {
@@ -56,6 +56,7 @@ func TestConvDirect(t *testing.T) {
 				}
 			}
 			check("forward", directForward(g, x32, w32), convForwardKernel(g, x64, w64), g.ckk)
+			check("filter gradient", directBackFilter(g, x32, gy32), convBackFilterKernel(g, x64, gy64), c.n*g.positions)
 			if c.pad <= c.kh-1 && c.pad <= c.kw-1 {
 				check("data gradient", directBackData(g, gy32, w32), convBackDataKernel(g, gy64, w64), c.o*c.kh*c.kw)
 			}
