@@ -285,6 +285,14 @@ func argmaxPlane2x2[T float](g poolGeom, key []T, at []int32) {
 				argmax2x2AVX2(&r0[2*tail], &r1[2*tail], &out[tail], 8, int32(top+2*tail), int32(w))
 			}
 			first = g.wo
+		} else if fastSgemm && g.wo >= 4 && w >= 6 && oh < g.ho-1 {
+			// Eight windows from rows that hold fewer (7 on a 14x14
+			// plane): the extra ones run on into the next rows and land
+			// in the next output row's slots, which that row rewrites.
+			// Not on the last output row, whose extra slots do not exist;
+			// the reads stay inside the plane since 16 <= 3w.
+			argmax2x2AVX2(&r0[0], &r1[0], &at[oh*g.wo], 8, int32(top), int32(w))
+			first = g.wo
 		}
 		for ow := first; ow < len(out); ow++ {
 			j := 2 * ow

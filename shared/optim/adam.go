@@ -80,15 +80,17 @@ func (a *Adam) Step(params, grads [][]float32, lr float64) error {
 				coupled = a.weightDecay
 			}
 		}
-		for j := range p {
-			pj := float64(p[j]) * shrink
-			gj := float64(g[j]) + coupled*float64(p[j])
-			mj := float32(b1*float64(m[j]) + (1-b1)*gj)
-			vj := float32(b2*float64(v[j]) + (1-b2)*gj*gj)
-			m[j], v[j] = mj, vj
-			denom := math.Sqrt(float64(vj))/sqrtBC2 + a.eps
-			p[j] = float32(pj - stepSize*float64(mj)/denom)
-		}
+		eachRange(len(p), func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				pj := float64(p[j]) * shrink
+				gj := float64(g[j]) + coupled*float64(p[j])
+				mj := float32(b1*float64(m[j]) + (1-b1)*gj)
+				vj := float32(b2*float64(v[j]) + (1-b2)*gj*gj)
+				m[j], v[j] = mj, vj
+				denom := math.Sqrt(float64(vj))/sqrtBC2 + a.eps
+				p[j] = float32(pj - stepSize*float64(mj)/denom)
+			}
+		})
 	}
 	a.steps++
 	return nil

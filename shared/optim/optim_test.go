@@ -136,6 +136,10 @@ func (r *refAdam) step(p [][]float64, g [][]float32, lr float64) {
 var mask = []bool{true, false, true, false}
 
 func TestSGDMatchesReference(t *testing.T) {
+	// The last tensor is large enough for Step to split its update over
+	// goroutines.
+	sizes := append(slices.Clone(testSizes), 150001)
+	mask := append(slices.Clone(mask), true)
 	tests := []struct {
 		name string
 		opts []SGDOption
@@ -151,12 +155,12 @@ func TestSGDMatchesReference(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := rand.New(rand.NewPCG(1, 2))
-		params := randTensors(r, testSizes, 1)
+		params := randTensors(r, sizes, 1)
 		want := to64(params)
-		opt := NewSGD(testSizes, tt.opts...)
+		opt := NewSGD(sizes, tt.opts...)
 		ref := tt.ref
 		for step := range 8 {
-			grads := randTensors(r, testSizes, 2)
+			grads := randTensors(r, sizes, 2)
 			lr := 0.1 / float64(step+1)
 			if err := opt.Step(params, grads, lr); err != nil {
 				t.Fatalf("%s: %v", tt.name, err)
@@ -171,6 +175,8 @@ func TestSGDMatchesReference(t *testing.T) {
 }
 
 func TestAdamMatchesReference(t *testing.T) {
+	sizes := append(slices.Clone(testSizes), 150001) // see TestSGDMatchesReference
+	mask := append(slices.Clone(mask), true)
 	def := refAdam{b1: 0.9, b2: 0.999, eps: 1e-8}
 	with := func(f func(*refAdam)) refAdam { r := def; f(&r); return r }
 	tests := []struct {
@@ -191,12 +197,12 @@ func TestAdamMatchesReference(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := rand.New(rand.NewPCG(3, 4))
-		params := randTensors(r, testSizes, 1)
+		params := randTensors(r, sizes, 1)
 		want := to64(params)
-		opt := NewAdam(testSizes, tt.opts...)
+		opt := NewAdam(sizes, tt.opts...)
 		ref := tt.ref
 		for step := range 8 {
-			grads := randTensors(r, testSizes, 2)
+			grads := randTensors(r, sizes, 2)
 			lr := 0.01 * float64(step+1)
 			if err := opt.Step(params, grads, lr); err != nil {
 				t.Fatalf("%s: %v", tt.name, err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // An Optimizer updates parameters from their gradients.
@@ -203,4 +205,25 @@ func zeros(sizes []int) [][]float32 {
 		b[i] = make([]float32, n)
 	}
 	return b
+}
+
+// eachRange runs body over [0,n), split over the CPUs when n is large
+// enough to pay for the goroutines: an update is elementwise, so the result
+// does not depend on the split.
+func eachRange(n int, body func(lo, hi int)) {
+	const minChunk = 1 << 16
+	workers := min(runtime.GOMAXPROCS(0), n/minChunk)
+	if workers <= 1 {
+		body(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body(w*n/workers, (w+1)*n/workers)
+		}()
+	}
+	wg.Wait()
 }

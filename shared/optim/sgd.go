@@ -58,24 +58,28 @@ func (s *SGD) Step(params, grads [][]float32, lr float64) error {
 			wd = s.weightDecay
 		}
 		if s.buf == nil {
-			for j := range p {
-				d := float64(g[j]) + wd*float64(p[j])
-				p[j] = float32(float64(p[j]) - lr*d)
-			}
+			eachRange(len(p), func(lo, hi int) {
+				for j := lo; j < hi; j++ {
+					d := float64(g[j]) + wd*float64(p[j])
+					p[j] = float32(float64(p[j]) - lr*d)
+				}
+			})
 			continue
 		}
 		b := s.buf[i]
-		for j := range p {
-			d := float64(g[j]) + wd*float64(p[j])
-			bj := float32(mu*float64(b[j]) + d)
-			b[j] = bj
-			if s.nesterov {
-				d += mu * float64(bj)
-			} else {
-				d = float64(bj)
+		eachRange(len(p), func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				d := float64(g[j]) + wd*float64(p[j])
+				bj := float32(mu*float64(b[j]) + d)
+				b[j] = bj
+				if s.nesterov {
+					d += mu * float64(bj)
+				} else {
+					d = float64(bj)
+				}
+				p[j] = float32(float64(p[j]) - lr*d)
 			}
-			p[j] = float32(float64(p[j]) - lr*d)
-		}
+		})
 	}
 	s.steps++
 	return nil
