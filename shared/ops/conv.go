@@ -230,7 +230,7 @@ func (g convGeom) directCols() bool {
 
 // convForwardKernel: per example, y_n [O,P] = w [O,CKK] · col(x_n) [CKK,P].
 func convForwardKernel[T float](g convGeom, x, w []T) []T {
-	if x32, ok := any(x).([]float32); ok && useDirect(g.stride, g.wo) {
+	if x32, ok := any(x).([]float32); ok && useDirect(g.stride, g.wo, g.o) {
 		return any(directForward(g, x32, any(w).([]float32))).([]T)
 	}
 	y := make([]T, g.n*g.o*g.positions)

@@ -37,14 +37,18 @@ func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int) directPlan {
 }
 
 // useDirect reports whether the direct path suits a convolution with this
-// stride and output width: stride 1, and 16-wide row segments at least
-// three quarters used (28 and 14 wide rows are 7/8, 32 wide ones full).
-func useDirect(stride, wout int) bool {
-	if !fastSgemm || stride != 1 || wout < 1 {
+// stride, output width and number of output channels: stride 1, 16-wide
+// row segments at least three quarters used (28 and 14 wide rows are 7/8,
+// 32 wide ones full), and panels of 6 output channels at least three
+// quarters used (the data gradient of a one-channel input would waste 5/6
+// of the kernel's work; im2col does better there).
+func useDirect(stride, wout, cout int) bool {
+	if !fastSgemm || stride != 1 || wout < 1 || cout < 1 {
 		return false
 	}
 	tiles := (wout + sgemmNR - 1) / sgemmNR
-	return 4*wout >= 3*sgemmNR*tiles
+	panels := (cout + sgemmMR - 1) / sgemmMR
+	return 4*wout >= 3*sgemmNR*tiles && 4*cout >= 3*sgemmMR*panels
 }
 
 // run sets y [n,cout,hout,wout] to the convolution of x [n,cin,hin,win]
@@ -129,9 +133,9 @@ func directBackData(g convGeom, gy, w []float32) []float32 {
 
 // directBackDataOK reports whether directBackData applies: stride 1, the
 // padding no larger than the kernel less one, and input rows (the
-// gradient's output rows) that suit the direct path.
+// gradient's output rows) and channels that suit the direct path.
 func (g convGeom) directBackDataOK() bool {
-	return g.stride == 1 && g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(1, g.w)
+	return g.stride == 1 && g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(1, g.w, g.c)
 }
 
 // directBackFilter is convBackFilterKernel on the direct path (stride 1):
