@@ -37,18 +37,87 @@ func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int) directPlan {
 }
 
 // useDirect reports whether the direct path suits a convolution with this
-// stride, output width and number of output channels: stride 1, 16-wide
-// row segments at least three quarters used (28 and 14 wide rows are 7/8,
-// 32 wide ones full), and panels of 6 output channels at least three
-// quarters used (the data gradient of a one-channel input would waste 5/6
-// of the kernel's work; im2col does better there).
+// stride, output width and number of output channels: stride 1 and a
+// layout of kernel tiles at least three quarters used.
 func useDirect(stride, wout, cout int) bool {
-	if !fastSgemm || stride != 1 || wout < 1 || cout < 1 {
-		return false
+	_, ok := directLayout(wout, cout)
+	return fastSgemm && stride == 1 && ok
+}
+
+// directLayout picks how kernel tiles cover the output: 16 positions of one
+// row by 6 channels (run), or 6 positions by 16 channels (runByChannels),
+// whichever wastes less of the tiles, and whether that one uses at least
+// three quarters of them. A 14-wide row fills 7/8 of a 16-position tile;
+// 64 channels fill 16-channel tiles exactly; the data gradient of a
+// one-channel input suits neither, and keeps the im2col path.
+func directLayout(wout, cout int) (byChannels, ok bool) {
+	if wout < 1 || cout < 1 {
+		return false, false
 	}
-	tiles := (wout + sgemmNR - 1) / sgemmNR
-	panels := (cout + sgemmMR - 1) / sgemmMR
-	return 4*wout >= 3*sgemmNR*tiles && 4*cout >= 3*sgemmMR*panels
+	rows := float64(wout) / float64(sgemmNR*((wout+sgemmNR-1)/sgemmNR)) *
+		float64(cout) / float64(sgemmMR*((cout+sgemmMR-1)/sgemmMR))
+	chans := float64(cout) / float64(sgemmNR*((cout+sgemmNR-1)/sgemmNR))
+	return chans > rows, max(rows, chans) >= 0.75
+}
+
+// convolve adds to y [n,cout,hout,wout], which must be zero, the
+// convolution of x [n,cin,hin,win] with the filters w [cout, cin·kh·kw].
+func (p directPlan) convolve(n int, x, w, y []float32, byChannels bool) {
+	shared := getGemmBuf()
+	defer putGemmBuf(shared)
+	taps := len(p.offs)
+	if byChannels {
+		bp := grow(&shared.whole, (p.cout+sgemmNR-1)/sgemmNR*sgemmNR*taps)
+		packB(true, w, taps, 0, 0, taps, p.cout, bp) // wᵀ, in panels of 16 channels
+		p.runByChannels(n, x, bp, y)
+		return
+	}
+	ap := grow(&shared.whole, (p.cout+sgemmMR-1)/sgemmMR*sgemmMR*taps)
+	packA(false, w, taps, 0, 0, p.cout, taps, ap)
+	p.run(n, x, ap, y)
+}
+
+// runByChannels is run with tiles of 6 output positions by 16 channels:
+// the kernel broadcasts the input at six positions and loads 16 channels'
+// weights, packed in bp, for each filter tap.
+func (p directPlan) runByChannels(n int, x, bp, y []float32) {
+	inSize, positions := p.cin*p.hin*p.win, p.hout*p.wout
+	outSize, taps := p.cout*positions, len(p.offs)
+	posPanels, chanPanels := (positions+sgemmMR-1)/sgemmMR, (p.cout+sgemmNR-1)/sgemmNR
+	// Each position's offset in the padded input; the last panel's missing
+	// positions repeat the last one and are dropped.
+	pos := make([]int32, posPanels*sgemmMR)
+	for q := range positions {
+		pos[q] = int32(q/p.wout*p.wp + q%p.wout)
+	}
+	for q := positions; q < len(pos); q++ {
+		pos[q] = pos[positions-1]
+	}
+	parallelFor(n, func(_, lo, hi int) {
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
+		xp := grow(&buf.col, p.cin*p.hp*p.wp)
+		clear(xp)
+		tile := buf.tile[:]
+		for i := lo; i < hi; i++ {
+			p.fill(xp, x[i*inSize:(i+1)*inSize])
+			yi := y[i*outSize : (i+1)*outSize]
+			for ip := range posPanels {
+				rows := min(sgemmMR, positions-sgemmMR*ip)
+				for jp := range chanPanels {
+					cols := min(sgemmNR, p.cout-sgemmNR*jp)
+					clear(tile)
+					convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], sgemmNR)
+					for r := range rows {
+						dst := yi[sgemmNR*jp*positions+sgemmMR*ip+r:]
+						for j, v := range tile[r*sgemmNR:][:cols] {
+							dst[j*positions] = v
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 // run sets y [n,cout,hout,wout] to the convolution of x [n,cin,hin,win]
@@ -95,13 +164,14 @@ func (p directPlan) fill(xp, xi []float32) {
 
 // directForward is convForwardKernel on the direct path.
 func directForward(g convGeom, x, w []float32) []float32 {
+	byChannels, _ := directLayout(g.wo, g.o)
+	return directForwardWith(g, x, w, byChannels)
+}
+
+func directForwardWith(g convGeom, x, w []float32, byChannels bool) []float32 {
 	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad)
-	shared := getGemmBuf()
-	defer putGemmBuf(shared)
-	ap := grow(&shared.whole, (g.o+sgemmMR-1)/sgemmMR*sgemmMR*g.ckk)
-	packA(false, w, g.ckk, 0, 0, g.o, g.ckk, ap)
 	y := make([]float32, g.n*g.o*g.positions)
-	p.run(g.n, x, ap, y)
+	p.convolve(g.n, x, w, y, byChannels)
 	return y
 }
 
@@ -109,10 +179,13 @@ func directForward(g convGeom, x, w []float32) []float32 {
 // the data gradient is the convolution of gy, padded by k-1-pad, with the
 // filters flipped in space and with input and output channels swapped.
 func directBackData(g convGeom, gy, w []float32) []float32 {
-	shared := getGemmBuf()
-	defer putGemmBuf(shared)
+	byChannels, _ := directLayout(g.w, g.c)
+	return directBackDataWith(g, gy, w, byChannels)
+}
+
+func directBackDataWith(g convGeom, gy, w []float32, byChannels bool) []float32 {
 	kk := g.kh * g.kw
-	wt := grow(&shared.a, g.c*g.o*kk) // [C, O·KH·KW]
+	wt := make([]float32, g.c*g.o*kk) // [C, O·KH·KW]
 	for o := range g.o {
 		for c := range g.c {
 			src := w[(o*g.c+c)*kk:][:kk]
@@ -122,12 +195,9 @@ func directBackData(g convGeom, gy, w []float32) []float32 {
 			}
 		}
 	}
-	taps := g.o * kk
-	ap := grow(&shared.whole, (g.c+sgemmMR-1)/sgemmMR*sgemmMR*taps)
-	packA(false, wt, taps, 0, 0, g.c, taps, ap)
 	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad)
 	dx := make([]float32, g.n*g.c*g.h*g.w)
-	p.run(g.n, gy, ap, dx)
+	p.convolve(g.n, gy, wt, dx, byChannels)
 	return dx
 }
 

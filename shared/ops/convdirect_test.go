@@ -55,10 +55,14 @@ func TestConvDirect(t *testing.T) {
 					}
 				}
 			}
-			check("forward", directForward(g, x32, w32), convForwardKernel(g, x64, w64), g.ckk)
 			check("filter gradient", directBackFilter(g, x32, gy32), convBackFilterKernel(g, x64, gy64), c.n*g.positions)
-			if c.pad <= c.kh-1 && c.pad <= c.kw-1 {
-				check("data gradient", directBackData(g, gy32, w32), convBackDataKernel(g, gy64, w64), c.o*c.kh*c.kw)
+			want := convForwardKernel(g, x64, w64)
+			wantDX := convBackDataKernel(g, gy64, w64)
+			for _, byChannels := range []bool{false, true} {
+				check(fmt.Sprintf("forward (by channels %v)", byChannels), directForwardWith(g, x32, w32, byChannels), want, g.ckk)
+				if c.pad <= c.kh-1 && c.pad <= c.kw-1 {
+					check(fmt.Sprintf("data gradient (by channels %v)", byChannels), directBackDataWith(g, gy32, w32, byChannels), wantDX, c.o*c.kh*c.kw)
+				}
 			}
 		})
 	}
