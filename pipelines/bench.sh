@@ -77,9 +77,12 @@ if ! "$PY" -c 'import torch' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev
 	$SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-torch libopenblas0-pthread >&2
 fi
 load "pytorch start"
-# This workplace sets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for old OpenBLAS
-# builds; they slow a current one, so the peer runs without them.
-theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" pipelines/bench_torch.py --runs "${TORCH_RUNS:-15}")
+# The peer runs as fast as it can here: without this workplace's
+# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (meant for old OpenBLAS builds), and
+# with OpenBLAS single-threaded, since torch already runs its ops on its
+# own two threads and a second pool of BLAS threads on the same two cores
+# made it slower and erratic (train step 55 ms against 70-113 ms).
+theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" pipelines/bench_torch.py --runs "${TORCH_RUNS:-15}")
 load "pytorch end"
 echo "$theirs"
 
