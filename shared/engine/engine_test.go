@@ -469,3 +469,47 @@ func TestVJP(t *testing.T) {
 	}
 	t.Logf("VJP vs finite differences of the logit: max relative error %.2g", worst)
 }
+
+// TestFloat32MatchesFloat64 runs the float32 fast paths (direct
+// convolutions, vector pooling, the assembly GEMM) through whole networks
+// at the sizes of the real data, against the float64 reference path: the
+// loss and the input gradient (forward and both backward convolutions).
+func TestFloat32MatchesFloat64(t *testing.T) {
+	for _, tc := range []struct {
+		arch  string
+		shape []int
+	}{
+		{"madry-mnist", []int{1, 28, 28}},
+		{"cifar-cnn", []int{3, 32, 32}},
+	} {
+		t.Run(tc.arch, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			net := newTestNet(t, tc.arch, tc.shape, 4)
+			const batch = 3
+			x, y := gridImages(rng, batch, tc.shape), randLabels(rng, batch)
+			p32 := compiled(t)(engine.NewInputGrad(net, batch, engine.CrossEntropy))
+			p64 := compiled(t)(engine.NewInputGrad(net, batch, engine.CrossEntropy, engine.WithFloat64()))
+			mustRun(t, p32, map[string][]float32{"x": x}, y)
+			mustRun(t, p64, map[string][]float32{"x": x}, y)
+			l32, l64 := out32(t, p32, "loss"), out64(t, p64, "loss")
+			for i := range l64 {
+				if math.Abs(float64(l32[i])-l64[i]) > 1e-4*(1+math.Abs(l64[i])) {
+					t.Errorf("loss %d: float32 %v, float64 %v", i, l32[i], l64[i])
+				}
+			}
+			g32, g64 := out32(t, p32, "grad"), out64(t, p64, "grad")
+			scale := 0.0
+			for _, v := range g64 {
+				scale = max(scale, math.Abs(v))
+			}
+			if scale == 0 {
+				t.Fatal("zero input gradient: the check is vacuous")
+			}
+			for i := range g64 {
+				if math.Abs(float64(g32[i])-g64[i]) > 1e-3*scale {
+					t.Fatalf("grad[%d]: float32 %v, float64 %v (largest %v)", i, g32[i], g64[i], scale)
+				}
+			}
+		})
+	}
+}
