@@ -42,7 +42,9 @@
 //
 // float32 products use a packed GEMM with an AVX2/FMA assembly kernel when
 // the CPU has one (about 8x gonum's Sgemm here), else gonum; float64, used
-// by the finite-difference tests, uses gonum.
+// by the finite-difference tests, uses gonum. Stride-1 float32
+// convolutions and their gradients run as direct convolutions on kernels
+// of the same kind (convdirect.go); others unroll with im2col.
 //
 // Ops allocate their outputs afresh on each run rather than implementing
 // G.UsePreallocDoer: the machine offers a register's previous value, which
