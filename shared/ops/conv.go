@@ -230,7 +230,7 @@ func (g convGeom) directCols() bool {
 
 // convForwardKernel: per example, y_n [O,P] = w [O,CKK] · col(x_n) [CKK,P].
 func convForwardKernel[T float](g convGeom, x, w []T) []T {
-	if x32, ok := any(x).([]float32); ok && useDirect(g.stride, g.wo, g.o) {
+	if x32, ok := any(x).([]float32); ok && g.directForwardOK() {
 		return any(directForward(g, x32, any(w).([]float32))).([]T)
 	}
 	y := make([]T, g.n*g.o*g.positions)
@@ -260,7 +260,7 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 
 // convBackDataKernel: per example, dx_n = col2im(wᵀ [CKK,O] · gy_n [O,P]).
 func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
-	if gy32, ok := any(gy).([]float32); ok && fastSgemm && g.directBackDataOK() {
+	if gy32, ok := any(gy).([]float32); ok && g.directBackDataOK() {
 		return any(directBackData(g, gy32, any(w).([]float32))).([]T)
 	}
 	dx := make([]T, g.n*g.c*g.h*g.w)
@@ -293,7 +293,7 @@ func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 // convBackFilterKernel: dw [O,CKK] = Σ_n gy_n [O,P] · col(x_n)ᵀ [P,CKK],
 // each worker summing its examples into its own buffer.
 func convBackFilterKernel[T float](g convGeom, x, gy []T) []T {
-	if x32, ok := any(x).([]float32); ok && fastSgemm && g.stride == 1 {
+	if x32, ok := any(x).([]float32); ok && g.directBackFilterOK() {
 		return any(directBackFilter(g, x32, any(gy).([]float32))).([]T)
 	}
 	dw := make([]T, g.o*g.ckk)

@@ -4,9 +4,11 @@ package ops
 // in place, from a zero-padded copy, instead of unrolling it with im2col and
 // packing the unrolled matrix, and computes the data gradient as the direct
 // convolution of the output gradient with the flipped, transposed filters
-// instead of a GEMM followed by col2im. Output rows go in segments of 16
-// positions, the kernel's width, so rows whose segments would be mostly
-// padding keep the im2col path.
+// instead of a GEMM followed by col2im, and the filter gradient from the
+// padded input and the output gradient without im2col. The 6×16 kernels
+// cover the output with tiles of 16 positions of a row by 6 channels, or 6
+// positions by 16 channels, whichever fills its tiles better; where
+// neither fills three quarters, the im2col path stays.
 
 // directPlan is a stride-1 convolution of cin×hin×win inputs by kh×kw
 // filters with padding padH and padW giving cout×hout×wout outputs.
@@ -201,12 +203,18 @@ func directBackDataWith(g convGeom, gy, w []float32, byChannels bool) []float32 
 	return dx
 }
 
-// directBackDataOK reports whether directBackData applies: stride 1, the
-// padding no larger than the kernel less one, and input rows (the
-// gradient's output rows) and channels that suit the direct path.
+// directForwardOK, directBackDataOK and directBackFilterOK report whether
+// the direct path applies to a convolution's three products: stride 1 (and
+// for the data gradient, padding no larger than the kernel less one), and
+// tiles mostly used (see directLayout). The filter gradient's tiles run
+// over filter taps and channels, which any layer fills well enough.
+func (g convGeom) directForwardOK() bool { return useDirect(g.stride, g.wo, g.o) }
+
 func (g convGeom) directBackDataOK() bool {
-	return g.stride == 1 && g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(1, g.w, g.c)
+	return g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(g.stride, g.w, g.c)
 }
+
+func (g convGeom) directBackFilterOK() bool { return fastSgemm && g.stride == 1 }
 
 // directBackFilter is convBackFilterKernel on the direct path (stride 1):
 // dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from

@@ -71,17 +71,16 @@ func parallelGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb 
 // sharedA packs op(a), m×k, once into buf for many gemmA calls with the
 // same A, when T is float32 on the fast path; otherwise it returns nil and
 // gemmA packs as gemm does.
-func sharedA[T float](buf *gemmBuf, tA bool, a []T, lda, m, k int) *packedA {
+func sharedA[T float](buf *gemmBuf, tA bool, a []T, lda, m, k int) []float32 {
 	a32, ok := any(a).([]float32)
 	if !ok || !fastSgemm || m == 0 || k == 0 {
 		return nil
 	}
-	pa := packWhole(&buf.whole, tA, a32, lda, m, k)
-	return &pa
+	return packWhole(&buf.whole, tA, a32, lda, m, k)
 }
 
 // gemmA is gemm with op(a)'s packed blocks taken from pre, when not nil.
-func gemmA[T float](buf *gemmBuf, pre *packedA, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemmA[T float](buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if pre == nil {
 		gemm(buf, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return

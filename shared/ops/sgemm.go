@@ -52,16 +52,10 @@ func sgemm(buf *gemmBuf, tA, tB bool, m, n, k int, a []float32, lda int, b []flo
 	sgemmPre(buf, nil, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 }
 
-// packedA is op(a) packed once, block by block in sgemm's order, for many
-// products with the same A: a convolution's weights meet every example.
-type packedA struct {
-	tA        bool
-	m, k, lda int
-	data      []float32
-}
-
-// packWhole packs all of op(a), m×k, into dst's storage.
-func packWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) packedA {
+// packWhole packs all of op(a), m×k, into dst's storage, block by block in
+// sgemm's order, for many products with the same A (a convolution's weights
+// meet every example) through sgemmPre.
+func packWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) []float32 {
 	size := 0
 	for pc := 0; pc < k; pc += sgemmKC {
 		kb := min(sgemmKC, k-pc)
@@ -78,12 +72,12 @@ func packWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) packedA {
 			off += (mb + sgemmMR - 1) / sgemmMR * sgemmMR * kb
 		}
 	}
-	return packedA{tA: tA, m: m, k: k, lda: lda, data: data}
+	return data
 }
 
 // sgemmPre is sgemm taking its A blocks from pre when that is not nil
-// (pre must then have been packed from the same a, tA, m and k).
-func sgemmPre(buf *gemmBuf, pre *packedA, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// (pre must then be packWhole of the same a, tA, m and k).
+func sgemmPre(buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -129,7 +123,7 @@ func sgemmPre(buf *gemmBuf, pre *packedA, tA, tB bool, m, n, k int, a []float32,
 				mpanels := (mb + sgemmMR - 1) / sgemmMR
 				var ap []float32
 				if pre != nil {
-					ap = pre.data[preOff : preOff+mpanels*sgemmMR*kb]
+					ap = pre[preOff : preOff+mpanels*sgemmMR*kb]
 					preOff += mpanels * sgemmMR * kb
 				} else {
 					ap = grow(&buf.a, mpanels*sgemmMR*kb)

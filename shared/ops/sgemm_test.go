@@ -71,7 +71,7 @@ func TestSgemm(t *testing.T) {
 						c := slices.Clone(c)
 						if whole {
 							pa := packWhole(&buf.whole, tA, a, lda, tc.m, tc.k)
-							sgemmPre(&buf, &pa, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+							sgemmPre(&buf, pa, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
 						} else {
 							sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
 						}
