@@ -203,6 +203,7 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 	}
 	out := make([]T, outShape.TotalSize())
 	plane, pooled := g.h*g.w, g.ho*g.wo
+	disjoint := g.sh >= g.kh && g.sw >= g.kw // windows do not overlap
 	parallelFor(g.n*g.c, func(_, lo, hi int) {
 		at := make([]int32, pooled)
 		for pl := lo; pl < hi; pl++ {
@@ -216,6 +217,14 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 			case poolScatter:
 				argmaxPlane(g, in[0].data[pl*plane:(pl+1)*plane], at)
 				gr, dst := in[1].data[pl*pooled:(pl+1)*pooled], out[pl*plane:(pl+1)*plane]
+				if disjoint {
+					// Each position is some window's argmax at most once:
+					// a store, without reading dst first.
+					for o, i := range at {
+						dst[i] = gr[o]
+					}
+					continue
+				}
 				for o, i := range at {
 					dst[i] += gr[o]
 				}
