@@ -62,8 +62,8 @@ func directLayout(wout, cout int) (byChannels, ok bool) {
 	return chans > rows, max(rows, chans) >= 0.75
 }
 
-// convolve adds to y [n,cout,hout,wout], which must be zero, the
-// convolution of x [n,cin,hin,win] with the filters w [cout, cin·kh·kw].
+// convolve sets y [n,cout,hout,wout] to the convolution of x
+// [n,cin,hin,win] with the filters w [cout, cin·kh·kw].
 func (p directPlan) convolve(n int, x, w, y []float32, byChannels bool) {
 	shared := getGemmBuf()
 	defer putGemmBuf(shared)

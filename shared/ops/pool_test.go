@@ -59,3 +59,39 @@ func TestArgmaxPlane(t *testing.T) {
 		}
 	}
 }
+
+// TestArgmax2x2NaN checks that a window holding NaNs gets the same argmax
+// from the vector path (a row of eight windows) as from the scalar one (a
+// single window), so whether a NaN propagates does not depend on the
+// plane's width.
+func TestArgmax2x2NaN(t *testing.T) {
+	nan := float32(math.NaN())
+	vals := []float32{nan, -1, 0, 2}
+	p2 := poolParams{kh: 2, kw: 2, sh: 2, sw: 2}
+	wide, _ := p2.geom("test", []int{1, 1, 2, 16})
+	one, _ := p2.geom("test", []int{1, 1, 2, 2})
+	n := 0
+	for _, a := range vals {
+		for _, b := range vals {
+			for _, c := range vals {
+				for _, d := range vals {
+					row := make([]float32, 32)
+					row[0], row[1], row[16], row[17] = a, b, c, d
+					atWide := make([]int32, 8)
+					argmaxPlane(wide, row, atWide)
+					atOne := make([]int32, 1)
+					argmaxPlane(one, []float32{a, b, c, d}, atOne)
+					// Offsets within the window: (row, column).
+					gw, go1 := [2]int32{atWide[0] / 16, atWide[0] % 16}, [2]int32{atOne[0] / 2, atOne[0] % 2}
+					if gw != go1 {
+						t.Errorf("window (%v %v; %v %v): vector path picks %v, scalar path %v", a, b, c, d, gw, go1)
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n != 256 {
+		t.Fatalf("checked %d windows", n)
+	}
+}
