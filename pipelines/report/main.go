@@ -67,7 +67,7 @@ func write(w *os.File, dir string, models []string) error {
 	now := time.Now()
 	fmt.Fprintf(out, "Generated %s by `pipelines/report` from the files in `%s`.\n\n", now.UTC().Format(time.RFC3339), dir)
 	if took, ok := elapsed(filepath.Join(dir, "started"), now); ok {
-		fmt.Fprintf(out, "This run of the pipeline took %s of wall time on %s (%d CPUs), from `make` to this report.\n\n", took, cpuModel(), runtime.NumCPU())
+		fmt.Fprintf(out, "The last `make` of this study took %s of wall time on %s (%d CPUs), from its start to this report (steps done by an earlier, interrupted `make` are not counted).\n\n", took, cpuModel(), runtime.NumCPU())
 	}
 	// Attacks in the order they first appear.
 	var attacks []string

@@ -473,7 +473,8 @@ func TestVJP(t *testing.T) {
 // TestFloat32MatchesFloat64 runs the float32 fast paths (direct
 // convolutions, vector pooling, the assembly GEMM) through whole networks
 // at the sizes of the real data, against the float64 reference path: the
-// loss and the input gradient (forward and both backward convolutions).
+// loss, the input gradient (forward convolutions and data gradients) and a
+// train step's parameter gradients (filter gradients).
 func TestFloat32MatchesFloat64(t *testing.T) {
 	for _, tc := range []struct {
 		arch  string
@@ -508,6 +509,31 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 			for i := range g64 {
 				if math.Abs(float64(g32[i])-g64[i]) > 1e-3*scale {
 					t.Fatalf("grad[%d]: float32 %v, float64 %v (largest %v)", i, g32[i], g64[i], scale)
+				}
+			}
+
+			s32 := compiled(t)(engine.NewTrainStep(net, batch, engine.CrossEntropy))
+			s64 := compiled(t)(engine.NewTrainStep(net, batch, engine.CrossEntropy, engine.WithFloat64()))
+			mustRun(t, s32, map[string][]float32{"x": x}, y)
+			mustRun(t, s64, map[string][]float32{"x": x}, y)
+			pg32, err := s32.ParamGrads()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pg32 = slices.Clone(pg32)
+			pg64, err := s64.ParamGrads()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range pg64 {
+				largest := 0.0
+				for _, v := range want {
+					largest = max(largest, math.Abs(float64(v)))
+				}
+				for j, v := range want {
+					if math.Abs(float64(pg32[i][j]-v)) > 1e-3*largest {
+						t.Fatalf("%s entry %d: float32 gradient %v, float64 %v (largest %v)", net.Trainable()[i].Name, j, pg32[i][j], v, largest)
+					}
 				}
 			}
 		})

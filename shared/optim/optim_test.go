@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -456,6 +457,27 @@ func TestDecayMaskLengthChecked(t *testing.T) {
 	} {
 		if err := opt.Step(params, params, 0.1); err == nil || !strings.Contains(err.Error(), "mask") {
 			t.Errorf("%T: error %v, want one about the mask", opt, err)
+		}
+	}
+}
+
+// TestEachRange checks that the split of an update covers every index
+// exactly once, whether or not it is large enough to split.
+func TestEachRange(t *testing.T) {
+	for _, n := range []int{0, 1, 1<<16 - 1, 1 << 17, 3<<17 + 5} {
+		var mu sync.Mutex
+		hits := make([]int, n)
+		eachRange(n, func(lo, hi int) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := lo; i < hi; i++ {
+				hits[i]++
+			}
+		})
+		for i, h := range hits {
+			if h != 1 {
+				t.Fatalf("n=%d: index %d covered %d times", n, i, h)
+			}
 		}
 	}
 }

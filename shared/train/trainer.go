@@ -55,11 +55,12 @@ type saved struct {
 	Progress Progress `json:"progress"`
 	Classes  []string `json:"classes,omitempty"`
 	Dataset  string   `json:"dataset,omitempty"`
-	// Examples and Labels (CRC-32C of the label column) identify the
+	// Examples and Digest (CRC-32C of the images and labels) identify the
 	// training data, so a resumed run refuses other data: its shuffles and
-	// its place in the epoch assume the same examples.
+	// its place in the epoch assume the same examples. Checkpoints written
+	// before they were recorded resume without the check.
 	Examples int    `json:"examples,omitempty"`
-	Labels   uint32 `json:"labels_crc32c,omitempty"`
+	Digest   uint32 `json:"data_crc32c,omitempty"`
 }
 
 // Record is one epoch's line in the training log.
@@ -165,7 +166,7 @@ func Resume(cls *classifier.Classifier, data Data) (*Trainer, error) {
 	if k := len(classNames(data.Header)); k != cls.Net.Config.Classes {
 		return nil, fmt.Errorf("resume: %s has %d classes, the checkpoint's model %d", data.name(), k, cls.Net.Config.Classes)
 	}
-	if n := data.Examples.Len(); s.Examples != 0 && (n != s.Examples || labelDigest(data.Examples.Labels) != s.Labels) {
+	if n := data.Examples.Len(); s.Examples != 0 && (n != s.Examples || dataDigest(data.Examples) != s.Digest) {
 		return nil, fmt.Errorf("resume: %s (%d examples) is not the data the run was trained on (%d examples): resume with the same stream", data.name(), n, s.Examples)
 	}
 	t := &Trainer{cfg: s.Config, data: data, cls: cls, progress: s.Progress, noise: rng.New(s.Config.Seed).Split("noise")}
@@ -181,26 +182,41 @@ func Resume(cls *classifier.Classifier, data Data) (*Trainer, error) {
 	return t, nil
 }
 
-// Extend sets the run's length to epochs, which may lengthen a finished
-// run. A schedule that depends on the run's length (cosine, cyclic, step)
-// is then spread over the new length from the current step on.
+// Extend sets the run's length to epochs: longer, even for a finished
+// run, or shorter down to the epochs already done when the run stands at
+// the end of one. A schedule that depends on the run's length (cosine,
+// cyclic, step) is recomputed for the new length, so the learning rate
+// changes at once.
 func (t *Trainer) Extend(epochs int) error {
-	if epochs < max(t.progress.Epoch, 1) {
-		return fmt.Errorf("cannot shorten the run to %d epochs: %d are done", epochs, t.progress.Epoch)
+	p := t.progress
+	if epochs < max(p.Epoch, 1) || (epochs == p.Epoch && p.Batch > 0) {
+		return fmt.Errorf("cannot shorten the run to %d epochs: %d epochs and %d batches are done", epochs, p.Epoch, p.Batch)
 	}
 	t.cfg.Epochs = epochs
-	t.progress.Done = t.progress.Epoch == epochs
+	t.progress.Done = p.Epoch == epochs
 	return nil
 }
 
-// labelDigest is the CRC-32C of the labels, identifying a training set.
-func labelDigest(labels []int64) uint32 {
-	var b [8]byte
-	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	for _, l := range labels {
-		binary.LittleEndian.PutUint64(b[:], uint64(l))
-		h.Write(b[:])
+// dataDigest is the CRC-32C of a training set's images and labels.
+func dataDigest(b *stream.Batch) uint32 {
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	h := crc32.New(tab)
+	h.Write(b.Pixels)
+	buf := make([]byte, 0, 4096)
+	flush := func() { h.Write(buf); buf = buf[:0] }
+	for _, v := range b.Floats {
+		if len(buf)+4 > cap(buf) {
+			flush()
+		}
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 	}
+	for _, l := range b.Labels {
+		if len(buf)+8 > cap(buf) {
+			flush()
+		}
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(l))
+	}
+	flush()
 	return h.Sum32()
 }
 
@@ -327,7 +343,7 @@ func (t *Trainer) Close() error {
 // training record, the optimiser state and the RNG state.
 func (t *Trainer) Snapshot() (*classifier.Classifier, error) {
 	s := saved{Config: t.cfg, Progress: t.progress, Classes: classNames(t.data.Header), Dataset: t.data.Header.Metadata[stream.MetaDataset],
-		Examples: t.data.Examples.Len(), Labels: labelDigest(t.data.Examples.Labels)}
+		Examples: t.data.Examples.Len(), Digest: dataDigest(t.data.Examples)}
 	rec, err := json.Marshal(s)
 	if err != nil {
 		return nil, err

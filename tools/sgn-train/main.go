@@ -37,9 +37,73 @@ const examples = `  sgn-fetch mnist | sgn-train -epochs 1 -o plain.sgn
 
 func main() { cli.Main("sgn-train", run) }
 
-// resumeFlags may accompany -resume: where the data, checkpoint and log go,
-// and the run's length.
+// resumeFlags may accompany -resume with any value: where the data,
+// checkpoint and log go, and the run's length.
 var resumeFlags = map[string]bool{"resume": true, "data": true, "o": true, "log": true, "epochs": true}
+
+// settingOf is the part of a run's configuration that the flag name sets,
+// in a comparable form, and whether the flag sets one.
+func settingOf(name string, c train.Config) (any, bool) {
+	sg := c.SGN
+	if sg == nil {
+		sg = &sgn.Config{}
+	}
+	switch name {
+	case "arch":
+		return c.Arch, true
+	case "batch":
+		return c.Batch, true
+	case "optimizer":
+		return c.Optimizer, true
+	case "lr":
+		return c.LR, true
+	case "schedule":
+		return c.Schedule, true
+	case "momentum":
+		return c.Momentum, true
+	case "wd":
+		return c.WeightDecay, true
+	case "adv":
+		return c.Adv, true
+	case "eps":
+		return c.Eps, true
+	case "alpha":
+		return c.Alpha, true
+	case "steps":
+		return c.Steps, true
+	case "norm":
+		return c.Norm, true
+	case "beta":
+		return c.Beta, true
+	case "eps-warmup":
+		return c.EpsWarmup, true
+	case "val":
+		return c.Val, true
+	case "val-steps":
+		return c.ValSteps, true
+	case "seed":
+		return c.Seed, true
+	case "augment", "no-augment":
+		return c.Augment, true
+	case "sgn":
+		return c.SGN != nil, true
+	case "sg-taps":
+		return strings.Join(sg.Taps, ","), true
+	case "sg-phi":
+		return sg.Phi, true
+	case "sg-label":
+		return sg.Label, true
+	case "sg-grad":
+		return sg.Grad, true
+	case "sg-gate":
+		return sg.Gate, true
+	case "sg-gate-bound":
+		return sg.GateBound, true
+	case "sg-probe-weight":
+		return sg.ProbeWeight, true
+	}
+	return nil, false
+}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sgn-train", synopsis, examples, stderr)
@@ -100,60 +164,86 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Usagef("refusing to write a checkpoint to a terminal: use -o FILE or redirect stdout")
 	}
 
+	// The run a new command line describes; on -resume, what it asks of the
+	// saved run.
+	applyDefaults(&cfg, channels, set)
+	switch {
+	case *augmentSet:
+		cfg.Augment = true
+	case *noAugment:
+		cfg.Augment = false
+	default:
+		cfg.Augment = channels == 3
+	}
+	if *useSGN {
+		sgnCfg.Taps = strings.Split(*taps, ",")
+		sgnCfg.GateBound = *gateBound
+		cfg.SGN = &sgnCfg
+	} else if set["sg-taps"] || set["sg-phi"] || set["sg-gate"] || set["sg-grad"] || set["sg-label"] {
+		return cli.Usagef("-sg-* flags need -sgn")
+	}
+
 	var t *train.Trainer
 	if *resume != "" {
 		cls, err := classifier.LoadFile(*resume)
 		if err != nil {
 			return err
 		}
-		// The run's settings are in the checkpoint; only its length may
-		// change. Anything else given would be silently ignored.
-		var fixed []string
-		fs.Visit(func(f *flag.Flag) {
-			if !resumeFlags[f.Name] {
-				fixed = append(fixed, "-"+f.Name)
-			}
-		})
-		if len(fixed) > 0 {
-			return cli.Usagef("%s cannot change a resumed run (its settings are in %s); only -epochs can", strings.Join(fixed, ", "), *resume)
-		}
 		if t, err = train.Resume(cls, data); err != nil {
 			return fmt.Errorf("%s: %w", *resume, err)
 		}
+		// The run's settings are in the checkpoint. The command line that
+		// started it may be given again, but a setting it changes would be
+		// silently ignored, so it is refused; only the length may change.
+		want := cfg
+		want.Defaults(channels)
+		var changed []string
+		fs.Visit(func(f *flag.Flag) {
+			if resumeFlags[f.Name] {
+				return
+			}
+			a, known := settingOf(f.Name, want)
+			b, _ := settingOf(f.Name, t.Config())
+			if !known {
+				changed = append(changed, "-"+f.Name)
+			} else if a != b {
+				changed = append(changed, fmt.Sprintf("-%s %v (the run has %v)", f.Name, a, b))
+			}
+		})
+		if len(changed) > 0 {
+			t.Close()
+			return cli.Usagef("%s: a resumed run keeps the settings in %s; only -epochs can change", strings.Join(changed, ", "), *resume)
+		}
+		extended := false
 		if was := t.Config().Epochs; set["epochs"] && cfg.Epochs != was {
 			if err := t.Extend(cfg.Epochs); err != nil {
+				t.Close()
 				return cli.Usagef("-epochs %d: %v", cfg.Epochs, err)
 			}
-			fmt.Fprintf(stderr, "sgn-train: the run in %s now lasts %d epochs instead of %d (schedule %s over the new length)\n", *resume, cfg.Epochs, was, t.Config().Schedule)
+			extended = true
+			fmt.Fprintf(stderr, "sgn-train: the run in %s now lasts %d epochs instead of %d", *resume, cfg.Epochs, was)
+			if c := t.Config(); c.Schedule != "constant" && t.Progress().Step > 0 {
+				fmt.Fprintf(stderr, "; the %s schedule is recomputed for the new length, so the learning rate changes at once", c.Schedule)
+			}
+			fmt.Fprintln(stderr)
 		}
 		if p := t.Progress(); p.Epoch >= t.Config().Epochs {
 			defer t.Close()
 			fmt.Fprintf(stderr, "sgn-train: the run in %s is complete (%d of %d epochs); nothing to train\n", *resume, p.Epoch, t.Config().Epochs)
-			if *outPath != *resume {
-				// The finished run is the result asked for at -o.
-				if err := cls.Save(*outPath); err != nil {
+			if *outPath != *resume || extended {
+				// The finished run, with its record brought up to date, is
+				// the result asked for at -o.
+				snap, err := t.Snapshot()
+				if err != nil {
+					return err
+				}
+				if err := snap.Save(*outPath); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 	} else {
-		applyDefaults(&cfg, channels, set)
-		switch {
-		case *augmentSet:
-			cfg.Augment = true
-		case *noAugment:
-			cfg.Augment = false
-		default:
-			cfg.Augment = channels == 3
-		}
-		if *useSGN {
-			sgnCfg.Taps = strings.Split(*taps, ",")
-			sgnCfg.GateBound = *gateBound
-			cfg.SGN = &sgnCfg
-		} else if set["sg-taps"] || set["sg-phi"] || set["sg-gate"] || set["sg-grad"] || set["sg-label"] {
-			return cli.Usagef("-sg-* flags need -sgn")
-		}
 		// A setting out of range is a usage error, not a failure of the run.
 		check := cfg
 		check.Defaults(channels)

@@ -127,6 +127,10 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 	relabelled := &stream.Batch{Pixels: b.Pixels, Labels: slices.Clone(b.Labels)}
 	relabelled.Labels[0] = (relabelled.Labels[0] + 1) % 10
 	clitest.WriteStream(t, other, h, relabelled)
+	otherPixels := filepath.Join(in, "pixels.arrow") // the same labels, one pixel changed
+	repainted := &stream.Batch{Pixels: slices.Clone(b.Pixels), Labels: b.Labels}
+	repainted.Pixels[100] ^= 0x40
+	clitest.WriteStream(t, otherPixels, h, repainted)
 	half := put("half.sgn", good[:len(good)/2])
 	flipped := slices.Clone(good)
 	flipped[len(flipped)/3] ^= 1
@@ -149,7 +153,8 @@ func TestRefusedDataKeepsOldCheckpoint(t *testing.T) {
 		{"checkpoint as data", []string{"-data", filepath.Join(dir, "m.sgn")}, "", []string{"m.sgn", "not an Arrow IPC stream"}},
 		{"missing data", []string{"-data", filepath.Join(in, "nope.arrow")}, "", []string{"nope.arrow"}},
 		{"resume on other shape", []string{"-data", shape}, "m.sgn", []string{"shape.arrow", "[3 8 8]", "[1 28 28]"}},
-		{"resume on other data", []string{"-data", other}, "m.sgn", []string{"other.arrow", "not the data the run was trained on"}},
+		{"resume on other labels", []string{"-data", other}, "m.sgn", []string{"other.arrow", "not the data the run was trained on"}},
+		{"resume on other pixels", []string{"-data", otherPixels}, "m.sgn", []string{"pixels.arrow", "not the data the run was trained on"}},
 		{"resume truncated checkpoint", []string{"-data", testArrow}, half, []string{outName, "truncated"}},
 		{"resume flipped byte", []string{"-data", testArrow}, flippedPath, []string{outName, "checksum"}},
 		{"resume examples", []string{"-data", testArrow}, testArrow, []string{outName, "not an sgn checkpoint"}},
@@ -221,9 +226,10 @@ func TestResumeRefusesNewSettings(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"-lr", "0.1"}, []string{"-lr cannot change a resumed run"}},
-		{[]string{"-adv", "pgd", "-arch", "mlp"}, []string{"-adv, -arch cannot change"}},
-		{[]string{"-epochs", "0"}, []string{"-epochs 0", "1 are done"}},
+		{[]string{"-lr", "0.1"}, []string{"-lr 0.1 (the run has 0.001)", "keeps the settings"}},
+		{[]string{"-adv", "pgd", "-arch", "mlp"}, []string{"-adv pgd (the run has none): a resumed"}}, // -arch mlp is the run's own
+		{[]string{"-sgn"}, []string{"-sgn true (the run has false)"}},
+		{[]string{"-epochs", "0"}, []string{"-epochs 0", "1 epochs and 0 batches are done"}},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			ckpt := filepath.Join(t.TempDir(), "m.sgn")
@@ -236,6 +242,21 @@ func TestResumeRefusesNewSettings(t *testing.T) {
 				t.Errorf("the checkpoint changed")
 			}
 		})
+	}
+}
+
+// The command line that started a run may be given again with -resume.
+func TestResumeAcceptsItsOwnCommandLine(t *testing.T) {
+	dir := fixture.Dir(t)
+	ckpt := filepath.Join(t.TempDir(), "m.sgn")
+	if err := os.WriteFile(ckpt, clitest.ReadFile(t, filepath.Join(dir, "m.sgn")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// clitest.TrainMLP's flags, and this tool's defaults spelled out
+	r := tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-adv", "none", "-seed", "1",
+		"-data", filepath.Join(dir, "test.arrow"), "-resume", ckpt)
+	if !strings.Contains(r.Stderr, "complete") {
+		t.Errorf("stderr %q, want the run found complete", r.Stderr)
 	}
 }
 
