@@ -4,7 +4,7 @@
 # of the Square attack), SHARDS.
 
 MODELS  := plain fgsm pgd trades sgn sgn-fixed
-ATTACKS := fgsm pgd pgd-cw apgd-dlr square transfer
+ATTACKS := fgsm pgd pgd-strong pgd-cw apgd-dlr square transfer
 SGN_ATTACKS := pgd-detached pgd-smooth
 SHARD_IDS := $(shell seq 0 $$(($(SHARDS)-1)))
 LIMIT_TRAIN := $(if $(filter 0,$(TRAIN_N)),,-limit $(TRAIN_N))
@@ -19,6 +19,7 @@ TRAIN_FLAGS_sgn-fixed := -adv fgsm -sgn -sg-taps input -sg-gate -0.1
 
 ATTACK_FLAGS_fgsm         := -fgsm
 ATTACK_FLAGS_pgd          := -pgd -steps $(STEPS)
+ATTACK_FLAGS_pgd-strong   := -pgd -steps $(shell expr $(STEPS) \* 2) -restarts 2
 ATTACK_FLAGS_pgd-cw       := -pgd -loss cw -steps $(STEPS) -restarts 2
 ATTACK_FLAGS_apgd-dlr     := -apgd -loss dlr -steps $(STEPS)
 ATTACK_FLAGS_square       := -square -steps $(SQUARE_Q)
@@ -61,7 +62,9 @@ endef
 $(foreach m,$(MODELS),$(eval $(call model_rule,$(m))))
 
 # Accuracy against eps: PGD at further budgets, plotted with the main
-# budget's PGD and the clean examples (for the image grid).
+# budget's PGD and the clean examples (for the image grid); its scores and
+# masking checks (accuracy falling to zero at a large eps) go to
+# <model>.sweep.json.
 SWEEP_MODELS := plain fgsm sgn sgn-fixed
 define sweep_rule
 $(DIR)/$(1).$(2).sweep.arrow: $(DIR)/$(1).sgn $(DIR)/test.arrow
@@ -71,7 +74,7 @@ $(foreach m,$(SWEEP_MODELS),$(foreach e,$(SWEEP_EPS),$(eval $(call sweep_rule,$(
 sweep_of = $(foreach e,$(SWEEP_EPS),$(DIR)/$(1).$(e).sweep.arrow)
 define plot_rule
 $(DIR)/$(1).png: $(DIR)/$(1).sgn $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrow)
-	$(BIN)/sgn-score -plot $$@ $(DIR)/test.arrow $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrow) > /dev/null
+	$(BIN)/sgn-score -json -plot $$@ $(DIR)/test.arrow $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrow) > $(DIR)/$(1).sweep.json.tmp && mv $(DIR)/$(1).sweep.json.tmp $(DIR)/$(1).sweep.json
 endef
 $(foreach m,$(SWEEP_MODELS),$(eval $(call plot_rule,$(m))))
 

@@ -9,7 +9,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,6 +39,7 @@ type modelReport struct {
 	name   string
 	clean  score.Result
 	robust score.Result
+	sweep  score.Result // the eps sweep, where the study ran one (its checks)
 	md     string
 	log    []train.Record
 }
@@ -49,6 +52,9 @@ func write(w *os.File, dir string, models []string) error {
 			return err
 		}
 		if err := readJSON(filepath.Join(dir, m+".robust.json"), &r.robust); err != nil {
+			return err
+		}
+		if err := readJSON(filepath.Join(dir, m+".sweep.json"), &r.sweep); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		md, err := os.ReadFile(filepath.Join(dir, m+".robust.md"))
@@ -98,7 +104,7 @@ func write(w *os.File, dir string, models []string) error {
 	fmt.Fprintf(out, "\n## Gradient-masking checks\n\n")
 	any := false
 	for _, r := range reps {
-		for _, c := range r.robust.Checks {
+		for _, c := range slices.Concat(r.robust.Checks, r.sweep.Checks) {
 			v := "pass"
 			if !c.Passed {
 				v = "**FAIL: possible gradient masking**"
@@ -125,15 +131,19 @@ func write(w *os.File, dir string, models []string) error {
 
 func label(a score.AttackResult) string {
 	s := a.Attack
+	if st := a.Params["steps"]; st != "" && (a.Attack == "pgd" || a.Attack == "apgd") {
+		s += "-" + st
+	}
 	// Exact differentiation of an SGN is the default attack, the same column
 	// as a plain model's; the variants get columns of their own.
 	if a.Params["sg_grad"] == "detached" {
 		s += " detached"
 	}
-	for _, k := range []string{"loss"} {
-		if v := a.Params[k]; v != "" && v != "ce" {
-			s += " " + v
-		}
+	if v := a.Params["loss"]; v != "" && v != "ce" {
+		s += " " + v
+	}
+	if r := a.Params["restarts"]; r != "" && r != "1" {
+		s += " ×" + r
 	}
 	if a.Params["surrogate"] != "" {
 		s += " smooth"

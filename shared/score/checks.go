@@ -58,10 +58,12 @@ func MaskingChecks(attacks []AttackResult) []Check {
 			})
 		}
 	}
-	// More steps or restarts must not help the model.
+	// More steps or restarts must not help the model (the same loss and,
+	// for an SGN, the same gradient path).
 	for _, a := range attacks {
 		for _, b := range attacks {
-			if a.Attack != "pgd" || b.Attack != "pgd" || a.Eps != b.Eps || a.Params["loss"] != b.Params["loss"] {
+			if a.Attack != "pgd" || b.Attack != "pgd" || a.Eps != b.Eps || a.Params["loss"] != b.Params["loss"] ||
+				a.Params["sg_grad"] != b.Params["sg_grad"] || a.Params["surrogate"] != b.Params["surrogate"] {
 				continue
 			}
 			sa, ra := num(a.Params["steps"]), num(a.Params["restarts"])
@@ -85,8 +87,9 @@ func MaskingChecks(attacks []AttackResult) []Check {
 		}
 		for _, b := range attacks {
 			if b.Attack != "pgd" || b.Eps != a.Eps || b.Params["loss"] != a.Params["loss"] ||
+				b.Params["steps"] != a.Params["steps"] || b.Params["restarts"] != a.Params["restarts"] ||
 				(b.Params["sg_grad"] != "detached" && b.Params["surrogate"] == "") {
-				continue
+				continue // the same budget, through another path
 			}
 			variant := "detached path"
 			if b.Params["surrogate"] != "" {

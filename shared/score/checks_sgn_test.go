@@ -31,3 +31,35 @@ func TestMaskingChecksSGNVariants(t *testing.T) {
 		}
 	}
 }
+
+// With a stronger PGD among an SGN's attacks, each check compares like with
+// like: more steps and restarts on the same gradient path, and the exact
+// path against a variant at the same budget; no pair twice.
+func TestMaskingChecksSGNStrongerPGD(t *testing.T) {
+	params := func(steps, restarts, grad, surrogate string) map[string]string {
+		p := map[string]string{"loss": "ce", "steps": steps, "restarts": restarts, "sg_grad": grad}
+		if surrogate != "" {
+			p["surrogate"] = surrogate
+		}
+		return p
+	}
+	attacks := []AttackResult{
+		{Attack: "pgd", Eps: "0.1", Accuracy: 0.85, Params: params("10", "1", "exact", "")},
+		{Attack: "pgd", Eps: "0.1", Accuracy: 0.84, Params: params("20", "2", "exact", "")},
+		{Attack: "pgd", Eps: "0.1", Accuracy: 0.85, Params: params("10", "1", "detached", "")},
+		{Attack: "pgd", Eps: "0.1", Accuracy: 0.83, Params: params("10", "1", "exact", "tanh(s/0.05)")},
+	}
+	count := map[string]int{}
+	for _, c := range MaskingChecks(attacks) {
+		count[c.Name]++
+	}
+	for name, want := range map[string]int{
+		"stronger pgd no worse at eps 0.1":                                           1,
+		"exact SGN gradient no weaker than detached path at eps 0.1":                 1,
+		"exact SGN gradient no weaker than smooth surrogate tanh(s/0.05) at eps 0.1": 1,
+	} {
+		if count[name] != want {
+			t.Errorf("%q: %d checks, want %d (all: %v)", name, count[name], want, count)
+		}
+	}
+}
