@@ -228,6 +228,21 @@ func (g convGeom) directCols() bool {
 	return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0
 }
 
+// convWorkers runs body over the examples on parallelFor's workers, each
+// with its packing space and, unless the im2col matrix is the example
+// itself, its scratch for one.
+func convWorkers[T float](g convGeom, body func(wk, lo, hi int, buf *gemmBuf, col []T)) {
+	parallelFor(g.n, func(wk, lo, hi int) {
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
+		var col []T
+		if !g.directCols() {
+			col = colScratch[T](buf, g.ckk*g.positions)
+		}
+		body(wk, lo, hi, buf, col)
+	})
+}
+
 // convForwardKernel: per example, y_n [O,P] = w [O,CKK] · col(x_n) [CKK,P].
 func convForwardKernel[T float](g convGeom, x, w []T) []T {
 	if x32, ok := any(x).([]float32); ok && g.directForwardOK() {
@@ -238,13 +253,7 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 	shared := getGemmBuf()
 	defer putGemmBuf(shared)
 	pre := sharedA(shared, false, w, g.ckk, g.o, g.ckk) // the weights, packed once for every example
-	parallelFor(g.n, func(_, lo, hi int) {
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
-		var col []T
-		if !g.directCols() {
-			col = colScratch[T](buf, g.ckk*g.positions)
-		}
+	convWorkers(g, func(_, lo, hi int, buf *gemmBuf, col []T) {
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]
 			c := xi
@@ -268,13 +277,7 @@ func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 	shared := getGemmBuf()
 	defer putGemmBuf(shared)
 	pre := sharedA(shared, true, w, g.ckk, g.ckk, g.o) // wᵀ, packed once for every example
-	parallelFor(g.n, func(_, lo, hi int) {
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
-		var col []T
-		if !g.directCols() {
-			col = colScratch[T](buf, g.ckk*g.positions)
-		}
+	convWorkers(g, func(_, lo, hi int, buf *gemmBuf, col []T) {
 		for i := lo; i < hi; i++ {
 			dxi := dx[i*inSize : (i+1)*inSize]
 			c := dxi
@@ -299,16 +302,10 @@ func convBackFilterKernel[T float](g convGeom, x, gy []T) []T {
 	dw := make([]T, g.o*g.ckk)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	parts := make([][]T, workersFor(g.n))
-	parallelFor(g.n, func(wk, lo, hi int) {
+	convWorkers(g, func(wk, lo, hi int, buf *gemmBuf, col []T) {
 		acc := dw
 		if wk > 0 {
 			acc = make([]T, len(dw))
-		}
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
-		var col []T
-		if !g.directCols() {
-			col = colScratch[T](buf, g.ckk*g.positions)
 		}
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]

@@ -95,11 +95,7 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 	for q := positions; q < len(pos); q++ {
 		pos[q] = pos[positions-1]
 	}
-	parallelFor(n, func(_, lo, hi int) {
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
-		xp := grow(&buf.col, p.cin*p.hp*p.wp)
-		clear(xp)
+	p.workers(n, func(_, lo, hi int, buf *gemmBuf, xp []float32) {
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
@@ -129,11 +125,7 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 	inSize, outSize := p.cin*p.hin*p.win, p.cout*p.hout*p.wout
 	taps := len(p.offs)
 	panels := (p.cout + sgemmMR - 1) / sgemmMR
-	parallelFor(n, func(_, lo, hi int) {
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
-		xp := grow(&buf.col, p.cin*p.hp*p.wp)
-		clear(xp) // the border stays zero; each example overwrites the interior
+	p.workers(n, func(_, lo, hi int, buf *gemmBuf, xp []float32) {
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
@@ -151,6 +143,19 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 				}
 			}
 		}
+	})
+}
+
+// workers runs body over n examples on parallelFor's workers, each with its
+// packing space and its padded input, whose border is zero and stays so:
+// fill overwrites only the interior.
+func (p directPlan) workers(n int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
+	parallelFor(n, func(wk, lo, hi int) {
+		buf := getGemmBuf()
+		defer putGemmBuf(buf)
+		xp := grow(&buf.col, p.cin*p.hp*p.wp)
+		clear(xp)
+		body(wk, lo, hi, buf, xp)
 	})
 }
 
@@ -238,11 +243,7 @@ func directBackFilter(g convGeom, x, gy []float32) []float32 {
 	}
 	inSize, outSize := g.c*g.h*g.w, g.o*positions
 	parts := make([][]float32, workersFor(g.n))
-	parallelFor(g.n, func(wk, lo, hi int) {
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
-		xp := grow(&buf.col, p.cin*p.hp*p.wp)
-		clear(xp)
+	p.workers(g.n, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
 		bp := grow(&buf.b, oPanels*sgemmNR*positions)
 		acc := make([]float32, taps*g.o)
 		tile := buf.tile[:]
