@@ -125,3 +125,49 @@ func benchMadry(b *testing.B, double bool) {
 		b.ReportMetric(float64((cpu1-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 	}
 }
+
+// BenchmarkConvMadry times each convolution product of the Madry MNIST CNN
+// on a batch of 128 (the train step's kernels) and reports GFLOP/s, two
+// floating-point operations per multiply-add.
+func BenchmarkConvMadry(b *testing.B) {
+	const n = 128
+	layers := []struct {
+		name string
+		g    convGeom
+	}{
+		{"conv1", convGeom{n: n, c: 1, h: 28, w: 28, o: 32, kh: 5, kw: 5, ho: 28, wo: 28, stride: 1, pad: 2}},
+		{"conv2", convGeom{n: n, c: 32, h: 14, w: 14, o: 64, kh: 5, kw: 5, ho: 14, wo: 14, stride: 1, pad: 2}},
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	fill := func(size int) []float32 {
+		v := make([]float32, size)
+		for i := range v {
+			v[i] = r.Float32() - 0.5
+		}
+		return v
+	}
+	for _, l := range layers {
+		g := l.g
+		g.ckk, g.positions = g.c*g.kh*g.kw, g.ho*g.wo
+		x, w, gy := fill(g.n*g.c*g.h*g.w), fill(g.o*g.ckk), fill(g.n*g.o*g.positions)
+		flop := 2 * float64(g.n*g.o*g.ckk*g.positions)
+		products := []struct {
+			name string
+			do   func()
+		}{
+			{"forward", func() { convForwardKernel(g, x, w) }},
+			{"data", func() { convBackDataKernel(g, gy, w) }},
+			{"filter", func() { convBackFilterKernel(g, x, gy) }},
+		}
+		for _, p := range products {
+			b.Run(l.name+"/"+p.name, func(b *testing.B) {
+				p.do()
+				b.ResetTimer()
+				for range b.N {
+					p.do()
+				}
+				b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

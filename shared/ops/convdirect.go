@@ -20,10 +20,11 @@ type directPlan struct {
 	tiles         int     // 16-wide segments per output row
 	hp, wp        int     // padded input, wide enough for the last segment
 	offs          []int32 // per filter tap (c, ki, kj): its offset in the padded input
+	wide          bool    // pair tiles for the 6×32 AVX-512 kernels
 }
 
-func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int) directPlan {
-	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW}
+func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int, wide bool) directPlan {
+	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW, wide: wide}
 	p.hout, p.wout = hin+2*padH-kh+1, win+2*padW-kw+1
 	p.tiles = (p.wout + sgemmNR - 1) / sgemmNR
 	p.hp, p.wp = hin+2*padH, sgemmNR*p.tiles+kw-1
@@ -102,16 +103,25 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 			yi := y[i*outSize : (i+1)*outSize]
 			for ip := range posPanels {
 				rows := min(sgemmMR, positions-sgemmMR*ip)
-				for jp := range chanPanels {
-					cols := min(sgemmNR, p.cout-sgemmNR*jp)
-					clear(tile)
-					convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], sgemmNR)
+				for jp := 0; jp < chanPanels; {
+					// Two full channel panels side by side take the 6×32 kernel.
+					cols, step := min(sgemmNR, p.cout-sgemmNR*jp), 1
+					if p.wide && p.cout-sgemmNR*jp >= 2*sgemmNR {
+						cols, step = 2*sgemmNR, 2
+					}
+					clear(tile[:sgemmMR*cols])
+					if step == 2 {
+						convFilterKernel6x32(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], sgemmNR*taps, &tile[0], cols)
+					} else {
+						convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], cols)
+					}
 					for r := range rows {
 						dst := yi[sgemmNR*jp*positions+sgemmMR*ip+r:]
-						for j, v := range tile[r*sgemmNR:][:cols] {
+						for j, v := range tile[r*cols:][:cols] {
 							dst[j*positions] = v
 						}
 					}
+					jp += step
 				}
 			}
 		}
@@ -131,15 +141,26 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
 			yi := y[i*outSize : (i+1)*outSize]
 			for oh := range p.hout {
-				for t := range p.tiles {
-					base, cols := oh*p.wp+sgemmNR*t, min(sgemmNR, p.wout-sgemmNR*t)
+				for t := 0; t < p.tiles; {
+					// Two segments side by side take the 6×32 kernel; the
+					// padded row is wide enough for both.
+					width := sgemmNR
+					if p.wide && t+1 < p.tiles {
+						width = 2 * sgemmNR
+					}
+					base, cols := oh*p.wp+sgemmNR*t, min(width, p.wout-sgemmNR*t)
 					for ip := range panels {
-						clear(tile)
-						convKernel6x16(taps, &ap[ip*sgemmMR*taps], &xp[base], &p.offs[0], &tile[0], sgemmNR)
+						clear(tile[:sgemmMR*width])
+						if width > sgemmNR {
+							convKernel6x32(taps, &ap[ip*sgemmMR*taps], &xp[base], &p.offs[0], &tile[0], width)
+						} else {
+							convKernel6x16(taps, &ap[ip*sgemmMR*taps], &xp[base], &p.offs[0], &tile[0], width)
+						}
 						for r := range min(sgemmMR, p.cout-sgemmMR*ip) {
-							copy(yi[((sgemmMR*ip+r)*p.hout+oh)*p.wout+sgemmNR*t:][:cols], tile[r*sgemmNR:][:cols])
+							copy(yi[((sgemmMR*ip+r)*p.hout+oh)*p.wout+sgemmNR*t:][:cols], tile[r*width:][:cols])
 						}
 					}
+					t += width / sgemmNR
 				}
 			}
 		}
@@ -172,11 +193,11 @@ func (p directPlan) fill(xp, xi []float32) {
 // directForward is convForwardKernel on the direct path.
 func directForward(g convGeom, x, w []float32) []float32 {
 	byChannels, _ := directLayout(g.wo, g.o)
-	return directForwardWith(g, x, w, byChannels)
+	return directForwardWith(g, x, w, byChannels, wideKernels)
 }
 
-func directForwardWith(g convGeom, x, w []float32, byChannels bool) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad)
+func directForwardWith(g convGeom, x, w []float32, byChannels, wide bool) []float32 {
+	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, wide)
 	y := make([]float32, g.n*g.o*g.positions)
 	p.convolve(g.n, x, w, y, byChannels)
 	return y
@@ -187,10 +208,10 @@ func directForwardWith(g convGeom, x, w []float32, byChannels bool) []float32 {
 // filters flipped in space and with input and output channels swapped.
 func directBackData(g convGeom, gy, w []float32) []float32 {
 	byChannels, _ := directLayout(g.w, g.c)
-	return directBackDataWith(g, gy, w, byChannels)
+	return directBackDataWith(g, gy, w, byChannels, wideKernels)
 }
 
-func directBackDataWith(g convGeom, gy, w []float32, byChannels bool) []float32 {
+func directBackDataWith(g convGeom, gy, w []float32, byChannels, wide bool) []float32 {
 	kk := g.kh * g.kw
 	wt := make([]float32, g.c*g.o*kk) // [C, O·KH·KW]
 	for o := range g.o {
@@ -202,7 +223,7 @@ func directBackDataWith(g convGeom, gy, w []float32, byChannels bool) []float32 
 			}
 		}
 	}
-	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad)
+	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, wide)
 	dx := make([]float32, g.n*g.c*g.h*g.w)
 	p.convolve(g.n, gy, wt, dx, byChannels)
 	return dx
@@ -226,7 +247,11 @@ func (g convGeom) directBackFilterOK() bool { return fastSgemm && g.stride == 1 
 // the padded example at output position q; each worker sums its examples
 // and the sum is transposed at the end.
 func directBackFilter(g convGeom, x, gy []float32) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad)
+	return directBackFilterWith(g, x, gy, wideKernels)
+}
+
+func directBackFilterWith(g convGeom, x, gy []float32, wide bool) []float32 {
+	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, wide)
 	taps, positions := len(p.offs), g.positions
 	pos := make([]int32, 0, positions)
 	for oh := range g.ho {
@@ -252,18 +277,31 @@ func directBackFilter(g convGeom, x, gy []float32) []float32 {
 			packB(true, gy[i*outSize:(i+1)*outSize], positions, 0, 0, positions, g.o, bp) // gy_nᵀ
 			for ip := range tapPanels {
 				rows := min(sgemmMR, taps-sgemmMR*ip)
-				for jp := range oPanels {
-					cols := min(sgemmNR, g.o-sgemmNR*jp)
-					panel := &bp[jp*sgemmNR*positions]
-					if rows == sgemmMR && cols == sgemmNR {
-						convFilterKernel6x16(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, &acc[sgemmMR*ip*g.o+sgemmNR*jp], g.o)
+				for jp := 0; jp < oPanels; {
+					// Two full channel panels side by side take the 6×32 kernel.
+					col0, width := sgemmNR*jp, sgemmNR
+					if wide && g.o-col0 >= 2*sgemmNR {
+						width = 2 * sgemmNR
+					}
+					jp += width / sgemmNR
+					cols := min(width, g.o-col0)
+					kernel := func(c *float32, ldc int) {
+						panel := &bp[col0*positions]
+						if width > sgemmNR {
+							convFilterKernel6x32(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, sgemmNR*positions, c, ldc)
+						} else {
+							convFilterKernel6x16(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, c, ldc)
+						}
+					}
+					if rows == sgemmMR && cols == width {
+						kernel(&acc[sgemmMR*ip*g.o+col0], g.o)
 						continue
 					}
-					clear(tile)
-					convFilterKernel6x16(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, &tile[0], sgemmNR)
+					clear(tile[:sgemmMR*width])
+					kernel(&tile[0], width)
 					for r := range rows {
-						dst := acc[(sgemmMR*ip+r)*g.o+sgemmNR*jp:][:cols]
-						for j, v := range tile[r*sgemmNR:][:cols] {
+						dst := acc[(sgemmMR*ip+r)*g.o+col0:][:cols]
+						for j, v := range tile[r*width:][:cols] {
 							dst[j] += v
 						}
 					}

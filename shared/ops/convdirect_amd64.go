@@ -13,3 +13,15 @@ func convKernel6x16(k int, a, x *float32, offs *int32, c *float32, ldc int)
 //
 //go:noescape
 func convFilterKernel6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int)
+
+// convKernel6x32 is convKernel6x16 for 32 positions of a row, c a 6×32
+// block: AVX-512F.
+//
+//go:noescape
+func convKernel6x32(k int, a, x *float32, offs *int32, c *float32, ldc int)
+
+// convFilterKernel6x32 is convFilterKernel6x16 on two b panels at once, the
+// second bstride floats after b, with c a 6×32 block: AVX-512F.
+//
+//go:noescape
+func convFilterKernel6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)

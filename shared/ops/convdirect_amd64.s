@@ -79,3 +79,81 @@ fstore:
 	ADD_ACC(DX, R8)
 	VZEROUPPER
 	RET
+
+// func convKernel6x32(k int, a, x *float32, offs *int32, c *float32, ldc int)
+//
+// convKernel6x16 for 32 positions of a row (two 16-position tiles) in
+// 512-bit registers. AVX-512F.
+TEXT ·convKernel6x32(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ x+16(FP), BX
+	MOVQ offs+24(FP), SI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	ZERO_ACC_Z
+	TESTQ CX, CX
+	JZ    zstore
+
+zloop:
+	MOVLQSX (SI), R9
+	VMOVUPS (BX)(R9*4), Z12
+	VMOVUPS 64(BX)(R9*4), Z13
+	FMA_ROWS_Z((AX), 4(AX), 8(AX), 12(AX), 16(AX), 20(AX))
+	ADDQ    $24, AX
+	ADDQ    $4, SI
+	DECQ    CX
+	JNZ     zloop
+
+zstore:
+	ADD_ACC_Z(DX, R8)
+	VZEROUPPER
+	RET
+
+// func convFilterKernel6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
+//
+// convFilterKernel6x16 for 32 columns: b₀ and b₁ are two packed k×16
+// panels, b₁ starting bstride floats after b₀. AVX-512F.
+TEXT ·convFilterKernel6x32(SB), NOSPLIT, $0-64
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), AX
+	MOVQ aoffs+16(FP), R9
+	MOVQ pos+24(FP), SI
+	MOVQ b+32(FP), BX
+	MOVQ bstride+40(FP), DX
+	LEAQ (BX)(DX*4), DX
+	MOVLQSX 0(R9), R8
+	LEAQ    (AX)(R8*4), R8
+	MOVLQSX 4(R9), R10
+	LEAQ    (AX)(R10*4), R10
+	MOVLQSX 8(R9), R11
+	LEAQ    (AX)(R11*4), R11
+	MOVLQSX 12(R9), R12
+	LEAQ    (AX)(R12*4), R12
+	MOVLQSX 16(R9), R13
+	LEAQ    (AX)(R13*4), R13
+	MOVLQSX 20(R9), DI
+	LEAQ    (AX)(DI*4), DI
+	ZERO_ACC_Z
+	TESTQ CX, CX
+	JZ    fzstore
+
+fzloop:
+	MOVLQSX (SI), R9
+	VMOVUPS (BX), Z12
+	VMOVUPS (DX), Z13
+	FMA_ROWS_Z((R8)(R9*4), (R10)(R9*4), (R11)(R9*4), (R12)(R9*4), (R13)(R9*4), (DI)(R9*4))
+	ADDQ    $4, SI
+	ADDQ    $64, BX
+	ADDQ    $64, DX
+	DECQ    CX
+	JNZ     fzloop
+
+fzstore:
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+	ADD_ACC_Z(DX, R8)
+	VZEROUPPER
+	RET

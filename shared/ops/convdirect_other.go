@@ -31,3 +31,13 @@ func convFilterKernel6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, l
 		}
 	}
 }
+
+func convKernel6x32(k int, a, x *float32, offs *int32, c *float32, ldc int) {
+	convKernel6x16(k, a, x, offs, c, ldc)
+	convKernel6x16(k, a, (*float32)(unsafe.Add(unsafe.Pointer(x), 4*16)), offs, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*16)), ldc)
+}
+
+func convFilterKernel6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int) {
+	convFilterKernel6x16(k, x, aoffs, pos, b, c, ldc)
+	convFilterKernel6x16(k, x, aoffs, pos, (*float32)(unsafe.Add(unsafe.Pointer(b), 4*bstride)), (*float32)(unsafe.Add(unsafe.Pointer(c), 4*16)), ldc)
+}

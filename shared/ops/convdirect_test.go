@@ -24,6 +24,7 @@ func TestConvDirect(t *testing.T) {
 		{2, 4, 9, 13, 7, 3, 3, 0},
 		{1, 2, 6, 21, 5, 3, 5, 1},
 		{1, 5, 4, 4, 13, 1, 1, 0},
+		{1, 3, 5, 40, 40, 3, 3, 1}, // a pair of panels and one more, partial
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int) ([]float32, []float64) {
@@ -55,15 +56,27 @@ func TestConvDirect(t *testing.T) {
 					}
 				}
 			}
-			check("filter gradient", directBackFilter(g, x32, gy32), convBackFilterKernel(g, x64, gy64), c.n*g.positions)
 			want := convForwardKernel(g, x64, w64)
 			wantDX := convBackDataKernel(g, gy64, w64)
-			for _, byChannels := range []bool{false, true} {
-				check(fmt.Sprintf("forward (by channels %v)", byChannels), directForwardWith(g, x32, w32, byChannels), want, g.ckk)
-				if c.pad <= c.kh-1 && c.pad <= c.kw-1 {
-					check(fmt.Sprintf("data gradient (by channels %v)", byChannels), directBackDataWith(g, gy32, w32, byChannels), wantDX, c.o*c.kh*c.kw)
+			wantDW := convBackFilterKernel(g, x64, gy64)
+			for _, wide := range kernelWidths() {
+				check(fmt.Sprintf("filter gradient (wide %v)", wide), directBackFilterWith(g, x32, gy32, wide), wantDW, c.n*g.positions)
+				for _, byChannels := range []bool{false, true} {
+					check(fmt.Sprintf("forward (by channels %v, wide %v)", byChannels, wide), directForwardWith(g, x32, w32, byChannels, wide), want, g.ckk)
+					if c.pad <= c.kh-1 && c.pad <= c.kw-1 {
+						check(fmt.Sprintf("data gradient (by channels %v, wide %v)", byChannels, wide), directBackDataWith(g, gy32, w32, byChannels, wide), wantDX, c.o*c.kh*c.kw)
+					}
 				}
 			}
 		})
 	}
+}
+
+// kernelWidths lists the kernel choices this CPU runs: the 6×16 AVX2
+// kernels, and the 6×32 AVX-512 ones where available.
+func kernelWidths() []bool {
+	if wideKernels {
+		return []bool{false, true}
+	}
+	return []bool{false}
 }

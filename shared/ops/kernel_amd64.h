@@ -59,3 +59,67 @@
 	VBROADCASTSS A5, Y15; \
 	VFMADD231PS  Y12, Y15, Y10; \
 	VFMADD231PS  Y13, Y15, Y11
+
+// The 6×32 AVX-512 kernels use the same registers at full width: Z0..Z11
+// accumulate two ZMM registers (32 floats) for each of six rows, Z12 and
+// Z13 hold b, Z14 and Z15 the broadcasts. VZEROUPPER after them clears the
+// upper halves again, as after the AVX2 kernels.
+
+// ZERO_ACC_Z clears the accumulators.
+#define ZERO_ACC_Z \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11
+
+// ADD_ROW_Z adds accumulators lo, hi into the 32 floats at c.
+#define ADD_ROW_Z(lo, hi, c) \
+	VADDPS  (c), lo, lo; \
+	VMOVUPS lo, (c); \
+	VADDPS  64(c), hi, hi; \
+	VMOVUPS hi, 64(c)
+
+// ADD_ACC_Z adds the accumulators into the 6×32 block at c, whose rows are
+// stride bytes apart; it advances c.
+#define ADD_ACC_Z(c, stride) \
+	ADD_ROW_Z(Z0, Z1, c); \
+	ADDQ stride, c; \
+	ADD_ROW_Z(Z2, Z3, c); \
+	ADDQ stride, c; \
+	ADD_ROW_Z(Z4, Z5, c); \
+	ADDQ stride, c; \
+	ADD_ROW_Z(Z6, Z7, c); \
+	ADDQ stride, c; \
+	ADD_ROW_Z(Z8, Z9, c); \
+	ADDQ stride, c; \
+	ADD_ROW_Z(Z10, Z11, c)
+
+// FMA_ROWS_Z adds b (Z12, Z13) times six broadcasts into the accumulators;
+// A0..A5 are the broadcasts' sources.
+#define FMA_ROWS_Z(A0, A1, A2, A3, A4, A5) \
+	VBROADCASTSS A0, Z14; \
+	VFMADD231PS  Z12, Z14, Z0; \
+	VFMADD231PS  Z13, Z14, Z1; \
+	VBROADCASTSS A1, Z15; \
+	VFMADD231PS  Z12, Z15, Z2; \
+	VFMADD231PS  Z13, Z15, Z3; \
+	VBROADCASTSS A2, Z14; \
+	VFMADD231PS  Z12, Z14, Z4; \
+	VFMADD231PS  Z13, Z14, Z5; \
+	VBROADCASTSS A3, Z15; \
+	VFMADD231PS  Z12, Z15, Z6; \
+	VFMADD231PS  Z13, Z15, Z7; \
+	VBROADCASTSS A4, Z14; \
+	VFMADD231PS  Z12, Z14, Z8; \
+	VFMADD231PS  Z13, Z14, Z9; \
+	VBROADCASTSS A5, Z15; \
+	VFMADD231PS  Z12, Z15, Z10; \
+	VFMADD231PS  Z13, Z15, Z11

@@ -18,15 +18,22 @@ const (
 	sgemmNC = 2048
 )
 
-// fastSgemm is fixed at start-up from the CPU's features.
-var fastSgemm = hasAVX2FMA()
+// fastSgemm and wideKernels are fixed at start-up from the CPU's features:
+// the 6×16 AVX2 kernels, and their 6×32 AVX-512 twins, which do twice the
+// work per instruction (on this project's reference machine, twice the
+// multiply-adds per second). Code taking a kernel choice as an argument
+// lets the tests compare the two.
+var (
+	fastSgemm   = hasAVX2FMA()
+	wideKernels = fastSgemm && hasAVX512()
+)
 
 // gemmBuf is packing space that one goroutine reuses across GEMM calls,
 // with room for a convolution's im2col matrix.
 type gemmBuf struct {
 	a, b, col []float32
-	whole     []float32 // a whole packed A shared by the goroutines of one op
-	tile      [sgemmMR * sgemmNR]float32
+	whole     []float32                      // a whole packed A shared by the goroutines of one op
+	tile      [sgemmMR * 2 * sgemmNR]float32 // room for a 6×32 tile
 }
 
 // gemmBufs recycles packing space across op runs: allocating it afresh cost
@@ -78,6 +85,12 @@ func packWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) []float32 {
 // sgemmPre is sgemm taking its A blocks from pre when that is not nil
 // (pre must then be packWhole of the same a, tA, m and k).
 func sgemmPre(buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmWith(wideKernels, buf, pre, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmWith is sgemmPre with the choice of kernels: wide pairs B panels
+// for the 6×32 AVX-512 kernel.
+func sgemmWith(wide bool, buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -129,29 +142,50 @@ func sgemmPre(buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []float32
 					ap = grow(&buf.a, mpanels*sgemmMR*kb)
 					packA(tA, a, lda, ic, pc, mb, kb, ap)
 				}
-				for jr := 0; jr < npanels; jr++ {
-					cols := min(sgemmNR, nb-jr*sgemmNR)
+				for jr := 0; jr < npanels; {
+					// Two full panels side by side take the 6×32 kernel.
+					pair := wide && nb-jr*sgemmNR >= 2*sgemmNR
 					bpanel := bp[jr*sgemmNR*kb:]
 					for ir := 0; ir < mpanels; ir++ {
 						rows := min(sgemmMR, mb-ir*sgemmMR)
 						apanel := ap[ir*sgemmMR*kb:]
 						ci := (ic+ir*sgemmMR)*ldc + jc + jr*sgemmNR
-						if rows == sgemmMR && cols == sgemmNR {
-							sgemmKernel6x16(kb, &apanel[0], &bpanel[0], &c[ci], ldc)
-							continue
+						switch {
+						case pair && rows == sgemmMR:
+							sgemmKernel6x32(kb, &apanel[0], &bpanel[0], sgemmNR*kb, &c[ci], ldc)
+						case pair:
+							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, sgemmNR)
+							sgemmTile(buf, kb, apanel, bpanel[sgemmNR*kb:], c[ci+sgemmNR:], ldc, rows, sgemmNR)
+						default:
+							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, min(sgemmNR, nb-jr*sgemmNR))
 						}
-						// an edge tile goes through a full-size scratch tile
-						clear(buf.tile[:])
-						sgemmKernel6x16(kb, &apanel[0], &bpanel[0], &buf.tile[0], sgemmNR)
-						for r := 0; r < rows; r++ {
-							dst := c[ci+r*ldc : ci+r*ldc+cols]
-							for j, v := range buf.tile[r*sgemmNR : r*sgemmNR+cols] {
-								dst[j] += v
-							}
-						}
+					}
+					if pair {
+						jr += 2
+					} else {
+						jr++
 					}
 				}
 			}
+		}
+	}
+}
+
+// sgemmTile adds the product of a 6-row A panel and a 16-column B panel
+// into the rows×cols block c (row stride ldc); an edge tile goes through a
+// full-size scratch tile.
+func sgemmTile(buf *gemmBuf, kb int, apanel, bpanel, c []float32, ldc, rows, cols int) {
+	if rows == sgemmMR && cols == sgemmNR {
+		sgemmKernel6x16(kb, &apanel[0], &bpanel[0], &c[0], ldc)
+		return
+	}
+	tile := buf.tile[:sgemmMR*sgemmNR]
+	clear(tile)
+	sgemmKernel6x16(kb, &apanel[0], &bpanel[0], &tile[0], sgemmNR)
+	for r := 0; r < rows; r++ {
+		dst := c[r*ldc:][:cols]
+		for j, v := range tile[r*sgemmNR:][:cols] {
+			dst[j] += v
 		}
 	}
 }

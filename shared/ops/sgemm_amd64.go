@@ -8,6 +8,12 @@ package ops
 //go:noescape
 func sgemmKernel6x16(k int, a, b, c *float32, ldc int)
 
+// sgemmKernel6x32 is sgemmKernel6x16 on two B panels at once, the second
+// bstride floats after b, with c a 6×32 block: AVX-512F.
+//
+//go:noescape
+func sgemmKernel6x32(k int, a, b *float32, bstride int, c *float32, ldc int)
+
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv0() (eax uint32)
@@ -29,4 +35,17 @@ func hasAVX2FMA() bool {
 	}
 	_, ebx7, _, _ := cpuid(7, 0)
 	return ebx7&(1<<5) != 0
+}
+
+// hasAVX512 reports whether the CPU and OS support the 6×32 kernels:
+// AVX-512F, with the opmask and all ZMM state saved by the OS.
+func hasAVX512() bool {
+	if !hasAVX2FMA() {
+		return false
+	}
+	if xgetbv0()&0xe6 != 0xe6 { // XMM, YMM, opmask, ZMM0-15 upper halves, ZMM16-31
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<16) != 0
 }

@@ -42,6 +42,13 @@ func TestSgemm(t *testing.T) {
 		}
 		return v
 	}
+	// Packing A per block, and once for the whole product (as convolutions
+	// share their weights' packing); with each kernel width this CPU runs.
+	type variant struct{ whole, wide bool }
+	var variants []variant
+	for _, wide := range kernelWidths() {
+		variants = append(variants, variant{false, wide}, variant{true, wide})
+	}
 	var buf gemmBuf
 	for _, tc := range []struct{ m, n, k int }{
 		{1, 1, 1}, {6, 16, 3}, {7, 17, 5}, {5, 15, 300}, {13, 40, 257}, {100, 33, 600}, {97, 2100, 20}, {12, 32, 0},
@@ -65,21 +72,18 @@ func TestSgemm(t *testing.T) {
 					}
 					a, b, c := fill(max(1, rowsA*lda)), fill(max(1, rowsB*ldb)), fill(tc.m*ldc)
 					want := refGemm(tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
-					// Packing A per block, and once for the whole product
-					// (as convolutions share their weights' packing).
-					for _, whole := range []bool{false, true} {
+					for _, v := range variants {
 						c := slices.Clone(c)
-						if whole {
-							pa := packWhole(&buf.whole, tA, a, lda, tc.m, tc.k)
-							sgemmPre(&buf, pa, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
-						} else {
-							sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+						var pa []float32
+						if v.whole {
+							pa = packWhole(&buf.whole, tA, a, lda, tc.m, tc.k)
 						}
+						sgemmWith(v.wide, &buf, pa, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
 						for i := 0; i < tc.m; i++ {
 							for j := 0; j < ldc; j++ {
 								got, w := float64(c[i*ldc+j]), want[i*ldc+j]
 								if math.Abs(got-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(tc.k+1)) {
-									t.Fatalf("%+v tA=%v tB=%v beta=%v whole A=%v: c[%d,%d] = %g, want %g", tc, tA, tB, beta, whole, i, j, got, w)
+									t.Fatalf("%+v tA=%v tB=%v beta=%v %+v: c[%d,%d] = %g, want %g", tc, tA, tB, beta, v, i, j, got, w)
 								}
 							}
 						}
