@@ -508,11 +508,6 @@ func TestMaskSpecialKeys(t *testing.T) {
 	}
 	out64 := make([]float64, len(keys))
 	maskBits64(out64, keys, h)
-	k32, h32, out32 := make([]float32, len(keys)), make([]float32, len(keys)), make([]float32, len(keys))
-	for i := range keys {
-		k32[i], h32[i] = float32(keys[i]), float32(h[i])
-	}
-	maskBits32(out32, k32, h32)
 	for i, k := range keys {
 		want := 0.0
 		if k > 0 {
@@ -521,12 +516,27 @@ func TestMaskSpecialKeys(t *testing.T) {
 		if out64[i] != want {
 			t.Errorf("float64 key %g: got %g, want %g", k, out64[i], want)
 		}
-		want32 := float32(0)
-		if k32[i] > 0 {
-			want32 = h32[i]
+	}
+	// float32: every key both in the vector part and in the scalar tail,
+	// and the dropped values exactly +0.
+	var k32, h32 []float32
+	for range 3 {
+		for i, k := range keys {
+			k32, h32 = append(k32, float32(k)), append(h32, float32(h[i]))
 		}
-		if out32[i] != want32 {
-			t.Errorf("float32 key %g: got %g, want %g", k32[i], out32[i], want32)
+	}
+	for start := range 8 {
+		ks, hs := k32[start:], h32[start:]
+		out32 := make([]float32, len(ks))
+		maskBits32(out32, ks, hs)
+		for i := range ks {
+			want32 := float32(0)
+			if ks[i] > 0 {
+				want32 = hs[i]
+			}
+			if math.Float32bits(out32[i]) != math.Float32bits(want32) {
+				t.Errorf("float32 key %g at %d of %d: got %g, want %g", ks[i], i, len(ks), out32[i], want32)
+			}
 		}
 	}
 }

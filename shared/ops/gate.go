@@ -97,6 +97,10 @@ func (op maskOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, err
 func maskBits32(out, key, h []float32) {
 	h = h[:len(out)]
 	key = key[:len(out)]
+	if vec := len(out) &^ 7; fastSgemm && vec > 0 {
+		maskAVX2(&out[0], &key[0], &h[0], vec)
+		out, key, h = out[vec:], key[vec:], h[vec:]
+	}
 	for i, k := range key {
 		// k > 0 exactly when its bits b, as a signed integer, lie in
 		// (0, bits of +Inf]: sign clear, not zero, not NaN
