@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# reference.sh — the README's reference runs and memory figures, timed.
+#
+#   bash pipelines/reference.sh      (or: make -C pipelines reference)
+#
+# On the first 10,000 MNIST training images: a plain madry-mnist model (1
+# epoch) scored on the 10,000 test images; a PGD-7-trained one (eps 0.3, 3
+# epochs) attacked with PGD-20 on 1,000 test images; then sgn-attack PGD-10
+# over 1,000 and over all 10,000 test images, for its peak memory; and a
+# tool's start-up time. Everything lands in OUT (pipelines/out/reference);
+# the summary, with wall times and peak resident memory from /usr/bin/time,
+# is OUT/report.txt. About 4 minutes on 2 cores.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BIN=${BIN:-$PWD/bin}
+OUT=${OUT:-pipelines/out/reference}
+mkdir -p "$OUT"
+report=$OUT/report.txt
+: >"$report"
+
+say() { echo "$*" | tee -a "$report"; }
+start=$(date +%s)
+
+# timed NAME CMD...: runs CMD, its stderr to OUT/NAME.log, and prints its
+# wall time in seconds and peak resident memory in MiB.
+timed() {
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" 2>"$OUT/$name.log"
+	awk '{printf "%.1f s, peak %d MiB", $1, $2/1024}' "$OUT/$name.time"
+}
+
+# field KEY FILE: the first numeric value of "KEY" in a JSON file.
+field() { grep -o "\"$1\":[0-9.e+-]*" "$2" | head -1 | cut -d: -f2; }
+
+# perstep LOG: the ms/step figure of sgn-train's last epoch line.
+perstep() { grep -o '[0-9.]* ms/step' "$1" | tail -1; }
+
+say "reference runs, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+"$BIN/sgn-fetch" -limit 10000 -o "$OUT/train10k.arrow" mnist
+"$BIN/sgn-fetch" -split test -o "$OUT/test.arrow" mnist
+"$BIN/sgn-fetch" -split test -limit 1000 -o "$OUT/test1k.arrow" mnist
+
+t=$(timed plain "$BIN/sgn-train" -epochs 1 -data "$OUT/train10k.arrow" -o "$OUT/plain.sgn")
+"$BIN/sgn-score" -json -model "$OUT/plain.sgn" "$OUT/test.arrow" >"$OUT/plain.json"
+say "plain, 1 epoch of 10,000: $t ($(perstep "$OUT/plain.log")); clean accuracy $(field accuracy "$OUT/plain.json") (n=10,000)"
+
+t=$(timed pgd "$BIN/sgn-train" -adv pgd -eps 0.3 -steps 7 -eps-warmup 1 -epochs 3 -val 500 -data "$OUT/train10k.arrow" -o "$OUT/pgd.sgn")
+"$BIN/sgn-attack" -pgd -steps 20 -eps 0.3 -model "$OUT/pgd.sgn" -data "$OUT/test1k.arrow" 2>/dev/null |
+	"$BIN/sgn-score" -json >"$OUT/pgd.json"
+say "PGD-7 training, 3 epochs of 10,000: $t ($(perstep "$OUT/pgd.log")); clean $(field clean_accuracy "$OUT/pgd.json"), PGD-20 $(field accuracy "$OUT/pgd.json") (n=1,000)"
+
+for n in 1k ""; do
+	data=$OUT/test$n.arrow
+	t=$(timed "attack$n" "$BIN/sgn-attack" -pgd -steps 10 -eps 0.3 -model "$OUT/plain.sgn" -data "$data" -o "$OUT/attack$n.arrow")
+	say "sgn-attack -pgd -steps 10 on $("$BIN/sgn-score" -json "$OUT/attack$n.arrow" | grep -o '"n":[0-9]*' | head -1 | cut -d: -f2) test images: $t"
+done
+
+/usr/bin/time -f '%e' -o "$OUT/startup.time" "$BIN/sgn-attack" -h 2>/dev/null || true
+say "start-up: sgn-attack -h in $(cat "$OUT/startup.time") s"
+say "all of the above: $(($(date +%s) - start)) s of wall time"
