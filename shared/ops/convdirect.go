@@ -43,7 +43,7 @@ func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int, wide bool) direc
 // stride, output width and number of output channels: stride 1 and a
 // layout of kernel tiles at least three quarters used.
 func useDirect(stride, wout, cout int) bool {
-	_, ok := directLayout(wout, cout)
+	_, ok := directLayout(wout, cout, wideKernels)
 	return fastSgemm && stride == 1 && ok
 }
 
@@ -52,15 +52,21 @@ func useDirect(stride, wout, cout int) bool {
 // whichever wastes less of the tiles, and whether that one uses at least
 // three quarters of them. A 14-wide row fills 7/8 of a 16-position tile;
 // 64 channels fill 16-channel tiles exactly; the data gradient of a
-// one-channel input suits neither, and keeps the im2col path.
-func directLayout(wout, cout int) (byChannels, ok bool) {
+// one-channel input suits neither, and keeps the im2col path. With the
+// wide kernels the choice weighs 32-wide tiles, since a lone 16-wide one
+// runs at half their rate: a 16-wide row then goes by channels (twice as
+// fast as by rows for CIFAR's 16×16 stages, BenchmarkConvLayouts).
+func directLayout(wout, cout int, wide bool) (byChannels, ok bool) {
 	if wout < 1 || cout < 1 {
 		return false, false
 	}
-	rows := float64(wout) / float64(sgemmNR*((wout+sgemmNR-1)/sgemmNR)) *
-		float64(cout) / float64(sgemmMR*((cout+sgemmMR-1)/sgemmMR))
-	chans := float64(cout) / float64(sgemmNR*((cout+sgemmNR-1)/sgemmNR))
-	return chans > rows, max(rows, chans) >= 0.75
+	fill := func(n, tile int) float64 { return float64(n) / float64(tile*((n+tile-1)/tile)) }
+	rows, chans := fill(wout, sgemmNR)*fill(cout, sgemmMR), fill(cout, sgemmNR)
+	ok = max(rows, chans) >= 0.75
+	if wide {
+		rows, chans = fill(wout, 2*sgemmNR)*fill(cout, sgemmMR), fill(cout, 2*sgemmNR)
+	}
+	return chans > rows, ok
 }
 
 // convolve sets y [n,cout,hout,wout] to the convolution of x
@@ -115,10 +121,21 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 					} else {
 						convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], cols)
 					}
-					for r := range rows {
-						dst := yi[sgemmNR*jp*positions+sgemmMR*ip+r:]
-						for j, v := range tile[r*cols:][:cols] {
-							dst[j*positions] = v
+					base := sgemmNR*jp*positions + sgemmMR*ip
+					if rows == sgemmMR {
+						// Channel by channel, six contiguous positions each:
+						// row-wise stores, 4·positions bytes apart, were slower.
+						for j := range cols {
+							d := (*[sgemmMR]float32)(yi[base+j*positions:])
+							d[0], d[1], d[2] = tile[j], tile[cols+j], tile[2*cols+j]
+							d[3], d[4], d[5] = tile[3*cols+j], tile[4*cols+j], tile[5*cols+j]
+						}
+					} else {
+						for r := range rows {
+							dst := yi[base+r:]
+							for j, v := range tile[r*cols:][:cols] {
+								dst[j*positions] = v
+							}
 						}
 					}
 					jp += step
@@ -192,7 +209,7 @@ func (p directPlan) fill(xp, xi []float32) {
 
 // directForward is convForwardKernel on the direct path.
 func directForward(g convGeom, x, w []float32) []float32 {
-	byChannels, _ := directLayout(g.wo, g.o)
+	byChannels, _ := directLayout(g.wo, g.o, wideKernels)
 	return directForwardWith(g, x, w, byChannels, wideKernels)
 }
 
@@ -207,7 +224,7 @@ func directForwardWith(g convGeom, x, w []float32, byChannels, wide bool) []floa
 // the data gradient is the convolution of gy, padded by k-1-pad, with the
 // filters flipped in space and with input and output channels swapped.
 func directBackData(g convGeom, gy, w []float32) []float32 {
-	byChannels, _ := directLayout(g.w, g.c)
+	byChannels, _ := directLayout(g.w, g.c, wideKernels)
 	return directBackDataWith(g, gy, w, byChannels, wideKernels)
 }
 

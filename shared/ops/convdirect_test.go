@@ -80,3 +80,27 @@ func kernelWidths() []bool {
 	}
 	return []bool{false}
 }
+
+// TestDirectLayout pins directLayout's choices on the networks' shapes.
+func TestDirectLayout(t *testing.T) {
+	cases := []struct {
+		wout, cout     int
+		wide           bool
+		byChannels, ok bool
+	}{
+		{28, 32, false, true, true},  // madry conv1: 32 channels fill two panels
+		{28, 32, true, true, true},   // and one 32-wide panel
+		{14, 64, true, true, true},   // madry conv2
+		{28, 1, true, false, false},  // one-channel data gradient: im2col
+		{16, 30, false, false, true}, // a 16-wide row fills a 16-wide tile
+		{16, 30, true, true, true},   // but half of a 32-wide one
+		{32, 30, true, false, true},  // a 32-wide row fills it
+		{4, 2, true, true, false},    // neither fills three quarters
+	}
+	for _, c := range cases {
+		byChannels, ok := directLayout(c.wout, c.cout, c.wide)
+		if byChannels != c.byChannels || ok != c.ok {
+			t.Errorf("directLayout(%d, %d, wide %v) = %v, %v; want %v, %v", c.wout, c.cout, c.wide, byChannels, ok, c.byChannels, c.ok)
+		}
+	}
+}
