@@ -110,16 +110,18 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 			for ip := range posPanels {
 				rows := min(sgemmMR, positions-sgemmMR*ip)
 				for jp := 0; jp < chanPanels; {
-					// Two full channel panels side by side take the 6×32 kernel.
-					cols, step := min(sgemmNR, p.cout-sgemmNR*jp), 1
+					// Two full channel panels side by side take the 6×32 kernel;
+					// the tile's rows are width floats apart.
+					width := sgemmNR
 					if p.wide && p.cout-sgemmNR*jp >= 2*sgemmNR {
-						cols, step = 2*sgemmNR, 2
+						width = 2 * sgemmNR
 					}
-					clear(tile[:sgemmMR*cols])
-					if step == 2 {
-						convFilterKernel6x32(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], sgemmNR*taps, &tile[0], cols)
+					cols := min(width, p.cout-sgemmNR*jp)
+					clear(tile[:sgemmMR*width])
+					if width > sgemmNR {
+						convFilterKernel6x32(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], sgemmNR*taps, &tile[0], width)
 					} else {
-						convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], cols)
+						convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], width)
 					}
 					base := sgemmNR*jp*positions + sgemmMR*ip
 					if rows == sgemmMR {
@@ -127,18 +129,18 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 						// row-wise stores, 4·positions bytes apart, were slower.
 						for j := range cols {
 							d := (*[sgemmMR]float32)(yi[base+j*positions:])
-							d[0], d[1], d[2] = tile[j], tile[cols+j], tile[2*cols+j]
-							d[3], d[4], d[5] = tile[3*cols+j], tile[4*cols+j], tile[5*cols+j]
+							d[0], d[1], d[2] = tile[j], tile[width+j], tile[2*width+j]
+							d[3], d[4], d[5] = tile[3*width+j], tile[4*width+j], tile[5*width+j]
 						}
 					} else {
 						for r := range rows {
 							dst := yi[base+r:]
-							for j, v := range tile[r*cols:][:cols] {
+							for j, v := range tile[r*width:][:cols] {
 								dst[j*positions] = v
 							}
 						}
 					}
-					jp += step
+					jp += width / sgemmNR
 				}
 			}
 		}
