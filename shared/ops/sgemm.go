@@ -236,17 +236,8 @@ func packB(tB bool, b []float32, ldb, pc, jc, kb, nb int, bp []float32) {
 			clear(dst)
 		}
 		if !tB { // op(b)[p][j] = b[p·ldb+j]
-			src := b[pc*ldb+jc+j0:]
-			if cols == sgemmNR {
-				// An array assignment copies inline; copy's call per 64
-				// bytes made packing a tenth of an fc layer's time.
-				for p := 0; p < kb; p++ {
-					*(*[sgemmNR]float32)(dst[p*sgemmNR:]) = [sgemmNR]float32(src[p*ldb:])
-				}
-				continue
-			}
 			for p := 0; p < kb; p++ {
-				copy(dst[p*sgemmNR:p*sgemmNR+cols], src[p*ldb:])
+				copy(dst[p*sgemmNR:p*sgemmNR+cols], b[(pc+p)*ldb+jc+j0:])
 			}
 			continue
 		}
