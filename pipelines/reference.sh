@@ -6,10 +6,10 @@
 # On the first 10,000 MNIST training images: a plain madry-mnist model (1
 # epoch) scored on the 10,000 test images; a PGD-7-trained one (eps 0.3, 3
 # epochs) attacked with PGD-20 on 1,000 test images; then sgn-attack PGD-10
-# over 1,000 and over all 10,000 test images, for its peak memory; and a
-# tool's start-up time. Everything lands in OUT (pipelines/out/reference);
+# over 1,000 and over all 10,000 test images, for its peak memory; the cost
+# per step of SGN training; and a tool's start-up time. Everything lands in OUT (pipelines/out/reference);
 # the summary, with wall times and peak resident memory from /usr/bin/time,
-# is OUT/report.txt. About 4 minutes on 2 cores.
+# is OUT/report.txt. About 2 minutes on 2 cores.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,6 +56,23 @@ for n in 1k ""; do
 	t=$(timed "attack$n" "$BIN/sgn-attack" -pgd -steps 10 -eps 0.3 -model "$OUT/plain.sgn" -data "$data" -o "$OUT/attack$n.arrow")
 	say "sgn-attack -pgd -steps 10 on $("$BIN/sgn-score" -json "$OUT/attack$n.arrow" | grep -o '"n":[0-9]*' | head -1 | cut -d: -f2) test images: $t"
 done
+
+# The cost of SGN in training: ms per step on 2,560 images (20 steps, the
+# first one compiling the graph), plain and SGN with both gradient paths,
+# without and with FGSM-RS.
+"$BIN/sgn-fetch" -limit 2560 -o "$OUT/train2560.arrow" mnist
+cost=""
+for adv in none fgsm; do
+	for model in plain "sgn exact" "sgn detached"; do
+		set -- -epochs 1 -adv "$adv" -eps 0.3 -data "$OUT/train2560.arrow" -o "$OUT/cost.sgn"
+		[ "$model" = plain ] || set -- "$@" -sgn -sg-grad "${model#sgn }"
+		"$BIN/sgn-train" "$@" 2>"$OUT/cost.log"
+		label=$model
+		[ "$adv" = none ] || label="$label with fgsm-rs"
+		cost="$cost $label $(perstep "$OUT/cost.log");"
+	done
+done
+say "training cost, 1 epoch of 2,560:$cost"
 
 /usr/bin/time -f '%e' -o "$OUT/startup.time" "$BIN/sgn-attack" -h 2>/dev/null || true
 say "start-up: sgn-attack -h in $(cat "$OUT/startup.time") s"
