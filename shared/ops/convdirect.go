@@ -117,13 +117,19 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 						width = 2 * sgemmNR
 					}
 					cols := min(width, p.cout-sgemmNR*jp)
+					base := sgemmNR*jp*positions + sgemmMR*ip
+					if width > sgemmNR && rows == sgemmMR {
+						// A full tile goes straight into y, transposed in registers.
+						convFilterKernel6x32T(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], sgemmNR*taps, &yi[base], positions)
+						jp += width / sgemmNR
+						continue
+					}
 					clear(tile[:sgemmMR*width])
 					if width > sgemmNR {
 						convFilterKernel6x32(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], sgemmNR*taps, &tile[0], width)
 					} else {
 						convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], width)
 					}
-					base := sgemmNR*jp*positions + sgemmMR*ip
 					if rows == sgemmMR {
 						// Channel by channel, six contiguous positions each:
 						// row-wise stores, 4·positions bytes apart, were slower.

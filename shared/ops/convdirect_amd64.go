@@ -25,3 +25,10 @@ func convKernel6x32(k int, a, x *float32, offs *int32, c *float32, ldc int)
 //
 //go:noescape
 func convFilterKernel6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
+
+// convFilterKernel6x32T is convFilterKernel6x32 storing its result
+// transposed, column j's six values at c[j·ldc:j·ldc+6], overwriting them:
+// AVX-512F.
+//
+//go:noescape
+func convFilterKernel6x32T(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)

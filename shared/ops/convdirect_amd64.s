@@ -157,3 +157,187 @@ fzstore:
 	ADD_ACC_Z(DX, R8)
 	VZEROUPPER
 	RET
+
+// func convFilterKernel6x32T(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
+//
+// convFilterKernel6x32 storing its 6×32 result transposed and overwriting:
+// column j's six values go to c[j·ldc : j·ldc+6]. runByChannels writes six
+// output positions of 32 channels straight into the output this way; the
+// transpose is done in registers (unpack and shuffle within 128-bit lanes,
+// then each lane's four rows and the last two rows stored per column).
+// Nothing outside the 32 six-float spans is written. AVX-512F.
+TEXT ·convFilterKernel6x32T(SB), NOSPLIT, $0-64
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), AX
+	MOVQ aoffs+16(FP), R9
+	MOVQ pos+24(FP), SI
+	MOVQ b+32(FP), BX
+	MOVQ bstride+40(FP), DX
+	LEAQ (BX)(DX*4), DX
+	MOVLQSX 0(R9), R8
+	LEAQ    (AX)(R8*4), R8
+	MOVLQSX 4(R9), R10
+	LEAQ    (AX)(R10*4), R10
+	MOVLQSX 8(R9), R11
+	LEAQ    (AX)(R11*4), R11
+	MOVLQSX 12(R9), R12
+	LEAQ    (AX)(R12*4), R12
+	MOVLQSX 16(R9), R13
+	LEAQ    (AX)(R13*4), R13
+	MOVLQSX 20(R9), DI
+	LEAQ    (AX)(DI*4), DI
+	ZERO_ACC_Z
+	TESTQ CX, CX
+	JZ    tstore
+
+tloop:
+	MOVLQSX (SI), R9
+	VMOVUPS (BX), Z12
+	VMOVUPS (DX), Z13
+	FMA_ROWS_Z((R8)(R9*4), (R10)(R9*4), (R11)(R9*4), (R12)(R9*4), (R13)(R9*4), (DI)(R9*4))
+	ADDQ    $4, SI
+	ADDQ    $64, BX
+	ADDQ    $64, DX
+	DECQ    CX
+	JNZ     tloop
+
+tstore:
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+	// channels 0..15: rows r are Z0, Z2, Z4, Z6, Z8, Z10
+	VUNPCKLPS Z2, Z0, Z16
+	VUNPCKHPS Z2, Z0, Z17
+	VUNPCKLPS Z6, Z4, Z18
+	VUNPCKHPS Z6, Z4, Z19
+	VUNPCKLPS Z10, Z8, Z20 // rows 4, 5 of columns 0, 1 of each lane
+	VUNPCKHPS Z10, Z8, Z21 // and of columns 2, 3
+	VSHUFPS   $0x44, Z18, Z16, Z22 // rows 0-3 of column 0 of each lane
+	VSHUFPS   $0xee, Z18, Z16, Z23 // column 1
+	VSHUFPS   $0x44, Z19, Z17, Z24 // column 2
+	VSHUFPS   $0xee, Z19, Z17, Z25 // column 3
+	VEXTRACTF32X4 $0, Z20, X14
+	VEXTRACTF32X4 $0, Z21, X15
+	VEXTRACTF32X4 $0, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $0, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $0, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $0, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z20, X14
+	VEXTRACTF32X4 $1, Z21, X15
+	VEXTRACTF32X4 $1, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z20, X14
+	VEXTRACTF32X4 $2, Z21, X15
+	VEXTRACTF32X4 $2, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z20, X14
+	VEXTRACTF32X4 $3, Z21, X15
+	VEXTRACTF32X4 $3, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	// channels 16..31: rows r are Z1, Z3, Z5, Z7, Z9, Z11
+	VUNPCKLPS Z3, Z1, Z16
+	VUNPCKHPS Z3, Z1, Z17
+	VUNPCKLPS Z7, Z5, Z18
+	VUNPCKHPS Z7, Z5, Z19
+	VUNPCKLPS Z11, Z9, Z20 // rows 4, 5 of columns 0, 1 of each lane
+	VUNPCKHPS Z11, Z9, Z21 // and of columns 2, 3
+	VSHUFPS   $0x44, Z18, Z16, Z22 // rows 0-3 of column 0 of each lane
+	VSHUFPS   $0xee, Z18, Z16, Z23 // column 1
+	VSHUFPS   $0x44, Z19, Z17, Z24 // column 2
+	VSHUFPS   $0xee, Z19, Z17, Z25 // column 3
+	VEXTRACTF32X4 $0, Z20, X14
+	VEXTRACTF32X4 $0, Z21, X15
+	VEXTRACTF32X4 $0, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $0, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $0, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $0, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z20, X14
+	VEXTRACTF32X4 $1, Z21, X15
+	VEXTRACTF32X4 $1, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $1, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z20, X14
+	VEXTRACTF32X4 $2, Z21, X15
+	VEXTRACTF32X4 $2, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $2, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z20, X14
+	VEXTRACTF32X4 $3, Z21, X15
+	VEXTRACTF32X4 $3, Z22, (DX)
+	VMOVLPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z23, (DX)
+	VMOVHPS       X14, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z24, (DX)
+	VMOVLPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VEXTRACTF32X4 $3, Z25, (DX)
+	VMOVHPS       X15, 16(DX)
+	ADDQ          R8, DX
+	VZEROUPPER
+	RET

@@ -41,3 +41,14 @@ func convFilterKernel6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstr
 	convFilterKernel6x16(k, x, aoffs, pos, b, c, ldc)
 	convFilterKernel6x16(k, x, aoffs, pos, (*float32)(unsafe.Add(unsafe.Pointer(b), 4*bstride)), (*float32)(unsafe.Add(unsafe.Pointer(c), 4*16)), ldc)
 }
+
+func convFilterKernel6x32T(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int) {
+	var tile [6 * 32]float32
+	convFilterKernel6x32(k, x, aoffs, pos, b, bstride, &tile[0], 32)
+	cs := unsafe.Slice(c, 31*ldc+6)
+	for j := range 32 {
+		for r := range 6 {
+			cs[j*ldc+r] = tile[r*32+j]
+		}
+	}
+}

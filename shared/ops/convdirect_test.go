@@ -104,3 +104,45 @@ func TestDirectLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestConvFilterKernel6x32T checks the transposing kernel against the plain
+// one: the same 6×32 values, column j's six at c[j·ldc:], and nothing else
+// written.
+func TestConvFilterKernel6x32T(t *testing.T) {
+	if !wideKernels {
+		t.Skip("no AVX-512")
+	}
+	const k, bstride, ldc = 37, 16*37 + 5, 9
+	rng := rand.New(rand.NewPCG(11, 12))
+	x := make([]float32, 400)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	b := make([]float32, bstride+16*k)
+	for i := range b {
+		b[i] = float32(rng.NormFloat64())
+	}
+	aoffs := []int32{0, 3, 50, 51, 99, 120}
+	pos := make([]int32, k)
+	for i := range pos {
+		pos[i] = int32(rng.IntN(250))
+	}
+	var want [6 * 32]float32
+	convFilterKernel6x32(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &want[0], 32)
+	const sentinel = -12345
+	c := make([]float32, 33*ldc)
+	for i := range c {
+		c[i] = sentinel
+	}
+	convFilterKernel6x32T(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &c[0], ldc)
+	for i, v := range c {
+		j, r := i/ldc, i%ldc
+		if j < 32 && r < 6 {
+			if v != want[r*32+j] {
+				t.Fatalf("column %d row %d: %g, want %g", j, r, v, want[r*32+j])
+			}
+		} else if v != sentinel {
+			t.Fatalf("c[%d] (column %d, offset %d) written: %g", i, j, r, v)
+		}
+	}
+}
