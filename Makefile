@@ -37,6 +37,7 @@ fmt-check:
 
 test: setup fmt-check vet
 	$(GO) test -count=1 -timeout 14m ./...
+	$(GO) test -count=1 -tags purego ./shared/ops
 
 # quick runs the quick study with one make job per core (attacks are sharded).
 quick: setup build

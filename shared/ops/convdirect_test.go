@@ -14,8 +14,8 @@ import (
 // models (28 and 14 wide, one and 32 input channels), partial row segments
 // and output-channel panels, non-square kernels and every padding.
 func TestConvDirect(t *testing.T) {
-	if !fastSgemm {
-		t.Skip("the direct path needs AVX2 and FMA")
+	if !fastSgemm && !portableKernels {
+		t.Skip("the direct path's assembly kernels need AVX2 and FMA")
 	}
 	cases := []struct{ n, c, h, w, o, kh, kw, pad int }{
 		{3, 1, 28, 28, 32, 5, 5, 2},
@@ -73,9 +73,10 @@ func TestConvDirect(t *testing.T) {
 }
 
 // kernelWidths lists the kernel choices this CPU runs: the 6×16 AVX2
-// kernels, and the 6×32 AVX-512 ones where available.
+// kernels, and the 6×32 AVX-512 ones where available; both for the
+// portable Go kernels (-tags purego).
 func kernelWidths() []bool {
-	if wideKernels {
+	if wideKernels || portableKernels {
 		return []bool{false, true}
 	}
 	return []bool{false}
@@ -109,7 +110,7 @@ func TestDirectLayout(t *testing.T) {
 // one: the same 6×32 values, column j's six at c[j·ldc:], and nothing else
 // written.
 func TestConvFilterKernel6x32T(t *testing.T) {
-	if !wideKernels {
+	if !wideKernels && !portableKernels {
 		t.Skip("no AVX-512")
 	}
 	const k, bstride, ldc = 37, 16*37 + 5, 9

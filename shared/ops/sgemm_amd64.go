@@ -14,6 +14,10 @@ func sgemmKernel6x16(k int, a, b, c *float32, ldc int)
 //go:noescape
 func sgemmKernel6x32(k int, a, b *float32, bstride int, c *float32, ldc int)
 
+// portableKernels reports whether the kernels are the Go versions of
+// sgemm_other.go and convdirect_other.go, which run anywhere.
+const portableKernels = false
+
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv0() (eax uint32)
