@@ -10,7 +10,7 @@
 # per step of SGN training; and a tool's start-up time. Everything lands in OUT (pipelines/out/reference);
 # the summary, with wall times and peak resident memory from /usr/bin/time,
 # is OUT/report.txt. About 2 minutes on 2 cores.
-set -euo pipefail
+set -Eeuo pipefail
 
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin}
@@ -21,14 +21,23 @@ report=$OUT/report.txt
 
 say() { echo "$*" | tee -a "$report"; }
 start=$(date +%s)
+fail() {
+	echo "reference.sh: $*" >&2
+	exit 1
+}
+trap 'fail "line $LINENO failed (logs in $OUT)"' ERR
+[ -x /usr/bin/time ] || fail "needs /usr/bin/time (Debian package time)"
 
-# timed NAME CMD...: runs CMD, its stderr to OUT/NAME.log, and prints its
-# wall time in seconds and peak resident memory in MiB.
+# timed NAME CMD...: runs CMD, its stderr to OUT/NAME.log, and sets T to
+# its wall time in seconds and peak resident memory in MiB; a failed CMD
+# stops the script with the end of its log.
 timed() {
 	local name=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" 2>"$OUT/$name.log"
-	awk '{printf "%.1f s, peak %d MiB", $1, $2/1024}' "$OUT/$name.time"
+	if ! /usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" 2>"$OUT/$name.log"; then
+		fail "$name failed: $(tail -n 1 "$OUT/$name.log")"
+	fi
+	T=$(awk '{printf "%.2f s, peak %d MiB", $1, $2/1024}' "$OUT/$name.time")
 }
 
 # field KEY FILE: the first numeric value of "KEY" in a JSON file.
@@ -42,19 +51,19 @@ say "reference runs, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/
 "$BIN/sgn-fetch" -split test -o "$OUT/test.arrow" mnist
 "$BIN/sgn-fetch" -split test -limit 1000 -o "$OUT/test1k.arrow" mnist
 
-t=$(timed plain "$BIN/sgn-train" -epochs 1 -data "$OUT/train10k.arrow" -o "$OUT/plain.sgn")
+timed plain "$BIN/sgn-train" -epochs 1 -data "$OUT/train10k.arrow" -o "$OUT/plain.sgn"
 "$BIN/sgn-score" -json -model "$OUT/plain.sgn" "$OUT/test.arrow" >"$OUT/plain.json"
-say "plain, 1 epoch of 10,000: $t ($(perstep "$OUT/plain.log")); clean accuracy $(field accuracy "$OUT/plain.json") (n=10,000)"
+say "plain, 1 epoch of 10,000: $T ($(perstep "$OUT/plain.log")); clean accuracy $(field accuracy "$OUT/plain.json") (n=10,000)"
 
-t=$(timed pgd "$BIN/sgn-train" -adv pgd -eps 0.3 -steps 7 -eps-warmup 1 -epochs 3 -val 500 -data "$OUT/train10k.arrow" -o "$OUT/pgd.sgn")
-"$BIN/sgn-attack" -pgd -steps 20 -eps 0.3 -model "$OUT/pgd.sgn" -data "$OUT/test1k.arrow" 2>/dev/null |
+timed pgd "$BIN/sgn-train" -adv pgd -eps 0.3 -steps 7 -eps-warmup 1 -epochs 3 -val 500 -data "$OUT/train10k.arrow" -o "$OUT/pgd.sgn"
+"$BIN/sgn-attack" -pgd -steps 20 -eps 0.3 -model "$OUT/pgd.sgn" -data "$OUT/test1k.arrow" 2>"$OUT/pgd-attack.log" |
 	"$BIN/sgn-score" -json >"$OUT/pgd.json"
-say "PGD-7 training, 3 epochs of 10,000: $t ($(perstep "$OUT/pgd.log")); clean $(field clean_accuracy "$OUT/pgd.json"), PGD-20 $(field accuracy "$OUT/pgd.json") (n=1,000)"
+say "PGD-7 training, 3 epochs of 10,000: $T ($(perstep "$OUT/pgd.log")); clean $(field clean_accuracy "$OUT/pgd.json"), PGD-20 $(field accuracy "$OUT/pgd.json") (n=1,000)"
 
 for n in 1k ""; do
-	data=$OUT/test$n.arrow
-	t=$(timed "attack$n" "$BIN/sgn-attack" -pgd -steps 10 -eps 0.3 -model "$OUT/plain.sgn" -data "$data" -o "$OUT/attack$n.arrow")
-	say "sgn-attack -pgd -steps 10 on $("$BIN/sgn-score" -json "$OUT/attack$n.arrow" | grep -o '"n":[0-9]*' | head -1 | cut -d: -f2) test images: $t"
+	timed "attack$n" "$BIN/sgn-attack" -pgd -steps 10 -eps 0.3 -model "$OUT/plain.sgn" -data "$OUT/test$n.arrow" -o "$OUT/attack$n.arrow"
+	count=$("$BIN/sgn-score" -json "$OUT/attack$n.arrow" | grep -o '"n":[0-9]*' | head -1 | cut -d: -f2)
+	say "sgn-attack -pgd -steps 10 on $count test images: $T"
 done
 
 # The cost of SGN in training: ms per step on 2,560 images (20 steps, the
@@ -74,6 +83,6 @@ for adv in none fgsm; do
 done
 say "training cost, 1 epoch of 2,560:$cost"
 
-/usr/bin/time -f '%e' -o "$OUT/startup.time" "$BIN/sgn-attack" -h 2>/dev/null || true
-say "start-up: sgn-attack -h in $(cat "$OUT/startup.time") s"
+timed startup "$BIN/sgn-attack" -h
+say "start-up: sgn-attack -h in ${T%%,*}"
 say "all of the above: $(($(date +%s) - start)) s of wall time"

@@ -32,3 +32,15 @@ func convFilterKernel6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstr
 //
 //go:noescape
 func convFilterKernel6x32T(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
+
+// convPlaneKernel6x16 adds into the 6×16 block c (row stride ldc) six rows
+// of one output plane: c[r][j] += Σ_p w[p]·x[offs[p]+r·rowStride+j].
+//
+//go:noescape
+func convPlaneKernel6x16(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)
+
+// convPlaneKernel6x32 is convPlaneKernel6x16 for 32 positions of each row,
+// c a 6×32 block: AVX-512F.
+//
+//go:noescape
+func convPlaneKernel6x32(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)

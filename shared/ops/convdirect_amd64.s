@@ -341,3 +341,105 @@ tstore:
 	ADDQ          R8, DX
 	VZEROUPPER
 	RET
+
+// func convPlaneKernel6x16(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)
+//
+// c[r][j] += Σ_p w[p]·x[offs[p] + r·rowStride + j] for r < 6, j < 16: six
+// rows of one output channel's plane at once, each filter tap's weight
+// broadcast against the input read in place, for convolutions with too few
+// output channels to fill a tile (the data gradient of a one-channel
+// input). AVX2 and FMA.
+TEXT ·convPlaneKernel6x16(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ w+8(FP), AX
+	MOVQ x+16(FP), R8
+	MOVQ offs+24(FP), SI
+	MOVQ rowStride+32(FP), BX
+	SHLQ $2, BX
+	LEAQ (R8)(BX*1), R10
+	LEAQ (R10)(BX*1), R11
+	LEAQ (R11)(BX*1), R12
+	LEAQ (R12)(BX*1), R13
+	LEAQ (R13)(BX*1), DI
+	ZERO_ACC
+	TESTQ CX, CX
+	JZ    convPlaneKernel6x16store
+
+convPlaneKernel6x16loop:
+	MOVLQSX      (SI), R9
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS  (R8)(R9*4), Y14, Y0
+	VFMADD231PS  32(R8)(R9*4), Y14, Y1
+	VFMADD231PS  (R10)(R9*4), Y14, Y2
+	VFMADD231PS  32(R10)(R9*4), Y14, Y3
+	VFMADD231PS  (R11)(R9*4), Y14, Y4
+	VFMADD231PS  32(R11)(R9*4), Y14, Y5
+	VFMADD231PS  (R12)(R9*4), Y14, Y6
+	VFMADD231PS  32(R12)(R9*4), Y14, Y7
+	VFMADD231PS  (R13)(R9*4), Y14, Y8
+	VFMADD231PS  32(R13)(R9*4), Y14, Y9
+	VFMADD231PS  (DI)(R9*4), Y14, Y10
+	VFMADD231PS  32(DI)(R9*4), Y14, Y11
+	ADDQ         $4, AX
+	ADDQ         $4, SI
+	DECQ         CX
+	JNZ          convPlaneKernel6x16loop
+
+convPlaneKernel6x16store:
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	ADD_ACC(DX, R8)
+	VZEROUPPER
+	RET
+
+// func convPlaneKernel6x32(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)
+//
+// c[r][j] += Σ_p w[p]·x[offs[p] + r·rowStride + j] for r < 6, j < 32: six
+// rows of one output channel's plane at once, each filter tap's weight
+// broadcast against the input read in place, for convolutions with too few
+// output channels to fill a tile (the data gradient of a one-channel
+// input). AVX-512F.
+TEXT ·convPlaneKernel6x32(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ w+8(FP), AX
+	MOVQ x+16(FP), R8
+	MOVQ offs+24(FP), SI
+	MOVQ rowStride+32(FP), BX
+	SHLQ $2, BX
+	LEAQ (R8)(BX*1), R10
+	LEAQ (R10)(BX*1), R11
+	LEAQ (R11)(BX*1), R12
+	LEAQ (R12)(BX*1), R13
+	LEAQ (R13)(BX*1), DI
+	ZERO_ACC_Z
+	TESTQ CX, CX
+	JZ    convPlaneKernel6x32store
+
+convPlaneKernel6x32loop:
+	MOVLQSX      (SI), R9
+	VBROADCASTSS (AX), Z14
+	VFMADD231PS  (R8)(R9*4), Z14, Z0
+	VFMADD231PS  64(R8)(R9*4), Z14, Z1
+	VFMADD231PS  (R10)(R9*4), Z14, Z2
+	VFMADD231PS  64(R10)(R9*4), Z14, Z3
+	VFMADD231PS  (R11)(R9*4), Z14, Z4
+	VFMADD231PS  64(R11)(R9*4), Z14, Z5
+	VFMADD231PS  (R12)(R9*4), Z14, Z6
+	VFMADD231PS  64(R12)(R9*4), Z14, Z7
+	VFMADD231PS  (R13)(R9*4), Z14, Z8
+	VFMADD231PS  64(R13)(R9*4), Z14, Z9
+	VFMADD231PS  (DI)(R9*4), Z14, Z10
+	VFMADD231PS  64(DI)(R9*4), Z14, Z11
+	ADDQ         $4, AX
+	ADDQ         $4, SI
+	DECQ         CX
+	JNZ          convPlaneKernel6x32loop
+
+convPlaneKernel6x32store:
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	ADD_ACC_Z(DX, R8)
+	VZEROUPPER
+	RET

@@ -52,3 +52,24 @@ func convFilterKernel6x32T(k int, x *float32, aoffs, pos *int32, b *float32, bst
 		}
 	}
 }
+
+func convPlaneKernel6x16(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int) {
+	convPlaneKernelGo(16, k, w, x, offs, rowStride, c, ldc)
+}
+
+func convPlaneKernel6x32(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int) {
+	convPlaneKernelGo(32, k, w, x, offs, rowStride, c, ldc)
+}
+
+func convPlaneKernelGo(width, k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int) {
+	ws, op := unsafe.Slice(w, k), unsafe.Slice(offs, k)
+	cs := unsafe.Slice(c, 5*ldc+width)
+	at := func(i int) float32 { return *(*float32)(unsafe.Add(unsafe.Pointer(x), 4*i)) }
+	for p := range k {
+		for r := range 6 {
+			for j := range width {
+				cs[r*ldc+j] += ws[p] * at(int(op[p])+r*rowStride+j)
+			}
+		}
+	}
+}

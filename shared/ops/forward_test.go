@@ -517,25 +517,28 @@ func TestMaskSpecialKeys(t *testing.T) {
 			t.Errorf("float64 key %g: got %g, want %g", k, out64[i], want)
 		}
 	}
-	// float32: every key both in the vector part and in the scalar tail,
-	// and the dropped values exactly +0.
+	// float32: every subslice of up to 20 of the keys repeated, so that every
+	// key falls both in the vector part and in the scalar tail; the dropped
+	// values exactly +0.
 	var k32, h32 []float32
 	for range 3 {
 		for i, k := range keys {
 			k32, h32 = append(k32, float32(k)), append(h32, float32(h[i]))
 		}
 	}
-	for start := range 8 {
-		ks, hs := k32[start:], h32[start:]
-		out32 := make([]float32, len(ks))
-		maskBits32(out32, ks, hs)
-		for i := range ks {
-			want32 := float32(0)
-			if ks[i] > 0 {
-				want32 = hs[i]
-			}
-			if math.Float32bits(out32[i]) != math.Float32bits(want32) {
-				t.Errorf("float32 key %g at %d of %d: got %g, want %g", ks[i], i, len(ks), out32[i], want32)
+	for lo := range keys {
+		for n := 1; n <= 20; n++ {
+			ks, hs := k32[lo:lo+n], h32[lo:lo+n]
+			out32 := make([]float32, len(ks))
+			maskBits32(out32, ks, hs)
+			for i := range ks {
+				want32 := float32(0)
+				if ks[i] > 0 {
+					want32 = hs[i]
+				}
+				if math.Float32bits(out32[i]) != math.Float32bits(want32) {
+					t.Errorf("float32 key %g at %d of %d: got %g, want %g", ks[i], i, len(ks), out32[i], want32)
+				}
 			}
 		}
 	}

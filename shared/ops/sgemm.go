@@ -85,16 +85,10 @@ func packWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) []float32 {
 // sgemmPre is sgemm taking its A blocks from pre when that is not nil
 // (pre must then be packWhole of the same a, tA, m and k).
 func sgemmPre(buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmWith(wideKernels, buf, pre, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
-}
-
-// sgemmWith is sgemmPre with the choice of kernels: wide pairs B panels
-// for the 6×32 AVX-512 kernel.
-func sgemmWith(wide bool, buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
 	if !fastSgemm {
+		if m == 0 || n == 0 {
+			return
+		}
 		ta, tb := blas.NoTrans, blas.NoTrans
 		if tA {
 			ta = blas.Trans
@@ -103,6 +97,16 @@ func sgemmWith(wide bool, buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int,
 			tb = blas.Trans
 		}
 		gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmWith(wideKernels, buf, pre, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmWith is sgemmPre on the packed kernels, with the choice of width:
+// wide pairs B panels for the 6×32 AVX-512 kernel. Without AVX2 only the
+// tests call it, on the portable Go kernels.
+func sgemmWith(wide bool, buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
 		return
 	}
 	if beta != 1 {
