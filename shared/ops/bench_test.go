@@ -173,20 +173,20 @@ func BenchmarkConvMadry(b *testing.B) {
 	}
 }
 
-// BenchmarkConvLayouts times the forward pass of the direct path's two
-// tile layouts (by rows, by channels) on the 3×3 stages of the CIFAR
-// networks (batch 64), for directLayout's choice.
+// BenchmarkConvLayouts times the forward pass of the direct path's three
+// tilings on the 3×3 stages of the CIFAR networks (batch 64) and on the
+// data gradient of their three-channel input, for directLayout's choice.
 func BenchmarkConvLayouts(b *testing.B) {
-	for _, c := range []struct{ c, h, o int }{{3, 32, 32}, {32, 32, 32}, {32, 16, 64}, {64, 8, 128}, {64, 32, 64}, {128, 16, 128}, {256, 8, 256}} {
+	for _, c := range []struct{ c, h, o int }{{3, 32, 32}, {32, 32, 32}, {32, 16, 64}, {64, 8, 128}, {64, 32, 64}, {128, 16, 128}, {256, 8, 256}, {32, 32, 3}, {64, 32, 3}} {
 		g := convGeom{n: 64, c: c.c, h: c.h, w: c.h, o: c.o, kh: 3, kw: 3, ho: c.h, wo: c.h, stride: 1, pad: 1}
 		g.ckk, g.positions = c.c*9, c.h*c.h
 		x, w := make([]float32, g.n*g.c*g.h*g.w), make([]float32, g.o*g.ckk)
 		y := make([]float32, g.n*g.o*g.positions)
 		p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, wideKernels)
-		for _, byChannels := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%dx%dx%d->%d/by-channels=%v", c.c, c.h, c.h, c.o, byChannels), func(b *testing.B) {
+		for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
+			b.Run(fmt.Sprintf("%dx%dx%d->%d/%v", c.c, c.h, c.h, c.o, tiling), func(b *testing.B) {
 				for range b.N {
-					p.convolve(g.n, x, w, y, byChannels)
+					p.convolve(g.n, x, w, y, tiling)
 				}
 				b.ReportMetric(2*float64(g.n*g.o*g.ckk*g.positions)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

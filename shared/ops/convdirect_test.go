@@ -61,10 +61,13 @@ func TestConvDirect(t *testing.T) {
 			wantDW := convBackFilterKernel(g, x64, gy64)
 			for _, wide := range kernelWidths() {
 				check(fmt.Sprintf("filter gradient (wide %v)", wide), directBackFilterWith(g, x32, gy32, wide), wantDW, c.n*g.positions)
-				for _, byChannels := range []bool{false, true} {
-					check(fmt.Sprintf("forward (by channels %v, wide %v)", byChannels, wide), directForwardWith(g, x32, w32, byChannels, wide), want, g.ckk)
-					if c.pad <= c.kh-1 && c.pad <= c.kw-1 {
-						check(fmt.Sprintf("data gradient (by channels %v, wide %v)", byChannels, wide), directBackDataWith(g, gy32, w32, byChannels, wide), wantDX, c.o*c.kh*c.kw)
+				for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
+					// Planes need six rows of output.
+					if tiling != tilePlanes || g.ho >= sgemmMR {
+						check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(g, x32, w32, tiling, wide), want, g.ckk)
+					}
+					if c.pad <= c.kh-1 && c.pad <= c.kw-1 && (tiling != tilePlanes || g.h >= sgemmMR) {
+						check(fmt.Sprintf("data gradient (by %v, wide %v)", tiling, wide), directBackDataWith(g, gy32, w32, tiling, wide), wantDX, c.o*c.kh*c.kw)
 					}
 				}
 			}
@@ -85,23 +88,28 @@ func kernelWidths() []bool {
 // TestDirectLayout pins directLayout's choices on the networks' shapes.
 func TestDirectLayout(t *testing.T) {
 	cases := []struct {
-		wout, cout     int
-		wide           bool
-		byChannels, ok bool
+		hout, wout, cout int
+		wide             bool
+		tiling           directTiling
+		ok               bool
 	}{
-		{28, 32, false, true, true},  // madry conv1: 32 channels fill two panels
-		{28, 32, true, true, true},   // and one 32-wide panel
-		{14, 64, true, true, true},   // madry conv2
-		{28, 1, true, false, false},  // one-channel data gradient: im2col
-		{16, 30, false, false, true}, // a 16-wide row fills a 16-wide tile
-		{16, 30, true, true, true},   // but half of a 32-wide one
-		{32, 30, true, false, true},  // a 32-wide row fills it
-		{4, 2, true, true, false},    // neither fills three quarters
+		{28, 28, 32, false, tileChannels, true}, // madry conv1: 32 channels fill two panels
+		{28, 28, 32, true, tileChannels, true},  // and one 32-wide panel
+		{14, 14, 64, true, tileChannels, true},  // madry conv2
+		{28, 28, 1, true, tilePlanes, true},     // one-channel data gradient
+		{28, 28, 1, false, tilePlanes, true},
+		{32, 32, 2, true, tilePlanes, true},
+		{32, 32, 3, true, tilePlanes, false},   // CIFAR's input gradient: im2col
+		{4, 28, 1, true, tilePlanes, false},    // planes need six rows
+		{28, 4, 1, true, tilePlanes, false},    // and fill their row segments
+		{16, 16, 30, false, tileRows, true},    // a 16-wide row fills a 16-wide tile
+		{16, 16, 30, true, tileChannels, true}, // but half of a 32-wide one
+		{32, 32, 30, true, tileRows, true},     // a 32-wide row fills it
 	}
 	for _, c := range cases {
-		byChannels, ok := directLayout(c.wout, c.cout, c.wide)
-		if byChannels != c.byChannels || ok != c.ok {
-			t.Errorf("directLayout(%d, %d, wide %v) = %v, %v; want %v, %v", c.wout, c.cout, c.wide, byChannels, ok, c.byChannels, c.ok)
+		tiling, ok := directLayout(c.hout, c.wout, c.cout, c.wide)
+		if ok != c.ok || ok && tiling != c.tiling {
+			t.Errorf("directLayout(%d, %d, %d, wide %v) = %v, %v; want %v, %v", c.hout, c.wout, c.cout, c.wide, tiling, ok, c.tiling, c.ok)
 		}
 	}
 }
