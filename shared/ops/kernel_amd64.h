@@ -123,3 +123,69 @@
 	VBROADCASTSS A5, Z15; \
 	VFMADD231PS  Z12, Z15, Z10; \
 	VFMADD231PS  Z13, Z15, Z11
+
+// ROW_POINTERS sets R8, R10, R11, R12, R13 and DI to AX plus four times the
+// six int32 offsets at (R9): the six rows a filter kernel broadcasts from.
+#define ROW_POINTERS \
+	MOVLQSX 0(R9), R8; \
+	LEAQ    (AX)(R8*4), R8; \
+	MOVLQSX 4(R9), R10; \
+	LEAQ    (AX)(R10*4), R10; \
+	MOVLQSX 8(R9), R11; \
+	LEAQ    (AX)(R11*4), R11; \
+	MOVLQSX 12(R9), R12; \
+	LEAQ    (AX)(R12*4), R12; \
+	MOVLQSX 16(R9), R13; \
+	LEAQ    (AX)(R13*4), R13; \
+	MOVLQSX 20(R9), DI; \
+	LEAQ    (AX)(DI*4), DI
+
+// PLANE_TAP adds w (a broadcast weight) times the six input rows at R8,
+// R10, R11, R12, R13 and DI, plus R9 floats, into the accumulators a0..a11,
+// two per row, the second half bytes after the first.
+#define PLANE_TAP(w, half, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) \
+	VFMADD231PS (R8)(R9*4), w, a0; \
+	VFMADD231PS half(R8)(R9*4), w, a1; \
+	VFMADD231PS (R10)(R9*4), w, a2; \
+	VFMADD231PS half(R10)(R9*4), w, a3; \
+	VFMADD231PS (R11)(R9*4), w, a4; \
+	VFMADD231PS half(R11)(R9*4), w, a5; \
+	VFMADD231PS (R12)(R9*4), w, a6; \
+	VFMADD231PS half(R12)(R9*4), w, a7; \
+	VFMADD231PS (R13)(R9*4), w, a8; \
+	VFMADD231PS half(R13)(R9*4), w, a9; \
+	VFMADD231PS (DI)(R9*4), w, a10; \
+	VFMADD231PS half(DI)(R9*4), w, a11
+
+// TRANSPOSE6 transposes, within each 128-bit lane, six rows of 16 floats
+// r0..r5: Z22..Z25 get rows 0-3 of the lane's columns 0..3, Z20 rows 4-5 of
+// columns 0, 1 and Z21 of columns 2, 3 (in their low and high halves).
+#define TRANSPOSE6(r0, r1, r2, r3, r4, r5) \
+	VUNPCKLPS r1, r0, Z16; \
+	VUNPCKHPS r1, r0, Z17; \
+	VUNPCKLPS r3, r2, Z18; \
+	VUNPCKHPS r3, r2, Z19; \
+	VUNPCKLPS r5, r4, Z20; \
+	VUNPCKHPS r5, r4, Z21; \
+	VSHUFPS   $0x44, Z18, Z16, Z22; \
+	VSHUFPS   $0xee, Z18, Z16, Z23; \
+	VSHUFPS   $0x44, Z19, Z17, Z24; \
+	VSHUFPS   $0xee, Z19, Z17, Z25
+
+// STORE_LANE stores the four columns of lane l of TRANSPOSE6's result, six
+// floats each, at DX, DX+R8, DX+2·R8 and DX+3·R8, and advances DX by 4·R8.
+#define STORE_LANE(l) \
+	VEXTRACTF32X4 $l, Z20, X14; \
+	VEXTRACTF32X4 $l, Z21, X15; \
+	VEXTRACTF32X4 $l, Z22, (DX); \
+	VMOVLPS       X14, 16(DX); \
+	ADDQ          R8, DX; \
+	VEXTRACTF32X4 $l, Z23, (DX); \
+	VMOVHPS       X14, 16(DX); \
+	ADDQ          R8, DX; \
+	VEXTRACTF32X4 $l, Z24, (DX); \
+	VMOVLPS       X15, 16(DX); \
+	ADDQ          R8, DX; \
+	VEXTRACTF32X4 $l, Z25, (DX); \
+	VMOVHPS       X15, 16(DX); \
+	ADDQ          R8, DX
