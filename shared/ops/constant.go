@@ -52,7 +52,7 @@ func ChannelScale(x, alpha *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("channel scale: %w", err)
 	}
-	return G.HadamardProd(x, a)
+	return mul(x, a)
 }
 
 type constKind int

@@ -70,28 +70,31 @@ func (op unaryOp) do32(in []arg[float32]) (G.Value, error) { return unaryDo(op, 
 func unaryDo[T float](op unaryOp, x arg[T]) (G.Value, error) {
 	out := make([]T, len(x.data))
 	a, b := T(op.a), T(op.b)
-	switch {
-	case op.kind == unaryAffine:
-		for i, v := range x.data {
-			out[i] = a*v + b
+	parallelChunks(len(out), func(lo, hi int) {
+		out, in := out[lo:hi], x.data[lo:hi]
+		switch {
+		case op.kind == unaryAffine:
+			for i, v := range in {
+				out[i] = a*v + b
+			}
+		case op.a == 1:
+			for i, v := range in {
+				out[i] = v + b
+			}
+		case op.a == -1:
+			for i, v := range in {
+				out[i] = 1 / (v + b)
+			}
+		case op.a == -0.5:
+			for i, v := range in {
+				out[i] = T(1 / math.Sqrt(float64(v+b)))
+			}
+		default:
+			for i, v := range in {
+				out[i] = T(math.Pow(float64(v+b), op.a))
+			}
 		}
-	case op.a == 1:
-		for i, v := range x.data {
-			out[i] = v + b
-		}
-	case op.a == -1:
-		for i, v := range x.data {
-			out[i] = 1 / (v + b)
-		}
-	case op.a == -0.5:
-		for i, v := range x.data {
-			out[i] = T(1 / math.Sqrt(float64(v+b)))
-		}
-	default:
-		for i, v := range x.data {
-			out[i] = T(math.Pow(float64(v+b), op.a))
-		}
-	}
+	})
 	return dense(x.shape, out), nil
 }
 
@@ -117,4 +120,95 @@ func (op unaryOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, error
 	}
 	d, err := mul(grad, dp)
 	return G.Nodes{d}, err
+}
+
+type binaryKind int
+
+const (
+	binaryAdd binaryKind = iota
+	binarySub
+	binaryMul
+)
+
+// binaryOp is a+b, a-b or a⊙b for two tensors of one shape, on both cores.
+// Gorgonia's own arithmetic runs on one goroutine and copies its first
+// operand; batch norm's graph is mostly these. The derivatives are again
+// binaryOps and Affine, so the op closes under differentiation.
+type binaryOp struct {
+	symbol
+	kind binaryKind
+	dims int
+}
+
+var binaryNames = [...]string{binaryAdd: "Add", binarySub: "Sub", binaryMul: "Mul"}
+
+func newBinaryOp(k binaryKind, dims int) binaryOp {
+	return binaryOp{symbolf("%s{dims=%d}", binaryNames[k], dims), k, dims}
+}
+
+func (op binaryOp) Arity() int         { return 2 }
+func (op binaryOp) Type() hm.Type      { return fnType(op.dims, op.dims, op.dims) }
+func (op binaryOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op binaryOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf(op, 2, ds)
+	if err != nil {
+		return nil, err
+	}
+	if len(s[0]) != op.dims || !sameShape(s[0], s[1]) {
+		return nil, fmt.Errorf("%v: input shapes %v and %v", op, s[0], s[1])
+	}
+	return s[0].Clone(), nil
+}
+
+func (op binaryOp) Do(vs ...G.Value) (G.Value, error)       { return run(op, 2, vs) }
+func (op binaryOp) do64(in []arg[float64]) (G.Value, error) { return binaryDo(op, in[0], in[1]) }
+func (op binaryOp) do32(in []arg[float32]) (G.Value, error) { return binaryDo(op, in[0], in[1]) }
+
+func binaryDo[T float](op binaryOp, a, b arg[T]) (G.Value, error) {
+	if !sameShape(a.shape, b.shape) || len(a.data) != len(b.data) {
+		return nil, fmt.Errorf("%v: input shapes %v and %v", op, a.shape, b.shape)
+	}
+	out := make([]T, len(a.data))
+	parallelChunks(len(out), func(lo, hi int) {
+		o, x, y := out[lo:hi], a.data[lo:hi], b.data[lo:hi]
+		switch op.kind {
+		case binaryAdd:
+			for i, v := range x {
+				o[i] = v + y[i]
+			}
+		case binarySub:
+			for i, v := range x {
+				o[i] = v - y[i]
+			}
+		case binaryMul:
+			for i, v := range x {
+				o[i] = v * y[i]
+			}
+		}
+	})
+	return dense(a.shape, out), nil
+}
+
+func (op binaryOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return op.symDiff(in, out, grad, []bool{true, true})
+}
+
+func (op binaryOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, error) {
+	if len(in) != 2 {
+		return nil, fmt.Errorf("%v: want 2 inputs, got %d", op, len(in))
+	}
+	switch op.kind {
+	case binaryAdd:
+		return G.Nodes{grad, grad}, nil
+	case binarySub:
+		neg, err := apply(newUnaryOp(unaryAffine, op.dims, -1, 0), grad)
+		return G.Nodes{grad, neg}, err
+	}
+	da, err := mul(grad, in[1])
+	if err != nil {
+		return nil, err
+	}
+	db, err := mul(grad, in[0])
+	return G.Nodes{da, db}, err
 }

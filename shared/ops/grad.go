@@ -182,7 +182,7 @@ func sumTerms(ts G.Nodes) (*G.Node, error) {
 	s := ts[0]
 	for _, t := range ts[1:] {
 		var err error
-		if s, err = G.Add(s, t); err != nil {
+		if s, err = add(s, t); err != nil {
 			return nil, fmt.Errorf("add gradient terms %v and %v: %w", s.Shape(), t.Shape(), err)
 		}
 	}
