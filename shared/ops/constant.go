@@ -48,11 +48,10 @@ func ChannelScale(x, alpha *G.Node) (*G.Node, error) {
 	if err := checkFloat("channel scale", x, alpha); err != nil {
 		return nil, err
 	}
-	a, err := ChannelBroadcast(alpha, x.Shape())
-	if err != nil {
-		return nil, fmt.Errorf("channel scale: %w", err)
+	if err := checkChannels(symbol("channel scale"), x.Shape(), x.Dims(), alpha.Shape()); err != nil {
+		return nil, err
 	}
-	return mul(x, a)
+	return chanAffine(x, alpha, nil)
 }
 
 type constKind int

@@ -66,19 +66,15 @@ func BatchNormTrain(x, gamma, beta *G.Node, eps float64) (y, mean, variance *G.N
 	if mean, err = ChannelMean(x); err != nil {
 		return nil, nil, nil, err
 	}
-	mb, err := ChannelBroadcast(mean, s)
+	neg, err := Affine(mean, -1, 0)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	xc, err := sub(x, mb)
+	xc, err := chanAffine(x, nil, neg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sq, err := mul(xc, xc)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if variance, err = ChannelMean(sq); err != nil {
+	if variance, err = chanDot(xc, xc, float64(s[1])/float64(s.TotalSize())); err != nil {
 		return nil, nil, nil, err
 	}
 	inv, err := power(variance, -0.5, eps)
@@ -129,15 +125,7 @@ func BatchNormEval(x, gamma, beta, runMean, runVar *G.Node, eps float64) (*G.Nod
 
 // scaleShift is x·scale[c] + shift[c] per channel.
 func scaleShift(x, scale, shift *G.Node) (*G.Node, error) {
-	sb, err := ChannelBroadcast(scale, x.Shape())
-	if err != nil {
-		return nil, err
-	}
-	y, err := mul(x, sb)
-	if err != nil {
-		return nil, err
-	}
-	return AddChannelBias(y, shift)
+	return chanAffine(x, scale, shift)
 }
 
 func checkBatchNorm(x, gamma, beta *G.Node, eps float64) (tensor.Shape, error) {

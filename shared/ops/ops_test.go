@@ -91,6 +91,34 @@ func TestReductionDerivatives(t *testing.T) {
 			build: func(n []*G.Node) (*G.Node, error) { return ChannelBroadcast(n[0], tensor.Shape{2, 3, 2, 2}) }},
 		{name: "add channel bias", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("b", normal, true, 3)},
 			build: func(n []*G.Node) (*G.Node, error) { return AddChannelBias(n[0], n[1]) }},
+		{name: "channel affine", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("a", normal, true, 3), in("b", normal, true, 3)},
+			build: func(n []*G.Node) (*G.Node, error) { return chanAffine(n[0], n[1], n[2]) }},
+		{name: "channel affine squared, 2d", inputs: []input{in("x", normal, true, 4, 3), in("a", normal, true, 3), in("b", normal, true, 3)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				y, err := chanAffine(n[0], n[1], n[2])
+				if err != nil {
+					return nil, err
+				}
+				return mul(y, y)
+			}},
+		{name: "channel scale times x", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("a", normal, true, 3)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				y, err := ChannelScale(n[0], n[1])
+				if err != nil {
+					return nil, err
+				}
+				return mul(y, n[0])
+			}},
+		{name: "channel dot", inputs: []input{in("u", normal, true, 2, 3, 2, 2), in("v", normal, true, 2, 3, 2, 2)},
+			build: func(n []*G.Node) (*G.Node, error) { return chanDot(n[0], n[1], 0.5) }},
+		{name: "channel dot squared, same input", inputs: []input{in("x", normal, true, 3, 2, 5)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				d, err := chanDot(n[0], n[0], 1)
+				if err != nil {
+					return nil, err
+				}
+				return mul(d, d)
+			}},
 		{name: "sum per example squared", inputs: []input{in("x", normal, true, 3, 2, 2)},
 			build: func(n []*G.Node) (*G.Node, error) {
 				s, err := SumPerExample(n[0])

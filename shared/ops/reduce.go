@@ -31,11 +31,10 @@ func AddChannelBias(x, b *G.Node) (*G.Node, error) {
 	if err := checkFloat("add channel bias", x, b); err != nil {
 		return nil, err
 	}
-	bb, err := ChannelBroadcast(b, x.Shape())
-	if err != nil {
-		return nil, fmt.Errorf("add channel bias: %w", err)
+	if err := checkChannels(symbol("add channel bias"), x.Shape(), x.Dims(), b.Shape()); err != nil {
+		return nil, err
 	}
-	return add(x, bb)
+	return chanAffine(x, nil, b)
 }
 
 // SumPerExample sums x [N,...] over every axis but the first: [N].
