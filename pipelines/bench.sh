@@ -6,6 +6,8 @@
 #   bash pipelines/bench.sh --compare   also runs pipelines/bench_torch.py
 #       (installing Debian's python3-torch if needed) and prints a table of
 #       ours against PyTorch.
+#   --cifar   adds a training step of cifar-cnn and of preact-resnet18 on
+#       CIFAR-shaped data (cifar_cnn_step_ms, preact_resnet18_step_ms).
 #
 # Each benchmark runs BENCHTIME (5x) iterations COUNT (3) times on 2 CPUs and
 # the median of the COUNT per-op means is reported. The raw `go test` output
@@ -14,15 +16,17 @@
 set -euo pipefail
 
 compare=0
+cifar=0
 for arg in "$@"; do
 	case "$arg" in
 	--compare) compare=1 ;;
+	--cifar) cifar=1 ;;
 	-h | --help)
-		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
-		echo "bench.sh: unknown argument $arg (have --compare)" >&2
+		echo "bench.sh: unknown argument $arg (have --compare, --cifar)" >&2
 		exit 2
 		;;
 	esac
@@ -42,6 +46,10 @@ trap 'rm -f "$raw"' EXIT
 load "go benchmarks start"
 "$GO" test -run '^$' -bench 'TrainStep|PGD10|DoubleBackprop|SGNStep' \
 	-benchtime "$BENCHTIME" -count "$COUNT" -cpu 2 ./shared/engine | tee "$raw" >&2
+if [ "$cifar" = 1 ]; then
+	"$GO" test -run '^$' -bench 'CIFARCNNStep|PreActResNet18Step' \
+		-benchtime "${CIFAR_BENCHTIME:-3x}" -count "$COUNT" -cpu 2 ./shared/engine | tee -a "$raw" >&2
+fi
 load "go benchmarks end"
 
 # Median over the runs of each benchmark's "ms/op" metric.
@@ -57,8 +65,11 @@ ours=$(awk '
 		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 	}
 	END {
-		printf "{\"train_step_ms\":%s,\"pgd10_ms\":%s,\"double_backprop_ms\":%s,\"sgn_step_ms\":%s}\n",
+		printf "{\"train_step_ms\":%s,\"pgd10_ms\":%s,\"double_backprop_ms\":%s,\"sgn_step_ms\":%s",
 			median(v["TrainStep"]), median(v["PGD10"]), median(v["DoubleBackprop"]), median(v["SGNStep"])
+		if ("CIFARCNNStep" in v) printf ",\"cifar_cnn_step_ms\":%s", median(v["CIFARCNNStep"])
+		if ("PreActResNet18Step" in v) printf ",\"preact_resnet18_step_ms\":%s", median(v["PreActResNet18Step"])
+		printf "}\n"
 	}' "$raw")
 echo "$ours"
 if grep -q null <<<"$ours"; then
@@ -82,7 +93,7 @@ load "pytorch start"
 # with OpenBLAS single-threaded, since torch already runs its ops on its
 # own two threads and a second pool of BLAS threads on the same two cores
 # made it slower and erratic (train step 55 ms against 70-113 ms).
-theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" pipelines/bench_torch.py --runs "${TORCH_RUNS:-15}")
+theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" pipelines/bench_torch.py --runs "${TORCH_RUNS:-15}" $([ "$cifar" = 1 ] && echo --cifar))
 load "pytorch end"
 echo "$theirs"
 
@@ -90,10 +101,13 @@ echo "$theirs"
 import json, sys
 ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 rows = [("train step", "train_step_ms"), ("PGD-10", "pgd10_ms"),
-        ("double backprop", "double_backprop_ms"), ("SGN step", "sgn_step_ms")]
+        ("double backprop", "double_backprop_ms"), ("SGN step", "sgn_step_ms"),
+        ("cifar-cnn step", "cifar_cnn_step_ms"), ("resnet18 step", "preact_resnet18_step_ms")]
 print(f"PyTorch {theirs.get('torch', '?')}, {theirs.get('threads', '?')} threads, BLAS {theirs.get('blas', '?')}")
 print(f"{'workload':<16} {'ours (ms)':>10} {'PyTorch (ms)':>13} {'ours/PyTorch':>13}")
 for name, key in rows:
+    if key not in ours or key not in theirs:
+        continue
     a, b = float(ours[key]), float(theirs[key])
     print(f"{name:<16} {a:>10.1f} {b:>13.1f} {a / b:>13.2f}")
 EOF

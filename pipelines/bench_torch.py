@@ -6,7 +6,12 @@ milliseconds per operation:
 
     {"train_step_ms":..,"pgd10_ms":..,"double_backprop_ms":..,"sgn_step_ms":..}
 
-Usage: bench_torch.py [--runs N] [--warmup N]
+With --cifar, also a training step of cifar-cnn and of preact-resnet18 on
+a batch of 128 random 3x32x32 images (cifar_cnn_step_ms,
+preact_resnet18_step_ms), as shared/engine's BenchmarkCIFARCNNStep and
+BenchmarkPreActResNet18Step.
+
+Usage: bench_torch.py [--runs N] [--warmup N] [--cifar]
 """
 import argparse
 import json
@@ -38,6 +43,59 @@ class Madry(nn.Module):
         return self.fc2(h)
 
 
+CIFAR_MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+CIFAR_STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
+
+
+class CifarCNN(nn.Module):
+    """cifar-cnn: three conv-BN-ReLU-maxpool stages, then two dense layers."""
+
+    def __init__(self):
+        super().__init__()
+        chans = [3, 32, 64, 128]
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1, bias=False) for a, b in zip(chans, chans[1:]))
+        self.bns = nn.ModuleList(nn.BatchNorm2d(c) for c in chans[1:])
+        self.fc1 = nn.Linear(128 * 4 * 4, 256)
+        self.fc2 = nn.Linear(256, 10)
+
+    def forward(self, x):
+        h = (x - CIFAR_MEAN) / CIFAR_STD
+        for conv, bn in zip(self.convs, self.bns):
+            h = F.max_pool2d(F.relu(bn(conv(h))), 2)
+        return self.fc2(F.relu(self.fc1(h.flatten(1))))
+
+
+class PreActBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(cout), nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.shortcut = nn.Conv2d(cin, cout, 1, stride, bias=False) if stride != 1 or cin != cout else None
+
+    def forward(self, x):
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if self.shortcut is not None else x
+        y = self.conv2(F.relu(self.bn2(self.conv1(out))))
+        return y + shortcut
+
+
+class PreActResNet18(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        blocks, cin = [], 64
+        for width, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+            blocks += [PreActBlock(cin, width, stride), PreActBlock(width, width, 1)]
+            cin = width
+        self.blocks = nn.Sequential(*blocks)
+        self.bn = nn.BatchNorm2d(512)
+        self.fc = nn.Linear(512, 10)
+
+    def forward(self, x):
+        h = self.blocks(self.conv1((x - CIFAR_MEAN) / CIFAR_STD))
+        return self.fc(F.adaptive_avg_pool2d(F.relu(self.bn(h)), 1).flatten(1))
+
+
 def timed(fn, warmup, runs):
     for _ in range(warmup):
         fn()
@@ -53,6 +111,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--cifar", action="store_true", help="also the CIFAR models' training steps")
     args = ap.parse_args()
 
     torch.set_num_threads(2)
@@ -126,6 +185,19 @@ def main():
         sopt.step()
 
     out["sgn_step_ms"] = timed(sgn_step, args.warmup, args.runs)
+
+    if args.cifar:
+        xc = torch.rand(n, 3, 32, 32)
+        for key, model, runs in [("cifar_cnn_step_ms", CifarCNN(), args.runs),
+                                 ("preact_resnet18_step_ms", PreActResNet18(), min(args.runs, 5))]:
+            copt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+            def cifar_step():
+                copt.zero_grad()
+                F.cross_entropy(model(xc), y).backward()
+                copt.step()
+
+            out[key] = timed(cifar_step, args.warmup, runs)
 
     res = {k: round(v, 1) for k, v in out.items()}
     # Which BLAS the linear layers ran on decides half the figures: say it.

@@ -63,10 +63,16 @@ func run(b *testing.B, op func() error) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
 }
 
-// trainStep returns one SGD-momentum step of p, as in train.Trainer's
-// trainBatch.
+// trainStep returns one SGD-momentum step of p on a batch of random
+// MNIST-shaped images, as in train.Trainer's trainBatch.
 func trainStep(b *testing.B, net *model.Net, p *engine.Program) func() error {
 	b.Helper()
+	x, y := benchData(benchBatch)
+	return trainStepOn(net, p, x, y)
+}
+
+// trainStepOn is trainStep on the images x and labels y.
+func trainStepOn(net *model.Net, p *engine.Program, x []float32, y []int64) func() error {
 	params := net.Trainable()
 	sizes := make([]int, len(params))
 	data := make([][]float32, len(params))
@@ -74,7 +80,6 @@ func trainStep(b *testing.B, net *model.Net, p *engine.Program) func() error {
 		sizes[i], data[i] = len(q.Data), q.Data
 	}
 	opt := optim.NewSGD(sizes, optim.WithMomentum(0.9))
-	x, y := benchData(benchBatch)
 	return func() error {
 		if err := p.Set("x", x); err != nil {
 			return err
@@ -205,3 +210,37 @@ func BenchmarkSGNStep(b *testing.B) {
 	defer p.Close()
 	run(b, trainStep(b, net, p))
 }
+
+// cifarStep is a training step (batch norm in training mode, SGD with
+// momentum 0.9) of arch on a batch of 128 random 3×32×32 images with random
+// labels, for pipelines/bench.sh --cifar.
+func cifarStep(b *testing.B, arch string) {
+	cfg := model.Config{Arch: arch, InShape: []int{3, 32, 32}, Classes: 10,
+		Mean: []float32{0.4914, 0.4822, 0.4465}, Std: []float32{0.2470, 0.2435, 0.2616}}
+	net, err := model.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := engine.NewTrainStep(net, benchBatch, engine.CrossEntropy, engine.WithTrainMode())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, benchBatch*3*32*32)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	y := make([]int64, benchBatch)
+	for i := range y {
+		y[i] = int64(r.IntN(10))
+	}
+	run(b, trainStepOn(net, p, x, y))
+}
+
+// BenchmarkCIFARCNNStep is a cifar-cnn training step on CIFAR-shaped data.
+func BenchmarkCIFARCNNStep(b *testing.B) { cifarStep(b, "cifar-cnn") }
+
+// BenchmarkPreActResNet18Step is a preact-resnet18 training step on
+// CIFAR-shaped data.
+func BenchmarkPreActResNet18Step(b *testing.B) { cifarStep(b, "preact-resnet18") }
