@@ -165,39 +165,62 @@ func (op chanAffineOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, 
 }
 
 // chanDotOp is scale·Σ u⊙v over every axis but the channels: [C] from
-// two [N,C,...] tensors of one shape.
+// two [N,C,...] tensors of one shape, or from one, u⊙u, when square (one
+// input gets one gradient term, not two to be added).
 type chanDotOp struct {
 	symbol
-	dims  int
-	scale float64
+	dims   int
+	scale  float64
+	square bool
 }
 
 // chanDot is scale·Σ u⊙v per channel.
 func chanDot(u, v *G.Node, scale float64) (*G.Node, error) {
-	return apply(chanDotOp{symbolf("ChannelDot{dims=%d,scale=%v}", u.Dims(), scale), u.Dims(), scale}, u, v)
+	return apply(chanDotOp{symbolf("ChannelDot{dims=%d,scale=%v}", u.Dims(), scale), u.Dims(), scale, false}, u, v)
 }
 
-func (op chanDotOp) Arity() int         { return 2 }
-func (op chanDotOp) Type() hm.Type      { return fnType(1, op.dims, op.dims) }
-func (op chanDotOp) DiffWRT(int) []bool { return []bool{true, true} }
+// chanSquares is scale·Σ u⊙u per channel.
+func chanSquares(u *G.Node, scale float64) (*G.Node, error) {
+	return apply(chanDotOp{symbolf("ChannelSquares{dims=%d,scale=%v}", u.Dims(), scale), u.Dims(), scale, true}, u)
+}
+
+func (op chanDotOp) Arity() int {
+	if op.square {
+		return 1
+	}
+	return 2
+}
+
+func (op chanDotOp) Type() hm.Type {
+	if op.square {
+		return fnType(1, op.dims)
+	}
+	return fnType(1, op.dims, op.dims)
+}
+
+func (op chanDotOp) DiffWRT(n int) []bool { return []bool{true, true}[:op.Arity()] }
 
 func (op chanDotOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapesOf(op, 2, ds)
+	s, err := shapesOf(op, op.Arity(), ds)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkChannels(op, s[0], op.dims); err != nil {
 		return nil, err
 	}
-	if !sameShape(s[0], s[1]) {
+	if !sameShape(s[0], s[len(s)-1]) {
 		return nil, fmt.Errorf("%v: input shapes %v and %v differ", op, s[0], s[1])
 	}
 	return tensor.Shape{s[0][1]}, nil
 }
 
-func (op chanDotOp) Do(vs ...G.Value) (G.Value, error)       { return run(op, 2, vs) }
-func (op chanDotOp) do64(in []arg[float64]) (G.Value, error) { return chanDotDo(op, in[0], in[1]) }
-func (op chanDotOp) do32(in []arg[float32]) (G.Value, error) { return chanDotDo(op, in[0], in[1]) }
+func (op chanDotOp) Do(vs ...G.Value) (G.Value, error) { return run(op, op.Arity(), vs) }
+func (op chanDotOp) do64(in []arg[float64]) (G.Value, error) {
+	return chanDotDo(op, in[0], in[len(in)-1])
+}
+func (op chanDotOp) do32(in []arg[float32]) (G.Value, error) {
+	return chanDotDo(op, in[0], in[len(in)-1])
+}
 
 func chanDotDo[T float](op chanDotOp, u, v arg[T]) (G.Value, error) {
 	if err := checkChannels(op, u.shape, op.dims); err != nil {
@@ -257,20 +280,29 @@ func dot64[T float](u, v []T) float64 {
 }
 
 func (op chanDotOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	return op.symDiff(in, out, grad, []bool{true, true})
+	return op.symDiff(in, out, grad, op.DiffWRT(len(in)))
 }
 
-// The adjoints: du = v·(scale·g)[c], dv = u·(scale·g)[c].
+// The adjoints: du = v·(scale·g)[c], dv = u·(scale·g)[c]; for squares,
+// du = u·(2·scale·g)[c].
 func (op chanDotOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("%v: want 2 inputs, got %d", op, len(in))
+	if len(in) != op.Arity() {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(in))
+	}
+	factor := op.scale
+	if op.square {
+		factor *= 2
 	}
 	g := grad
-	if op.scale != 1 {
+	if factor != 1 {
 		var err error
-		if g, err = apply(newUnaryOp(unaryAffine, 1, op.scale, 0), grad); err != nil {
+		if g, err = apply(newUnaryOp(unaryAffine, 1, factor, 0), grad); err != nil {
 			return nil, err
 		}
+	}
+	if op.square {
+		du, err := chanAffine(in[0], g, nil)
+		return G.Nodes{du}, err
 	}
 	du, err := chanAffine(in[1], g, nil)
 	if err != nil {

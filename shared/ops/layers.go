@@ -74,7 +74,7 @@ func BatchNormTrain(x, gamma, beta *G.Node, eps float64) (y, mean, variance *G.N
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if variance, err = chanDot(xc, xc, float64(s[1])/float64(s.TotalSize())); err != nil {
+	if variance, err = chanSquares(xc, float64(s[1])/float64(s.TotalSize())); err != nil {
 		return nil, nil, nil, err
 	}
 	inv, err := power(variance, -0.5, eps)

@@ -111,6 +111,8 @@ func TestReductionDerivatives(t *testing.T) {
 			}},
 		{name: "channel dot", inputs: []input{in("u", normal, true, 2, 3, 2, 2), in("v", normal, true, 2, 3, 2, 2)},
 			build: func(n []*G.Node) (*G.Node, error) { return chanDot(n[0], n[1], 0.5) }},
+		{name: "channel squares", inputs: []input{in("x", normal, true, 2, 3, 2, 2)},
+			build: func(n []*G.Node) (*G.Node, error) { return chanSquares(n[0], 0.25) }},
 		{name: "channel dot squared, same input", inputs: []input{in("x", normal, true, 3, 2, 5)},
 			build: func(n []*G.Node) (*G.Node, error) {
 				d, err := chanDot(n[0], n[0], 1)
