@@ -53,7 +53,7 @@ fi
 load "go benchmarks end"
 
 # Median over the runs of each benchmark's "ms/op" metric.
-ours=$(awk '
+ours=$(awk -v cifar="$cifar" '
 	/^Benchmark/ {
 		name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
 		for (i = 2; i <= NF; i++) if ($i == "ms/op") v[name] = v[name] " " $(i-1)
@@ -67,8 +67,9 @@ ours=$(awk '
 	END {
 		printf "{\"train_step_ms\":%s,\"pgd10_ms\":%s,\"double_backprop_ms\":%s,\"sgn_step_ms\":%s",
 			median(v["TrainStep"]), median(v["PGD10"]), median(v["DoubleBackprop"]), median(v["SGNStep"])
-		if ("CIFARCNNStep" in v) printf ",\"cifar_cnn_step_ms\":%s", median(v["CIFARCNNStep"])
-		if ("PreActResNet18Step" in v) printf ",\"preact_resnet18_step_ms\":%s", median(v["PreActResNet18Step"])
+		if (cifar == 1)
+			printf ",\"cifar_cnn_step_ms\":%s,\"preact_resnet18_step_ms\":%s",
+				median(v["CIFARCNNStep"]), median(v["PreActResNet18Step"])
 		printf "}\n"
 	}' "$raw")
 echo "$ours"
@@ -106,8 +107,10 @@ rows = [("train step", "train_step_ms"), ("PGD-10", "pgd10_ms"),
 print(f"PyTorch {theirs.get('torch', '?')}, {theirs.get('threads', '?')} threads, BLAS {theirs.get('blas', '?')}")
 print(f"{'workload':<16} {'ours (ms)':>10} {'PyTorch (ms)':>13} {'ours/PyTorch':>13}")
 for name, key in rows:
-    if key not in ours or key not in theirs:
-        continue
+    if key not in ours and key not in theirs:
+        continue  # a row neither side was asked for
+    if ours.get(key) is None or theirs.get(key) is None:
+        sys.exit(f"bench.sh: {key} missing from {'ours' if ours.get(key) is None else 'PyTorch'}")
     a, b = float(ours[key]), float(theirs[key])
     print(f"{name:<16} {a:>10.1f} {b:>13.1f} {a / b:>13.2f}")
 EOF

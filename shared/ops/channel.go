@@ -140,24 +140,29 @@ func (op chanAffineOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return op.symDiff(in, out, grad, op.DiffWRT(len(in)))
 }
 
-// The adjoints: dx = g·a[c], da = Σ g⊙x per channel, db = Σ g per channel.
-func (op chanAffineOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, error) {
-	if len(in) != op.Arity() {
+// The adjoints: dx = g·a[c], da = Σ g⊙x per channel, db = Σ g per channel;
+// only those needed are built (the tape machine runs every node).
+func (op chanAffineOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	if len(in) != op.Arity() || len(need) != len(in) {
 		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(in))
 	}
 	d := make(G.Nodes, len(in))
-	d[0] = grad
 	var err error
-	if op.scale {
+	switch {
+	case need[0] && op.scale:
 		if d[0], err = chanAffine(grad, in[1], nil); err != nil {
 			return nil, err
 		}
+	case need[0]:
+		d[0] = grad
+	}
+	if op.scale && need[1] {
 		if d[1], err = chanDot(grad, in[0], 1); err != nil {
 			return nil, err
 		}
 	}
-	if op.shift {
-		if d[len(in)-1], err = apply(newSumOp(1, op.dims, 1), grad); err != nil {
+	if last := len(in) - 1; op.shift && need[last] {
+		if d[last], err = apply(newSumOp(1, op.dims, 1), grad); err != nil {
 			return nil, err
 		}
 	}
@@ -246,7 +251,7 @@ func chanDotDo[T float](op chanDotOp, u, v arg[T]) (G.Value, error) {
 		parts[wk] = acc
 	}
 	if workers > 1 {
-		parallelFor(len(u.data), body)
+		parallelForN(len(u.data), workers, body)
 	} else {
 		body(0, 0, len(u.data))
 	}
@@ -284,9 +289,9 @@ func (op chanDotOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 }
 
 // The adjoints: du = v·(scale·g)[c], dv = u·(scale·g)[c]; for squares,
-// du = u·(2·scale·g)[c].
-func (op chanDotOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, error) {
-	if len(in) != op.Arity() {
+// du = u·(2·scale·g)[c]. Only those needed are built.
+func (op chanDotOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	if len(in) != op.Arity() || len(need) != len(in) {
 		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(in))
 	}
 	factor := op.scale
@@ -304,10 +309,14 @@ func (op chanDotOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, err
 		du, err := chanAffine(in[0], g, nil)
 		return G.Nodes{du}, err
 	}
-	du, err := chanAffine(in[1], g, nil)
-	if err != nil {
-		return nil, err
+	d := make(G.Nodes, 2)
+	for j, other := range []*G.Node{in[1], in[0]} {
+		if need[j] {
+			var err error
+			if d[j], err = chanAffine(other, g, nil); err != nil {
+				return nil, err
+			}
+		}
 	}
-	dv, err := chanAffine(in[0], g, nil)
-	return G.Nodes{du, dv}, err
+	return d, nil
 }

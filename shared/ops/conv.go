@@ -231,8 +231,8 @@ func (g convGeom) directCols() bool {
 // convWorkers runs body over the examples on parallelFor's workers, each
 // with its packing space and, unless the im2col matrix is the example
 // itself, its scratch for one.
-func convWorkers[T float](g convGeom, body func(wk, lo, hi int, buf *gemmBuf, col []T)) {
-	parallelFor(g.n, func(wk, lo, hi int) {
+func convWorkers[T float](g convGeom, workers int, body func(wk, lo, hi int, buf *gemmBuf, col []T)) {
+	parallelForN(g.n, workers, func(wk, lo, hi int) {
 		buf := getGemmBuf()
 		defer putGemmBuf(buf)
 		var col []T
@@ -253,7 +253,7 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 	shared := getGemmBuf()
 	defer putGemmBuf(shared)
 	pre := sharedA(shared, false, w, g.ckk, g.o, g.ckk) // the weights, packed once for every example
-	convWorkers(g, func(_, lo, hi int, buf *gemmBuf, col []T) {
+	convWorkers(g, workersFor(g.n), func(_, lo, hi int, buf *gemmBuf, col []T) {
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]
 			c := xi
@@ -277,7 +277,7 @@ func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 	shared := getGemmBuf()
 	defer putGemmBuf(shared)
 	pre := sharedA(shared, true, w, g.ckk, g.ckk, g.o) // wᵀ, packed once for every example
-	convWorkers(g, func(_, lo, hi int, buf *gemmBuf, col []T) {
+	convWorkers(g, workersFor(g.n), func(_, lo, hi int, buf *gemmBuf, col []T) {
 		for i := lo; i < hi; i++ {
 			dxi := dx[i*inSize : (i+1)*inSize]
 			c := dxi
@@ -301,8 +301,9 @@ func convBackFilterKernel[T float](g convGeom, x, gy []T) []T {
 	}
 	dw := make([]T, g.o*g.ckk)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
-	parts := make([][]T, workersFor(g.n))
-	convWorkers(g, func(wk, lo, hi int, buf *gemmBuf, col []T) {
+	workers := workersFor(g.n)
+	parts := make([][]T, workers)
+	convWorkers(g, workers, func(wk, lo, hi int, buf *gemmBuf, col []T) {
 		acc := dw
 		if wk > 0 {
 			acc = make([]T, len(dw))

@@ -135,7 +135,7 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 	for q := positions; q < len(pos); q++ {
 		pos[q] = pos[positions-1]
 	}
-	p.workers(n, func(_, lo, hi int, buf *gemmBuf, xp []float32) {
+	p.workers(n, workersFor(n), func(_, lo, hi int, buf *gemmBuf, xp []float32) {
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
@@ -193,7 +193,7 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 	inSize, outSize := p.cin*p.hin*p.win, p.cout*p.hout*p.wout
 	taps := len(p.offs)
 	panels := (p.cout + sgemmMR - 1) / sgemmMR
-	p.workers(n, func(_, lo, hi int, buf *gemmBuf, xp []float32) {
+	p.workers(n, workersFor(n), func(_, lo, hi int, buf *gemmBuf, xp []float32) {
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
@@ -232,7 +232,7 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 func (p directPlan) runPlanes(n int, x, w, y []float32) {
 	inSize, plane := p.cin*p.hin*p.win, p.hout*p.wout
 	taps := len(p.offs)
-	p.workers(n, func(_, lo, hi int, buf *gemmBuf, xp []float32) {
+	p.workers(n, workersFor(n), func(_, lo, hi int, buf *gemmBuf, xp []float32) {
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
@@ -268,8 +268,8 @@ func (p directPlan) runPlanes(n int, x, w, y []float32) {
 // workers runs body over n examples on parallelFor's workers, each with its
 // packing space and its padded input, whose border is zero and stays so:
 // fill overwrites only the interior.
-func (p directPlan) workers(n int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
-	parallelFor(n, func(wk, lo, hi int) {
+func (p directPlan) workers(n, workers int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
+	parallelForN(n, workers, func(wk, lo, hi int) {
 		buf := getGemmBuf()
 		defer putGemmBuf(buf)
 		xp := grow(&buf.col, p.cin*p.hp*p.wp)
@@ -365,8 +365,9 @@ func directBackFilterWith(g convGeom, x, gy []float32, wide bool) []float32 {
 		aoffs[i] = p.offs[taps-1]
 	}
 	inSize, outSize := g.c*g.h*g.w, g.o*positions
-	parts := make([][]float32, workersFor(g.n))
-	p.workers(g.n, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
+	workers := workersFor(g.n)
+	parts := make([][]float32, workers)
+	p.workers(g.n, workers, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
 		bp := grow(&buf.b, oPanels*sgemmNR*positions)
 		acc := make([]float32, taps*g.o)
 		tile := buf.tile[:]

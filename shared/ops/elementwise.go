@@ -194,21 +194,27 @@ func (op binaryOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return op.symDiff(in, out, grad, []bool{true, true})
 }
 
-func (op binaryOp) symDiff(in G.Nodes, _, grad *G.Node, _ []bool) (G.Nodes, error) {
-	if len(in) != 2 {
+// Only the gradients needed are built (the tape machine runs every node).
+func (op binaryOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	if len(in) != 2 || len(need) != 2 {
 		return nil, fmt.Errorf("%v: want 2 inputs, got %d", op, len(in))
 	}
+	d := make(G.Nodes, 2)
+	var err error
 	switch op.kind {
 	case binaryAdd:
-		return G.Nodes{grad, grad}, nil
+		d[0], d[1] = grad, grad
 	case binarySub:
-		neg, err := apply(newUnaryOp(unaryAffine, op.dims, -1, 0), grad)
-		return G.Nodes{grad, neg}, err
+		d[0] = grad
+		if need[1] {
+			d[1], err = apply(newUnaryOp(unaryAffine, op.dims, -1, 0), grad)
+		}
+	case binaryMul:
+		for j, other := range []*G.Node{in[1], in[0]} {
+			if need[j] && err == nil {
+				d[j], err = mul(grad, other)
+			}
+		}
 	}
-	da, err := mul(grad, in[1])
-	if err != nil {
-		return nil, err
-	}
-	db, err := mul(grad, in[0])
-	return G.Nodes{da, db}, err
+	return d, err
 }

@@ -296,3 +296,52 @@ func TestGorgoniaGradFirstOrder(t *testing.T) {
 		t.Error("G.Grad differentiated with respect to a mask's key")
 	}
 }
+
+// TestGradBuildsOnlyNeeded checks that asking for the gradient of the input
+// alone builds fewer nodes than asking for the parameter's too: the tape
+// machine runs every node, so an unwanted parameter gradient (a full-size
+// reduction for a bias, say) would cost every attack step.
+func TestGradBuildsOnlyNeeded(t *testing.T) {
+	xs, cs := tensor.Shape{2, 3, 2, 2}, tensor.Shape{3}
+	cases := []struct {
+		name  string
+		p     tensor.Shape
+		build func(x, p *G.Node) (*G.Node, error)
+	}{
+		{"add channel bias", cs, AddChannelBias},
+		{"channel scale", cs, ChannelScale},
+		{"channel affine", cs, func(x, p *G.Node) (*G.Node, error) { return chanAffine(x, p, p) }},
+		{"channel dot", xs, func(x, p *G.Node) (*G.Node, error) { return chanDot(x, p, 2) }},
+		{"mul", xs, mul},
+		{"sub", xs, sub},
+	}
+	count := func(t *testing.T, build func(x, p *G.Node) (*G.Node, error), pShape tensor.Shape, both bool) int {
+		t.Helper()
+		g := G.NewGraph()
+		x := newNode(g, "x", xs, make([]float64, xs.TotalSize()))
+		p := newNode(g, "p", pShape, make([]float64, pShape.TotalSize()))
+		y, err := build(x, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Mean(y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrt := G.Nodes{x}
+		if both {
+			wrt = append(wrt, p)
+		}
+		if _, err := Grad(c, wrt...); err != nil {
+			t.Fatal(err)
+		}
+		return len(g.AllNodes())
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if only, both := count(t, c.build, c.p, false), count(t, c.build, c.p, true); only >= both {
+				t.Errorf("gradient of x alone built %d nodes, of x and the parameter %d", only, both)
+			}
+		})
+	}
+}

@@ -196,7 +196,13 @@ func sameShape(a, b tensor.Shape) bool {
 // worker, on at most GOMAXPROCS goroutines; worker is the chunk's index, so
 // a body can keep per-worker scratch.
 func parallelFor(n int, body func(worker, lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	parallelForN(n, workersFor(n), body)
+}
+
+// parallelForN is parallelFor on exactly workers chunks (1 <= workers <= n),
+// for callers that size per-worker results beforehand: GOMAXPROCS can
+// change between two reads of it.
+func parallelForN(n, workers int, body func(worker, lo, hi int)) {
 	if workers <= 1 {
 		if n > 0 {
 			body(0, 0, n)

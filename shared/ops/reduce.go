@@ -212,7 +212,7 @@ func sumDo[T float](op sumOp, x arg[T]) (G.Value, error) {
 		parts[wk] = acc
 	}
 	if workers > 1 {
-		parallelFor(len(x.data), body)
+		parallelForN(len(x.data), workers, body)
 	} else {
 		body(0, 0, len(x.data))
 	}
