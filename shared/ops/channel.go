@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -319,4 +320,351 @@ func (op chanDotOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, 
 		}
 	}
 	return d, nil
+}
+
+// chanVarOp is scale·Σ(x - m[c])² per channel of x [N,C,...], for the mean
+// m [C]: batch norm's biased variance in one pass.
+type chanVarOp struct {
+	symbol
+	dims  int
+	scale float64
+}
+
+func chanVar(x, m *G.Node, scale float64) (*G.Node, error) {
+	return apply(chanVarOp{symbolf("ChannelVar{dims=%d,scale=%v}", x.Dims(), scale), x.Dims(), scale}, x, m)
+}
+
+func (op chanVarOp) Arity() int         { return 2 }
+func (op chanVarOp) Type() hm.Type      { return fnType(1, op.dims, 1) }
+func (op chanVarOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op chanVarOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf(op, 2, ds)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkChannels(op, s[0], op.dims, s[1]); err != nil {
+		return nil, err
+	}
+	return tensor.Shape{s[0][1]}, nil
+}
+
+func (op chanVarOp) Do(vs ...G.Value) (G.Value, error)       { return run(op, 2, vs) }
+func (op chanVarOp) do64(in []arg[float64]) (G.Value, error) { return chanVarDo(op, in[0], in[1]) }
+func (op chanVarOp) do32(in []arg[float32]) (G.Value, error) { return chanVarDo(op, in[0], in[1]) }
+
+func chanVarDo[T float](op chanVarOp, x, m arg[T]) (G.Value, error) {
+	if err := checkChannels(op, x.shape, op.dims, m.shape); err != nil {
+		return nil, err
+	}
+	sums := channelSums(x.data, x.shape, func(c int, v []T) float64 {
+		mc := float64(m.data[c])
+		var s0, s1 float64
+		i := 0
+		for ; i+2 <= len(v); i += 2 {
+			d0, d1 := float64(v[i])-mc, float64(v[i+1])-mc
+			s0 += d0 * d0
+			s1 += d1 * d1
+		}
+		for ; i < len(v); i++ {
+			d := float64(v[i]) - mc
+			s0 += d * d
+		}
+		return s0 + s1
+	})
+	out := make([]T, len(sums))
+	for c, s := range sums {
+		out[c] = T(s * op.scale)
+	}
+	return dense(tensor.Shape{len(out)}, out), nil
+}
+
+func (op chanVarOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return op.symDiff(in, out, grad, []bool{true, true})
+}
+
+// The adjoints: dx = 2·scale·h[c]·(x - m[c]), dm = -2·scale·h ⊙ (Σx - M·m)
+// per channel, M the positions per channel.
+func (op chanVarOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	if len(in) != 2 || len(need) != 2 {
+		return nil, fmt.Errorf("%v: want 2 inputs, got %d", op, len(in))
+	}
+	x, m := in[0], in[1]
+	h2, err := Affine(grad, 2*op.scale, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := make(G.Nodes, 2)
+	if need[0] {
+		shift, err := mul(h2, m)
+		if err == nil {
+			shift, err = Affine(shift, -1, 0)
+		}
+		if err == nil {
+			d[0], err = chanAffine(x, h2, shift)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if need[1] {
+		s := x.Shape()
+		perChannel := float64(s.TotalSize() / s[1])
+		sx, err := apply(newSumOp(1, op.dims, 1), x)
+		if err != nil {
+			return nil, err
+		}
+		mm, err := Affine(m, perChannel, 0)
+		if err != nil {
+			return nil, err
+		}
+		if sx, err = sub(sx, mm); err != nil {
+			return nil, err
+		}
+		if sx, err = mul(sx, h2); err != nil {
+			return nil, err
+		}
+		if d[1], err = Affine(sx, -1, 0); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// channelSums runs f over data [N,C,...] one row segment of one channel at
+// a time, on both cores, and adds its results per channel: per-worker
+// float64 partial sums, added in worker order.
+func channelSums[T float](data []T, shape tensor.Shape, f func(c int, v []T) float64) []float64 {
+	_, mid, inner := split(shape, 1)
+	workers := 1
+	if len(data) >= 1<<16 {
+		workers = workersFor(len(data))
+	}
+	parts := make([][]float64, workers)
+	body := func(wk, lo, hi int) {
+		acc := make([]float64, mid)
+		for i := lo; i < hi; {
+			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
+			acc[c] += f(c, data[i:end])
+			i = end
+		}
+		parts[wk] = acc
+	}
+	parallelForN(len(data), workers, body)
+	sums := parts[0]
+	for _, p := range parts[1:] {
+		for c, v := range p {
+			sums[c] += v
+		}
+	}
+	return sums
+}
+
+// chanCombineOp is u·a[c] + v·b[c] + k[c] for u, v [N,C,...] of one shape:
+// batch norm's input gradient in one pass.
+type chanCombineOp struct {
+	symbol
+	dims int
+}
+
+func chanCombine(u, v, a, b, k *G.Node) (*G.Node, error) {
+	return apply(chanCombineOp{symbolf("ChannelCombine{dims=%d}", u.Dims()), u.Dims()}, u, v, a, b, k)
+}
+
+func (op chanCombineOp) Arity() int         { return 5 }
+func (op chanCombineOp) Type() hm.Type      { return fnType(op.dims, op.dims, op.dims, 1, 1, 1) }
+func (op chanCombineOp) DiffWRT(int) []bool { return []bool{true, true, true, true, true} }
+
+func (op chanCombineOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf(op, 5, ds)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkChannels(op, s[0], op.dims, s[2:]...); err != nil {
+		return nil, err
+	}
+	if !sameShape(s[0], s[1]) {
+		return nil, fmt.Errorf("%v: input shapes %v and %v differ", op, s[0], s[1])
+	}
+	return s[0].Clone(), nil
+}
+
+func (op chanCombineOp) Do(vs ...G.Value) (G.Value, error)       { return run(op, 5, vs) }
+func (op chanCombineOp) do64(in []arg[float64]) (G.Value, error) { return chanCombineDo(op, in) }
+func (op chanCombineOp) do32(in []arg[float32]) (G.Value, error) { return chanCombineDo(op, in) }
+
+func chanCombineDo[T float](op chanCombineOp, in []arg[T]) (G.Value, error) {
+	u, v := in[0], in[1]
+	if err := checkChannels(op, u.shape, op.dims, in[2].shape, in[3].shape, in[4].shape); err != nil {
+		return nil, err
+	}
+	if !sameShape(u.shape, v.shape) || len(u.data) != len(v.data) {
+		return nil, fmt.Errorf("%v: input shapes %v and %v differ", op, u.shape, v.shape)
+	}
+	a, b, k := in[2].data, in[3].data, in[4].data
+	_, mid, inner := split(u.shape, 1)
+	out := make([]T, len(u.data))
+	parallelChunks(len(out), func(lo, hi int) {
+		for i := lo; i < hi; {
+			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
+			o, x, y := out[i:end], u.data[i:end], v.data[i:end]
+			ac, bc, kc := a[c], b[c], k[c]
+			for j, xv := range x {
+				o[j] = xv*ac + y[j]*bc + kc
+			}
+			i = end
+		}
+	})
+	return dense(u.shape, out), nil
+}
+
+func (op chanCombineOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return op.symDiff(in, out, grad, op.DiffWRT(5))
+}
+
+// The adjoints: du = h·a[c], dv = h·b[c], da = Σ h⊙u, db = Σ h⊙v, dk = Σ h
+// per channel.
+func (op chanCombineOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	if len(in) != 5 || len(need) != 5 {
+		return nil, fmt.Errorf("%v: want 5 inputs, got %d", op, len(in))
+	}
+	d := make(G.Nodes, 5)
+	var err error
+	build := []func() (*G.Node, error){
+		func() (*G.Node, error) { return chanAffine(grad, in[2], nil) },
+		func() (*G.Node, error) { return chanAffine(grad, in[3], nil) },
+		func() (*G.Node, error) { return chanDot(grad, in[0], 1) },
+		func() (*G.Node, error) { return chanDot(grad, in[1], 1) },
+		func() (*G.Node, error) { return apply(newSumOp(1, op.dims, 1), grad) },
+	}
+	for j, f := range build {
+		if need[j] {
+			if d[j], err = f(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
+}
+
+// bnTrainOp is batch norm in training mode given the batch statistics:
+// y = (x - mean[c])·γ[c]/sqrt(var[c]+eps) + β[c] for x [N,C,...]. mean and
+// var must be ChannelMean(x) and chanVar(x, mean, 1/M): the op takes no
+// gradient through them (DiffWRT false) because its gradient for x is the
+// total one, through the statistics too, in three passes (Σg, Σg⊙x, then
+// chanCombine) instead of the dozen of the same function built from
+// per-channel pieces. Its gradient is again made of differentiable ops,
+// in which the statistics appear as ordinary nodes, so a second derivative
+// goes through them.
+type bnTrainOp struct {
+	symbol
+	dims int
+	eps  float64
+}
+
+func newBNTrainOp(dims int, eps float64) bnTrainOp {
+	return bnTrainOp{symbolf("BatchNormTrain{dims=%d,eps=%v}", dims, eps), dims, eps}
+}
+
+func (op bnTrainOp) Arity() int         { return 5 }
+func (op bnTrainOp) Type() hm.Type      { return fnType(op.dims, op.dims, 1, 1, 1, 1) }
+func (op bnTrainOp) DiffWRT(int) []bool { return []bool{true, false, false, true, true} }
+
+func (op bnTrainOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf(op, 5, ds)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkChannels(op, s[0], op.dims, s[1:]...); err != nil {
+		return nil, err
+	}
+	return s[0].Clone(), nil
+}
+
+func (op bnTrainOp) Do(vs ...G.Value) (G.Value, error)       { return run(op, 5, vs) }
+func (op bnTrainOp) do64(in []arg[float64]) (G.Value, error) { return bnTrainDo(op, in) }
+func (op bnTrainOp) do32(in []arg[float32]) (G.Value, error) { return bnTrainDo(op, in) }
+
+func bnTrainDo[T float](op bnTrainOp, in []arg[T]) (G.Value, error) {
+	x := in[0]
+	if err := checkChannels(op, x.shape, op.dims, in[1].shape, in[2].shape, in[3].shape, in[4].shape); err != nil {
+		return nil, err
+	}
+	mean, variance, gamma, beta := in[1].data, in[2].data, in[3].data, in[4].data
+	a, b := make([]T, len(mean)), make([]T, len(mean))
+	for c := range a {
+		s := float64(gamma[c]) / math.Sqrt(float64(variance[c])+op.eps)
+		a[c], b[c] = T(s), T(float64(beta[c])-float64(mean[c])*s)
+	}
+	_, mid, inner := split(x.shape, 1)
+	out := make([]T, len(x.data))
+	parallelChunks(len(out), func(lo, hi int) {
+		for i := lo; i < hi; {
+			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
+			ac, bc := a[c], b[c]
+			for j, v := range x.data[i:end] {
+				out[i+j] = v*ac + bc
+			}
+			i = end
+		}
+	})
+	return dense(x.shape, out), nil
+}
+
+func (op bnTrainOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return op.symDiff(in, out, grad, op.DiffWRT(5))
+}
+
+// With inv = (var+eps)^-½, x̂ = (x-mean)·inv, M positions per channel and
+// A = γ·inv: dβ = Σg, dγ = Σg⊙x̂ = inv·(Σg⊙x - mean·dβ), and
+// dx = A·(g - dβ/M - x̂·dγ/M) = g·A + x·B + K with B = -A·dγ·inv/M and
+// K = -A·dβ/M - B·mean.
+func (op bnTrainOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	if len(in) != 5 || len(need) != 5 {
+		return nil, fmt.Errorf("%v: want 5 inputs, got %d", op, len(in))
+	}
+	x, mean, variance, gamma := in[0], in[1], in[2], in[3]
+	s := x.Shape()
+	m := float64(s.TotalSize() / s[1])
+	d := make(G.Nodes, 5)
+	dBeta, err := apply(newSumOp(1, op.dims, 1), grad)
+	if err != nil {
+		return nil, err
+	}
+	if need[4] {
+		d[4] = dBeta
+	}
+	if !need[0] && !need[3] {
+		return d, nil
+	}
+	// Each step is a [C] op; e carries the first error through.
+	var e error
+	step := func(f func() (*G.Node, error)) *G.Node {
+		if e != nil {
+			return nil
+		}
+		n, err := f()
+		e = err
+		return n
+	}
+	inv := step(func() (*G.Node, error) { return power(variance, -0.5, op.eps) })
+	gx := step(func() (*G.Node, error) { return chanDot(grad, x, 1) })
+	mb := step(func() (*G.Node, error) { return mul(mean, dBeta) })
+	dGamma := step(func() (*G.Node, error) { return sub(gx, mb) })
+	dGamma = step(func() (*G.Node, error) { return mul(inv, dGamma) })
+	if need[3] {
+		d[3] = dGamma
+	}
+	if need[0] {
+		a := step(func() (*G.Node, error) { return mul(gamma, inv) })
+		b := step(func() (*G.Node, error) { return mul(a, dGamma) })
+		b = step(func() (*G.Node, error) { return mul(b, inv) })
+		b = step(func() (*G.Node, error) { return Affine(b, -1/m, 0) })
+		k := step(func() (*G.Node, error) { return mul(a, dBeta) })
+		k = step(func() (*G.Node, error) { return Affine(k, -1/m, 0) })
+		bm := step(func() (*G.Node, error) { return mul(b, mean) })
+		k = step(func() (*G.Node, error) { return sub(k, bm) })
+		d[0] = step(func() (*G.Node, error) { return chanCombine(grad, x, a, b, k) })
+	}
+	return d, e
 }

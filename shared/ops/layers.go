@@ -66,26 +66,10 @@ func BatchNormTrain(x, gamma, beta *G.Node, eps float64) (y, mean, variance *G.N
 	if mean, err = ChannelMean(x); err != nil {
 		return nil, nil, nil, err
 	}
-	neg, err := Affine(mean, -1, 0)
-	if err != nil {
+	if variance, err = chanVar(x, mean, float64(s[1])/float64(s.TotalSize())); err != nil {
 		return nil, nil, nil, err
 	}
-	xc, err := chanAffine(x, nil, neg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if variance, err = chanSquares(xc, float64(s[1])/float64(s.TotalSize())); err != nil {
-		return nil, nil, nil, err
-	}
-	inv, err := power(variance, -0.5, eps)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	scale, err := mul(inv, gamma)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if y, err = scaleShift(xc, scale, beta); err != nil {
+	if y, err = apply(newBNTrainOp(len(s), eps), x, mean, variance, gamma, beta); err != nil {
 		return nil, nil, nil, err
 	}
 	return y, mean, variance, nil

@@ -111,6 +111,17 @@ func TestReductionDerivatives(t *testing.T) {
 			}},
 		{name: "channel dot", inputs: []input{in("u", normal, true, 2, 3, 2, 2), in("v", normal, true, 2, 3, 2, 2)},
 			build: func(n []*G.Node) (*G.Node, error) { return chanDot(n[0], n[1], 0.5) }},
+		{name: "channel variance", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("m", normal, true, 3)},
+			build: func(n []*G.Node) (*G.Node, error) { return chanVar(n[0], n[1], 0.125) }},
+		{name: "channel combine squared", inputs: []input{in("u", normal, true, 2, 3, 2), in("v", normal, true, 2, 3, 2),
+			in("a", normal, true, 3), in("b", normal, true, 3), in("k", normal, true, 3)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				y, err := chanCombine(n[0], n[1], n[2], n[3], n[4])
+				if err != nil {
+					return nil, err
+				}
+				return mul(y, y)
+			}},
 		{name: "channel squares", inputs: []input{in("x", normal, true, 2, 3, 2, 2)},
 			build: func(n []*G.Node) (*G.Node, error) { return chanSquares(n[0], 0.25) }},
 		{name: "channel dot squared, same input", inputs: []input{in("x", normal, true, 3, 2, 5)},
