@@ -236,32 +236,9 @@ func chanDotDo[T float](op chanDotOp, u, v arg[T]) (G.Value, error) {
 		return nil, fmt.Errorf("%v: input shapes %v and %v differ", op, u.shape, v.shape)
 	}
 	_, mid, inner := split(u.shape, 1)
-	// As sumDo: float64 partial sums per worker, added in worker order.
-	workers := 1
-	if len(u.data) >= 1<<16 {
-		workers = workersFor(len(u.data))
-	}
-	parts := make([][]float64, workers)
-	body := func(wk, lo, hi int) {
-		acc := make([]float64, mid)
-		for i := lo; i < hi; {
-			end := min(hi, (i/inner+1)*inner)
-			acc[(i/inner)%mid] += dot64(u.data[i:end], v.data[i:end])
-			i = end
-		}
-		parts[wk] = acc
-	}
-	if workers > 1 {
-		parallelForN(len(u.data), workers, body)
-	} else {
-		body(0, 0, len(u.data))
-	}
+	sums := segmentSums(len(u.data), mid, inner, func(_, lo, hi int) float64 { return dot64(u.data[lo:hi], v.data[lo:hi]) })
 	out := make([]T, mid)
-	for m := range out {
-		var s float64
-		for _, p := range parts {
-			s += p[m]
-		}
+	for m, s := range sums {
 		out[m] = T(s * op.scale)
 	}
 	return dense(tensor.Shape{mid}, out), nil
@@ -357,8 +334,9 @@ func chanVarDo[T float](op chanVarOp, x, m arg[T]) (G.Value, error) {
 	if err := checkChannels(op, x.shape, op.dims, m.shape); err != nil {
 		return nil, err
 	}
-	sums := channelSums(x.data, x.shape, func(c int, v []T) float64 {
-		mc := float64(m.data[c])
+	_, mid, inner := split(x.shape, 1)
+	sums := segmentSums(len(x.data), mid, inner, func(c, lo, hi int) float64 {
+		v, mc := x.data[lo:hi], float64(m.data[c])
 		var s0, s1 float64
 		i := 0
 		for ; i+2 <= len(v); i += 2 {
@@ -431,30 +409,33 @@ func (op chanVarOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, 
 	return d, nil
 }
 
-// channelSums runs f over data [N,C,...] one row segment of one channel at
-// a time, on both cores, and adds its results per channel: per-worker
-// float64 partial sums, added in worker order.
-func channelSums[T float](data []T, shape tensor.Shape, f func(c int, v []T) float64) []float64 {
-	_, mid, inner := split(shape, 1)
+// segmentSums adds f over [0,n) per index m, where element i belongs to
+// m = (i/inner)%mid (a channel, when mid and inner come from split): f gets
+// stretches that stay within one m. The work runs on both cores from 2^16
+// elements, each worker adding into its own float64 partial sums, which are
+// added in worker order.
+func segmentSums(n, mid, inner int, f func(m, lo, hi int) float64) []float64 {
 	workers := 1
-	if len(data) >= 1<<16 {
-		workers = workersFor(len(data))
+	if n >= 1<<16 {
+		workers = workersFor(n)
 	}
 	parts := make([][]float64, workers)
-	body := func(wk, lo, hi int) {
+	parallelForN(n, workers, func(wk, lo, hi int) {
 		acc := make([]float64, mid)
 		for i := lo; i < hi; {
-			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
-			acc[c] += f(c, data[i:end])
+			end := min(hi, (i/inner+1)*inner)
+			acc[(i/inner)%mid] += f((i/inner)%mid, i, end)
 			i = end
 		}
 		parts[wk] = acc
-	}
-	parallelForN(len(data), workers, body)
+	})
 	sums := parts[0]
+	if sums == nil { // n == 0
+		sums = make([]float64, mid)
+	}
 	for _, p := range parts[1:] {
-		for c, v := range p {
-			sums[c] += v
+		for m, v := range p {
+			sums[m] += v
 		}
 	}
 	return sums

@@ -251,3 +251,30 @@ func TestMatMulDerivatives(t *testing.T) {
 		{name: "aT bT", inputs: []input{in("a", normal, true, 4, 3), in("b", normal, true, 2, 4)}, build: mm(true, true)},
 	})
 }
+
+// TestSegmentSums checks the per-channel sums, on both cores from 2^16
+// elements, against a plain loop: every element counted once, in its
+// channel, whatever the worker boundaries.
+func TestSegmentSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, c := range []struct{ outer, mid, inner int }{{0, 3, 4}, {1, 1, 5}, {2, 3, 1}, {7, 5, 2257}, {129, 3, 251}, {1, 1, 80000}} {
+		n := c.outer * c.mid * c.inner
+		data := make([]float64, n)
+		for i := range data {
+			data[i] = r.NormFloat64()
+		}
+		want := make([]float64, c.mid)
+		for i, v := range data {
+			want[(i/c.inner)%c.mid] += v
+		}
+		got := segmentSums(n, c.mid, c.inner, func(_, lo, hi int) float64 { return sum64(data[lo:hi]) })
+		if len(got) != c.mid {
+			t.Fatalf("%+v: %d sums, want %d", c, len(got), c.mid)
+		}
+		for m := range want {
+			if math.Abs(got[m]-want[m]) > 1e-9*(1+math.Abs(want[m])) {
+				t.Errorf("%+v: channel %d sums to %.12g, want %.12g", c, m, got[m], want[m])
+			}
+		}
+	}
+}

@@ -194,34 +194,8 @@ func sumDo[T float](op sumOp, x arg[T]) (G.Value, error) {
 	}
 	_, mid, inner := split(x.shape, op.keep)
 	// Accumulate in float64: batch-norm statistics of float32 activations
-	// sum millions of terms. Each worker sums its stretch of the data, row
-	// segment by row segment, into its own partial sums, added in worker
-	// order at the end.
-	workers := 1
-	if len(x.data) >= 1<<16 {
-		workers = workersFor(len(x.data))
-	}
-	parts := make([][]float64, workers)
-	body := func(wk, lo, hi int) {
-		acc := make([]float64, mid)
-		for i := lo; i < hi; {
-			end := min(hi, (i/inner+1)*inner)
-			acc[(i/inner)%mid] += sum64(x.data[i:end])
-			i = end
-		}
-		parts[wk] = acc
-	}
-	if workers > 1 {
-		parallelForN(len(x.data), workers, body)
-	} else {
-		body(0, 0, len(x.data))
-	}
-	acc := parts[0]
-	for _, p := range parts[1:] {
-		for m, v := range p {
-			acc[m] += v
-		}
-	}
+	// sum millions of terms.
+	acc := segmentSums(len(x.data), mid, inner, func(_, lo, hi int) float64 { return sum64(x.data[lo:hi]) })
 	out := make([]T, mid)
 	for m, s := range acc {
 		out[m] = T(s * op.scale)
