@@ -12,7 +12,8 @@ import (
 // Per-channel ops on [N,C,...] tensors, fused: batch norm, biases and
 // channel scales used to be built from a broadcast [C] -> [N,C,...] and an
 // elementwise op, a full-size tensor written and read again per use. The
-// two ops close under differentiation with sumOp and bcastOp.
+// ops here differentiate into one another, sumOp and the elementwise ops,
+// so graphs built of them stay differentiable to any order.
 
 // chanAffineOp is x·a[c] + b[c] for x [N,C,...], with the scale a, the
 // shift b or both given as [C] inputs after x.
@@ -171,62 +172,39 @@ func (op chanAffineOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Node
 }
 
 // chanDotOp is scale·Σ u⊙v over every axis but the channels: [C] from
-// two [N,C,...] tensors of one shape, or from one, u⊙u, when square (one
-// input gets one gradient term, not two to be added).
+// two [N,C,...] tensors of one shape.
 type chanDotOp struct {
 	symbol
-	dims   int
-	scale  float64
-	square bool
+	dims  int
+	scale float64
 }
 
 // chanDot is scale·Σ u⊙v per channel.
 func chanDot(u, v *G.Node, scale float64) (*G.Node, error) {
-	return apply(chanDotOp{symbolf("ChannelDot{dims=%d,scale=%v}", u.Dims(), scale), u.Dims(), scale, false}, u, v)
+	return apply(chanDotOp{symbolf("ChannelDot{dims=%d,scale=%v}", u.Dims(), scale), u.Dims(), scale}, u, v)
 }
 
-// chanSquares is scale·Σ u⊙u per channel.
-func chanSquares(u *G.Node, scale float64) (*G.Node, error) {
-	return apply(chanDotOp{symbolf("ChannelSquares{dims=%d,scale=%v}", u.Dims(), scale), u.Dims(), scale, true}, u)
-}
-
-func (op chanDotOp) Arity() int {
-	if op.square {
-		return 1
-	}
-	return 2
-}
-
-func (op chanDotOp) Type() hm.Type {
-	if op.square {
-		return fnType(1, op.dims)
-	}
-	return fnType(1, op.dims, op.dims)
-}
-
-func (op chanDotOp) DiffWRT(n int) []bool { return []bool{true, true}[:op.Arity()] }
+func (op chanDotOp) Arity() int         { return 2 }
+func (op chanDotOp) Type() hm.Type      { return fnType(1, op.dims, op.dims) }
+func (op chanDotOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (op chanDotOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapesOf(op, op.Arity(), ds)
+	s, err := shapesOf(op, 2, ds)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkChannels(op, s[0], op.dims); err != nil {
 		return nil, err
 	}
-	if !sameShape(s[0], s[len(s)-1]) {
+	if !sameShape(s[0], s[1]) {
 		return nil, fmt.Errorf("%v: input shapes %v and %v differ", op, s[0], s[1])
 	}
 	return tensor.Shape{s[0][1]}, nil
 }
 
-func (op chanDotOp) Do(vs ...G.Value) (G.Value, error) { return run(op, op.Arity(), vs) }
-func (op chanDotOp) do64(in []arg[float64]) (G.Value, error) {
-	return chanDotDo(op, in[0], in[len(in)-1])
-}
-func (op chanDotOp) do32(in []arg[float32]) (G.Value, error) {
-	return chanDotDo(op, in[0], in[len(in)-1])
-}
+func (op chanDotOp) Do(vs ...G.Value) (G.Value, error)       { return run(op, 2, vs) }
+func (op chanDotOp) do64(in []arg[float64]) (G.Value, error) { return chanDotDo(op, in[0], in[1]) }
+func (op chanDotOp) do32(in []arg[float32]) (G.Value, error) { return chanDotDo(op, in[0], in[1]) }
 
 func chanDotDo[T float](op chanDotOp, u, v arg[T]) (G.Value, error) {
 	if err := checkChannels(op, u.shape, op.dims); err != nil {
@@ -263,29 +241,21 @@ func dot64[T float](u, v []T) float64 {
 }
 
 func (op chanDotOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	return op.symDiff(in, out, grad, op.DiffWRT(len(in)))
+	return op.symDiff(in, out, grad, []bool{true, true})
 }
 
-// The adjoints: du = v·(scale·g)[c], dv = u·(scale·g)[c]; for squares,
-// du = u·(2·scale·g)[c]. Only those needed are built.
+// The adjoints: du = v·(scale·g)[c], dv = u·(scale·g)[c]; only those
+// needed are built.
 func (op chanDotOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
-	if len(in) != op.Arity() || len(need) != len(in) {
-		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(in))
-	}
-	factor := op.scale
-	if op.square {
-		factor *= 2
+	if len(in) != 2 || len(need) != 2 {
+		return nil, fmt.Errorf("%v: want 2 inputs, got %d", op, len(in))
 	}
 	g := grad
-	if factor != 1 {
+	if op.scale != 1 {
 		var err error
-		if g, err = apply(newUnaryOp(unaryAffine, 1, factor, 0), grad); err != nil {
+		if g, err = Affine(grad, op.scale, 0); err != nil {
 			return nil, err
 		}
-	}
-	if op.square {
-		du, err := chanAffine(in[0], g, nil)
-		return G.Nodes{du}, err
 	}
 	d := make(G.Nodes, 2)
 	for j, other := range []*G.Node{in[1], in[0]} {

@@ -122,8 +122,6 @@ func TestReductionDerivatives(t *testing.T) {
 				}
 				return mul(y, y)
 			}},
-		{name: "channel squares", inputs: []input{in("x", normal, true, 2, 3, 2, 2)},
-			build: func(n []*G.Node) (*G.Node, error) { return chanSquares(n[0], 0.25) }},
 		{name: "channel dot squared, same input", inputs: []input{in("x", normal, true, 3, 2, 5)},
 			build: func(n []*G.Node) (*G.Node, error) {
 				d, err := chanDot(n[0], n[0], 1)
