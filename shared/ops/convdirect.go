@@ -10,12 +10,16 @@ package ops
 // positions by 16 channels, whichever fills its tiles better; where
 // neither fills three quarters, the im2col path stays.
 
-// directPlan is a stride-1 convolution of cin×hin×win inputs by kh×kw
-// filters with padding padH and padW giving cout×hout×wout outputs.
+// directPlan is a convolution of cin×hin×win inputs by kh×kw filters with
+// padding padH and padW and the given stride, giving cout×hout×wout
+// outputs. Tiles by rows and by planes need stride 1; tiles by channels and
+// the filter gradient read the input at each output position's offset and
+// take any stride.
 type directPlan struct {
 	cin, hin, win int
 	cout, kh, kw  int
 	padH, padW    int
+	stride        int
 	hout, wout    int
 	tiles         int     // 16-wide segments per output row
 	hp, wp        int     // padded input, wide enough for the last segment
@@ -23,11 +27,12 @@ type directPlan struct {
 	wide          bool    // pair tiles for the 6×32 AVX-512 kernels
 }
 
-func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int, wide bool) directPlan {
-	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW, wide: wide}
-	p.hout, p.wout = hin+2*padH-kh+1, win+2*padW-kw+1
+func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW, stride int, wide bool) directPlan {
+	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW, stride: stride, wide: wide}
+	p.hout, p.wout = (hin+2*padH-kh)/stride+1, (win+2*padW-kw)/stride+1
 	p.tiles = (p.wout + sgemmNR - 1) / sgemmNR
-	p.hp, p.wp = hin+2*padH, sgemmNR*p.tiles+kw-1
+	// Wide enough for the last row segment, and for the padded input row.
+	p.hp, p.wp = hin+2*padH, max(sgemmNR*p.tiles+kw-1, win+2*padW)
 	p.offs = make([]int32, 0, cin*kh*kw)
 	for c := range cin {
 		for ki := range kh {
@@ -40,12 +45,21 @@ func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW int, wide bool) direc
 }
 
 // useDirect reports whether the direct path suits a convolution with this
-// stride and output geometry: stride 1 and a tiling whose kernel tiles are
-// at least three quarters used.
+// stride and output geometry: a tiling whose kernel tiles are at least three
+// quarters used, by channels when the stride is not 1.
 func useDirect(stride, hout, wout, cout int) bool {
+	switch {
+	case !fastSgemm || stride < 1:
+		return false
+	case stride > 1:
+		return fillOf(cout, sgemmNR) >= 0.75
+	}
 	_, ok := directLayout(hout, wout, cout, wideKernels)
-	return fastSgemm && stride == 1 && ok
+	return ok
 }
+
+// fillOf is the share of tiles of the given size that n items use.
+func fillOf(n, tile int) float64 { return float64(n) / float64(tile*((n+tile-1)/tile)) }
 
 // directTiling is how the direct path's kernel tiles cover a convolution's
 // output.
@@ -77,7 +91,7 @@ func directLayout(hout, wout, cout int, wide bool) (directTiling, bool) {
 	if hout < 1 || wout < 1 || cout < 1 {
 		return tileRows, false
 	}
-	fill := func(n, tile int) float64 { return float64(n) / float64(tile*((n+tile-1)/tile)) }
+	fill := fillOf
 	rows, chans := fill(wout, sgemmNR)*fill(cout, sgemmMR), fill(cout, sgemmNR)
 	ok := max(rows, chans) >= 0.75
 	if wide {
@@ -130,7 +144,7 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 	// positions repeat the last one and are dropped.
 	pos := make([]int32, posPanels*sgemmMR)
 	for q := range positions {
-		pos[q] = int32(q/p.wout*p.wp + q%p.wout)
+		pos[q] = int32(q/p.wout*p.stride*p.wp + q%p.wout*p.stride)
 	}
 	for q := positions; q < len(pos); q++ {
 		pos[q] = pos[positions-1]
@@ -291,11 +305,14 @@ func (p directPlan) fill(xp, xi []float32) {
 // directForward is convForwardKernel on the direct path.
 func directForward(g convGeom, x, w []float32) []float32 {
 	tiling, _ := directLayout(g.ho, g.wo, g.o, wideKernels)
+	if g.stride != 1 {
+		tiling = tileChannels
+	}
 	return directForwardWith(g, x, w, tiling, wideKernels)
 }
 
 func directForwardWith(g convGeom, x, w []float32, tiling directTiling, wide bool) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, wide)
+	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
 	y := make([]float32, g.n*g.o*g.positions)
 	p.convolve(g.n, x, w, y, tiling)
 	return y
@@ -321,24 +338,25 @@ func directBackDataWith(g convGeom, gy, w []float32, tiling directTiling, wide b
 			}
 		}
 	}
-	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, wide)
+	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, 1, wide)
 	dx := make([]float32, g.n*g.c*g.h*g.w)
 	p.convolve(g.n, gy, wt, dx, tiling)
 	return dx
 }
 
 // directForwardOK, directBackDataOK and directBackFilterOK report whether
-// the direct path applies to a convolution's three products: stride 1 (and
-// for the data gradient, padding no larger than the kernel less one), and
-// tiles mostly used (see directLayout). The filter gradient's tiles run
-// over filter taps and channels, which any layer fills well enough.
+// the direct path applies to a convolution's three products: tiles mostly
+// used (see directLayout; by channels for a stride above 1), and for the
+// data gradient, a convolution itself only at stride 1, padding no larger
+// than the kernel less one. The filter gradient's tiles run over filter
+// taps and channels, which any layer fills well enough.
 func (g convGeom) directForwardOK() bool { return useDirect(g.stride, g.ho, g.wo, g.o) }
 
 func (g convGeom) directBackDataOK() bool {
-	return g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(g.stride, g.h, g.w, g.c)
+	return g.stride == 1 && g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(1, g.h, g.w, g.c)
 }
 
-func (g convGeom) directBackFilterOK() bool { return fastSgemm && g.stride == 1 }
+func (g convGeom) directBackFilterOK() bool { return fastSgemm && g.stride >= 1 }
 
 // directBackFilter is convBackFilterKernel on the direct path (stride 1):
 // dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from
@@ -349,12 +367,12 @@ func directBackFilter(g convGeom, x, gy []float32) []float32 {
 }
 
 func directBackFilterWith(g convGeom, x, gy []float32, wide bool) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, wide)
+	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
 	taps, positions := len(p.offs), g.positions
 	pos := make([]int32, 0, positions)
 	for oh := range g.ho {
 		for ow := range g.wo {
-			pos = append(pos, int32(oh*p.wp+ow))
+			pos = append(pos, int32(oh*g.stride*p.wp+ow*g.stride))
 		}
 	}
 	tapPanels, oPanels := (taps+sgemmMR-1)/sgemmMR, (g.o+sgemmNR-1)/sgemmNR

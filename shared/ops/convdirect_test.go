@@ -12,19 +12,23 @@ import (
 // TestConvDirect checks the direct float32 convolution and its data and
 // filter gradients against the im2col path in float64, on the shapes of the
 // models (28 and 14 wide, one and 32 input channels), partial row segments
-// and output-channel panels, non-square kernels and every padding.
+// and output-channel panels, non-square kernels, every padding, and
+// strides above 1 (forward by channels and the filter gradient).
 func TestConvDirect(t *testing.T) {
 	if !fastSgemm && !portableKernels {
 		t.Skip("the direct path's assembly kernels need AVX2 and FMA")
 	}
-	cases := []struct{ n, c, h, w, o, kh, kw, pad int }{
-		{3, 1, 28, 28, 32, 5, 5, 2},
-		{2, 32, 14, 14, 64, 5, 5, 2},
-		{2, 3, 32, 32, 16, 3, 3, 1},
-		{2, 4, 9, 13, 7, 3, 3, 0},
-		{1, 2, 6, 21, 5, 3, 5, 1},
-		{1, 5, 4, 4, 13, 1, 1, 0},
-		{1, 3, 5, 40, 40, 3, 3, 1}, // a pair of panels and one more, partial
+	cases := []struct{ n, c, h, w, o, kh, kw, pad, stride int }{
+		{3, 1, 28, 28, 32, 5, 5, 2, 1},
+		{2, 32, 14, 14, 64, 5, 5, 2, 1},
+		{2, 3, 32, 32, 16, 3, 3, 1, 1},
+		{2, 4, 9, 13, 7, 3, 3, 0, 1},
+		{1, 2, 6, 21, 5, 3, 5, 1, 1},
+		{1, 5, 4, 4, 13, 1, 1, 0, 1},
+		{1, 3, 5, 40, 40, 3, 3, 1, 1},  // a pair of panels and one more, partial
+		{2, 8, 16, 16, 64, 3, 3, 1, 2}, // ResNet's downsampling: stride 2
+		{2, 8, 9, 11, 48, 1, 1, 0, 2},  // and its 1x1 shortcut, odd sizes
+		{1, 5, 13, 13, 32, 3, 3, 0, 3},
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int) ([]float32, []float64) {
@@ -37,7 +41,7 @@ func TestConvDirect(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
-			g, err := convOp{mode: convForward, stride: 1, pad: c.pad}.geom(tensor.Shape{c.n, c.c, c.h, c.w}, tensor.Shape{c.o, c.c, c.kh, c.kw})
+			g, err := convOp{mode: convForward, stride: c.stride, pad: c.pad}.geom(tensor.Shape{c.n, c.c, c.h, c.w}, tensor.Shape{c.o, c.c, c.kh, c.kw})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +66,14 @@ func TestConvDirect(t *testing.T) {
 			for _, wide := range kernelWidths() {
 				check(fmt.Sprintf("filter gradient (wide %v)", wide), directBackFilterWith(g, x32, gy32, wide), wantDW, c.n*g.positions)
 				for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
-					// Planes need six rows of output.
+					// Only tiles by channels take a stride; planes need six rows
+					// of output; the data gradient is a convolution at stride 1.
+					if c.stride != 1 {
+						if tiling == tileChannels {
+							check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(g, x32, w32, tiling, wide), want, g.ckk)
+						}
+						continue
+					}
 					if tiling != tilePlanes || g.ho >= sgemmMR {
 						check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(g, x32, w32, tiling, wide), want, g.ckk)
 					}
