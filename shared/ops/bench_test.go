@@ -193,3 +193,47 @@ func BenchmarkConvLayouts(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvResNet times the forward pass and the filter gradient of
+// preact-resnet18's strided convolutions and of its last stage (batch 128)
+// on the direct path and through im2col, for the choice between them.
+func BenchmarkConvResNet(b *testing.B) {
+	for _, c := range []struct{ c, h, o, k, pad, stride int }{
+		{64, 32, 128, 3, 1, 2}, {64, 32, 128, 1, 0, 2}, {256, 8, 512, 3, 1, 2}, {256, 8, 512, 1, 0, 2}, {512, 4, 512, 3, 1, 1},
+	} {
+		g, err := convOp{mode: convForward, stride: c.stride, pad: c.pad}.geom(tensor.Shape{128, c.c, c.h, c.h}, tensor.Shape{c.o, c.c, c.k, c.k})
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, w, gy := make([]float32, 128*c.c*c.h*c.h), make([]float32, c.o*g.ckk), make([]float32, 128*c.o*g.positions)
+		name := fmt.Sprintf("%dx%dx%d->%d-k%d-s%d", c.c, c.h, c.h, c.o, c.k, c.stride)
+		for _, v := range []struct {
+			name string
+			do   func()
+		}{
+			{"forward/direct", func() { directForwardWith(g, x, w, tileChannels, wideKernels) }},
+			{"forward/im2col", func() { convForwardIm2col(g, x, w) }},
+			{"filter/direct", func() { directBackFilter(g, x, gy) }},
+			{"filter/im2col", func() { convBackFilterIm2col(g, x, gy) }},
+		} {
+			b.Run(name+"/"+v.name, func(b *testing.B) {
+				for range b.N {
+					v.do()
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMask is ReLU's mask over a conv1-sized activation (800,000
+// elements); with -tags purego it runs the scalar loop.
+func BenchmarkMask(b *testing.B) {
+	n := 800000
+	k, h, out := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range k {
+		k[i], h[i] = float32(i%7)-3, float32(i)
+	}
+	for range b.N {
+		maskBits32(out, k, h)
+	}
+}

@@ -248,6 +248,11 @@ func convForwardKernel[T float](g convGeom, x, w []T) []T {
 	if x32, ok := any(x).([]float32); ok && g.directForwardOK() {
 		return any(directForward(g, x32, any(w).([]float32))).([]T)
 	}
+	return convForwardIm2col(g, x, w)
+}
+
+// convForwardIm2col is convForwardKernel through im2col and a GEMM.
+func convForwardIm2col[T float](g convGeom, x, w []T) []T {
 	y := make([]T, g.n*g.o*g.positions)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	shared := getGemmBuf()
@@ -299,6 +304,11 @@ func convBackFilterKernel[T float](g convGeom, x, gy []T) []T {
 	if x32, ok := any(x).([]float32); ok && g.directBackFilterOK() {
 		return any(directBackFilter(g, x32, any(gy).([]float32))).([]T)
 	}
+	return convBackFilterIm2col(g, x, gy)
+}
+
+// convBackFilterIm2col is convBackFilterKernel through im2col and a GEMM.
+func convBackFilterIm2col[T float](g convGeom, x, gy []T) []T {
 	dw := make([]T, g.o*g.ckk)
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	workers := workersFor(g.n)

@@ -349,14 +349,22 @@ func directBackDataWith(g convGeom, gy, w []float32, tiling directTiling, wide b
 // used (see directLayout; by channels for a stride above 1), and for the
 // data gradient, a convolution itself only at stride 1, padding no larger
 // than the kernel less one. The filter gradient's tiles run over filter
-// taps and channels, which any layer fills well enough.
-func (g convGeom) directForwardOK() bool { return useDirect(g.stride, g.ho, g.wo, g.o) }
+// taps and channels, which any layer fills well enough, but each kernel call
+// sums over the output positions only, and below 64 of them im2col's GEMM
+// was faster (preact-resnet18's last stage, 4×4: 69.6 ms against 39.1); a
+// strided forward pass with few taps was too (its 1×1 shortcut from 64
+// channels: 9.7 ms against 3.6). BenchmarkConvResNet has the figures.
+func (g convGeom) directForwardOK() bool {
+	return (g.stride == 1 || g.ckk >= 256) && useDirect(g.stride, g.ho, g.wo, g.o)
+}
 
 func (g convGeom) directBackDataOK() bool {
 	return g.stride == 1 && g.pad <= g.kh-1 && g.pad <= g.kw-1 && useDirect(1, g.h, g.w, g.c)
 }
 
-func (g convGeom) directBackFilterOK() bool { return fastSgemm && g.stride >= 1 }
+func (g convGeom) directBackFilterOK() bool {
+	return fastSgemm && g.stride >= 1 && g.positions >= 64
+}
 
 // directBackFilter is convBackFilterKernel on the direct path (stride 1):
 // dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from
