@@ -482,6 +482,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 	}{
 		{"madry-mnist", []int{1, 28, 28}},
 		{"cifar-cnn", []int{3, 32, 32}},
+		{"preact-resnet18", []int{3, 32, 32}}, // strided convolutions, both paths
 	} {
 		t.Run(tc.arch, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, 6))
