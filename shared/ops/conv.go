@@ -343,7 +343,7 @@ func colRange(size, out, k, stride, pad int) (lo, hi int) {
 	// ow·stride >= pad-k  and  ow·stride <= size-1+pad-k
 	lo = 0
 	if d := pad - k; d > 0 {
-		lo = (d + stride - 1) / stride
+		lo = min(out, (d+stride-1)/stride) // empty when the column never meets the input
 	}
 	hi = out
 	if d := size - 1 + pad - k; d < 0 {
@@ -364,6 +364,10 @@ func im2col[T float](g convGeom, x, col []T) {
 				lo, hi := colRange(g.w, g.wo, kj, g.stride, g.pad)
 				for oh := 0; oh < g.ho; oh++ {
 					dst := row[oh*g.wo : (oh+1)*g.wo]
+					if lo == hi { // this kernel column never meets the input
+						clear(dst)
+						continue
+					}
 					ih := oh*g.stride - g.pad + ki
 					if ih < 0 || ih >= g.h {
 						clear(dst)
@@ -394,6 +398,9 @@ func col2im[T float](g convGeom, col, dx []T) {
 			for kj := 0; kj < g.kw; kj++ {
 				row := col[((c*g.kh+ki)*g.kw+kj)*g.positions:][:g.positions]
 				lo, hi := colRange(g.w, g.wo, kj, g.stride, g.pad)
+				if lo == hi { // this kernel column never meets the input
+					continue
+				}
 				for oh := 0; oh < g.ho; oh++ {
 					ih := oh*g.stride - g.pad + ki
 					if ih < 0 || ih >= g.h {

@@ -1,14 +1,15 @@
 package ops
 
-// Direct convolution: for stride 1, the float32 fast path reads each input
-// in place, from a zero-padded copy, instead of unrolling it with im2col and
-// packing the unrolled matrix, and computes the data gradient as the direct
+// Direct convolution: the float32 fast path reads each input in place, from
+// a zero-padded copy, instead of unrolling it with im2col and packing the
+// unrolled matrix; for stride 1 it computes the data gradient as the direct
 // convolution of the output gradient with the flipped, transposed filters
-// instead of a GEMM followed by col2im, and the filter gradient from the
-// padded input and the output gradient without im2col. The 6×16 kernels
-// cover the output with tiles of 16 positions of a row by 6 channels, or 6
-// positions by 16 channels, whichever fills its tiles better; where
-// neither fills three quarters, the im2col path stays.
+// instead of a GEMM followed by col2im; and it computes the filter gradient
+// from the padded input and the output gradient without im2col. The 6×16
+// kernels (6×32 with AVX-512) cover the output with tiles of 16 positions
+// of a row by 6 channels, 6 positions by 16 channels, or 6 rows of one
+// channel, whichever fits (directLayout); where none fills three quarters,
+// or where im2col measured faster, the im2col path stays.
 
 // directPlan is a convolution of cin×hin×win inputs by kh×kw filters with
 // padding padH and padW and the given stride, giving cout×hout×wout
@@ -114,8 +115,12 @@ func directLayout(hout, wout, cout int, wide bool) (directTiling, bool) {
 }
 
 // convolve sets y [n,cout,hout,wout] to the convolution of x
-// [n,cin,hin,win] with the filters w [cout, cin·kh·kw].
+// [n,cin,hin,win] with the filters w [cout, cin·kh·kw]. A strided plan
+// always goes by channels: the other tilings read contiguous inputs.
 func (p directPlan) convolve(n int, x, w, y []float32, tiling directTiling) {
+	if p.stride != 1 {
+		tiling = tileChannels
+	}
 	shared := getGemmBuf()
 	defer putGemmBuf(shared)
 	taps := len(p.offs)
@@ -353,7 +358,8 @@ func directBackDataWith(g convGeom, gy, w []float32, tiling directTiling, wide b
 // sums over the output positions only, and below 64 of them im2col's GEMM
 // was faster (preact-resnet18's last stage, 4×4: 69.6 ms against 39.1); a
 // strided forward pass with few taps was too (its 1×1 shortcut from 64
-// channels: 9.7 ms against 3.6). BenchmarkConvResNet has the figures.
+// channels: 9.7 ms against 3.6; from 256, 3.3 against 3.2, about even).
+// BenchmarkConvResNet has the figures.
 func (g convGeom) directForwardOK() bool {
 	return (g.stride == 1 || g.ckk >= 256) && useDirect(g.stride, g.ho, g.wo, g.o)
 }
@@ -363,10 +369,10 @@ func (g convGeom) directBackDataOK() bool {
 }
 
 func (g convGeom) directBackFilterOK() bool {
-	return fastSgemm && g.stride >= 1 && g.positions >= 64
+	return fastSgemm && g.positions >= 64
 }
 
-// directBackFilter is convBackFilterKernel on the direct path (stride 1):
+// directBackFilter is convBackFilterKernel on the direct path (any stride):
 // dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from
 // the padded example at output position q; each worker sums its examples
 // and the sum is transposed at the end.

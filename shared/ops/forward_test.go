@@ -189,6 +189,13 @@ func TestForwardValues(t *testing.T) {
 	big := tensor.Shape{2, 3, 120, 120}
 	cases := []forwardCase{
 		convCase(1, 0), convCase(2, 1), convCase(1, 2), convCase(3, 0),
+		// A kernel wider than the padded input's overlap: some kernel
+		// columns never meet the input (im2col's column range is empty).
+		{name: "conv narrow input", inputs: []input{in("x", normal, false, 1, 1, 3, 1), in("w", normal, false, 2, 1, 5, 5)},
+			build: func(n []*G.Node) (*G.Node, error) { return Conv2d(n[0], n[1], 1, 2) },
+			ref: func(v [][]float64) []float64 {
+				return refConv(v[0], v[1], tensor.Shape{1, 1, 3, 1}, tensor.Shape{2, 1, 5, 5}, 1, 2)
+			}},
 		{name: "conv 1x1", inputs: []input{in("x", normal, false, 2, 3, 2, 2), in("w", normal, false, 4, 3, 1, 1)},
 			build: func(n []*G.Node) (*G.Node, error) { return Conv2d(n[0], n[1], 1, 0) },
 			ref: func(v [][]float64) []float64 {
@@ -366,6 +373,7 @@ func TestConvAdjoints(t *testing.T) {
 		{tensor.Shape{2, 2, 5, 5}, tensor.Shape{3, 2, 3, 3}, 1, 1},
 		{tensor.Shape{2, 2, 6, 7}, tensor.Shape{3, 2, 3, 2}, 2, 1},
 		{tensor.Shape{3, 1, 7, 7}, tensor.Shape{2, 1, 5, 5}, 3, 2},
+		{tensor.Shape{2, 1, 3, 1}, tensor.Shape{2, 1, 5, 5}, 1, 2}, // kernel columns off the input
 	} {
 		ho, wo := convOut(tc.x[2], tc.w[2], tc.stride, tc.pad), convOut(tc.x[3], tc.w[3], tc.stride, tc.pad)
 		specs := []input{in("x", normal, false, tc.x...), in("w", normal, false, tc.w...), in("g", normal, false, tc.x[0], tc.w[0], ho, wo)}
