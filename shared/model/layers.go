@@ -148,7 +148,7 @@ func (f *forward) add(a, b *G.Node) *G.Node {
 	if f.err != nil {
 		return nil
 	}
-	y, err := G.Add(a, b)
+	y, err := ops.Add(a, b)
 	if err != nil {
 		return f.fail("residual add", err)
 	}

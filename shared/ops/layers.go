@@ -104,11 +104,6 @@ func BatchNormEval(x, gamma, beta, runMean, runVar *G.Node, eps float64) (*G.Nod
 	if err != nil {
 		return nil, err
 	}
-	return scaleShift(x, scale, shift)
-}
-
-// scaleShift is x·scale[c] + shift[c] per channel.
-func scaleShift(x, scale, shift *G.Node) (*G.Node, error) {
 	return chanAffine(x, scale, shift)
 }
 

@@ -111,6 +111,14 @@ func TestReductionDerivatives(t *testing.T) {
 			}},
 		{name: "channel dot", inputs: []input{in("u", normal, true, 2, 3, 2, 2), in("v", normal, true, 2, 3, 2, 2)},
 			build: func(n []*G.Node) (*G.Node, error) { return chanDot(n[0], n[1], 0.5) }},
+		{name: "add squared", inputs: []input{in("a", normal, true, 2, 3, 2), in("b", normal, true, 2, 3, 2)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				y, err := Add(n[0], n[1])
+				if err != nil {
+					return nil, err
+				}
+				return mul(y, n[0])
+			}},
 		{name: "channel variance", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("m", normal, true, 3)},
 			build: func(n []*G.Node) (*G.Node, error) { return chanVar(n[0], n[1], 0.125) }},
 		{name: "channel combine squared", inputs: []input{in("u", normal, true, 2, 3, 2), in("v", normal, true, 2, 3, 2),

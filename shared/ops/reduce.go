@@ -72,6 +72,16 @@ func broadcast(what string, v *G.Node, keep int, shape tensor.Shape) (*G.Node, e
 	return apply(newBcastOp(keep, shape, 1), v)
 }
 
+// Add adds two float tensors of one shape elementwise on both cores (a
+// residual connection, an SGN's move): Gorgonia's G.Add runs on one
+// goroutine and copies its first operand.
+func Add(a, b *G.Node) (*G.Node, error) {
+	if err := checkFloat("add", a, b); err != nil {
+		return nil, err
+	}
+	return add(a, b)
+}
+
 // add adds two nodes of one shape.
 func add(a, b *G.Node) (*G.Node, error) {
 	if !sameShape(a.Shape(), b.Shape()) {

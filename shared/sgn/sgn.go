@@ -236,7 +236,7 @@ func build(cfg Config, fc forwardConfig, b *model.Bound, x, y *G.Node, train boo
 		if !ok {
 			return h, nil
 		}
-		return G.Add(h, m)
+		return ops.Add(h, m)
 	})
 	if err != nil {
 		return out, fmt.Errorf("sgn response pass: %w", err)
