@@ -237,3 +237,31 @@ func BenchmarkMask(b *testing.B) {
 		maskBits32(out, k, h)
 	}
 }
+
+// BenchmarkKernelPeak runs the GEMM kernels on panels that stay in the L1
+// cache, one core: what each width reaches at best, to compare with the
+// whole products (BenchmarkSgemm, BenchmarkConvMadry).
+func BenchmarkKernelPeak(b *testing.B) {
+	if !fastSgemm {
+		b.Skip("no AVX2 and FMA")
+	}
+	const k = 256
+	a, p := make([]float32, sgemmMR*k), make([]float32, 2*sgemmNR*k)
+	c := make([]float32, sgemmMR*2*sgemmNR)
+	for _, wide := range kernelWidths() {
+		cols := sgemmNR
+		if wide {
+			cols = 2 * sgemmNR
+		}
+		b.Run(fmt.Sprintf("6x%d", cols), func(b *testing.B) {
+			for range b.N {
+				if wide {
+					sgemmKernel6x32(k, &a[0], &p[0], sgemmNR*k, &c[0], 2*sgemmNR)
+				} else {
+					sgemmKernel6x16(k, &a[0], &p[0], &c[0], 2*sgemmNR)
+				}
+			}
+			b.ReportMetric(2*float64(sgemmMR*cols*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
