@@ -88,6 +88,11 @@ type Hooks struct {
 	Save func(*classifier.Classifier) error
 	// Log receives human-readable notes.
 	Log func(format string, args ...any)
+	// Every, when positive, makes Run call Snapshot after every Every
+	// optimiser steps (counted over the whole run) with a snapshot of the
+	// run as it stands: the points of a convergence curve.
+	Every    int
+	Snapshot func(step int, snap *classifier.Classifier) error
 }
 
 // ErrDiverged is returned when the loss or a gradient stops being finite;
@@ -390,16 +395,22 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 	for t.progress.Epoch < t.cfg.Epochs {
 		epoch := t.progress.Epoch
 		order = rng.Permutation(rng.New(t.cfg.Seed).Split(fmt.Sprintf("epoch %d", epoch)), len(t.trainIdx), order)
-		start := time.Now()
-		var lossSum, correct, seen float64
+		var elapsed, lossSum, correct, seen float64
 		stepsThisRun := 0
 		for t.progress.Batch < batches {
 			b := t.progress.Batch
 			lr := t.sched.LR(t.progress.Step, total)
+			start := time.Now()
 			loss, acc, err := t.trainBatch(order[b*t.cfg.Batch:(b+1)*t.cfg.Batch], lr)
 			if err != nil {
 				return err
 			}
+			// Training time is counted batch by batch, so that a snapshot
+			// taken mid-epoch carries the time it took to get there and
+			// the time spent saving snapshots is not counted.
+			took := time.Since(start).Seconds()
+			elapsed += took
+			t.progress.Seconds += took
 			lossSum += loss * float64(t.cfg.Batch)
 			correct += acc * float64(t.cfg.Batch)
 			seen += float64(t.cfg.Batch)
@@ -409,16 +420,22 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 			if h.Batch != nil {
 				h.Batch(epoch, t.progress.Batch, batches, loss)
 			}
+			if h.Every > 0 && h.Snapshot != nil && t.progress.Step%h.Every == 0 {
+				snap, err := t.Snapshot()
+				if err != nil {
+					return err
+				}
+				if err := h.Snapshot(t.progress.Step, snap); err != nil {
+					return fmt.Errorf("snapshot at step %d: %w", t.progress.Step, err)
+				}
+			}
 			if ctx.Err() != nil {
-				t.progress.Seconds += time.Since(start).Seconds()
 				if err := save(); err != nil {
 					return fmt.Errorf("save on interrupt: %w", err)
 				}
 				return fmt.Errorf("interrupted in epoch %d after batch %d (checkpoint saved): %w", epoch+1, t.progress.Batch, ctx.Err())
 			}
 		}
-		elapsed := time.Since(start).Seconds()
-		t.progress.Seconds += elapsed
 		t.progress.Epoch++
 		t.progress.Batch = 0
 		rec := Record{Epoch: t.progress.Epoch, Step: t.progress.Step, LR: t.sched.LR(max(t.progress.Step-1, 0), total), EpochSeconds: elapsed, WallSeconds: t.progress.Seconds}

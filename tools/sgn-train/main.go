@@ -32,6 +32,7 @@ const examples = `  sgn-fetch mnist | sgn-train -epochs 1 -o plain.sgn
   sgn-fetch mnist | sgn-train -adv pgd -eps 0.3 -val 1000 -log pgd.jsonl -o pgd.sgn
   sgn-fetch mnist | sgn-train -sgn -sg-taps input -sg-gate learned -adv fgsm -o sgn.sgn
   sgn-fetch cifar10 | sgn-train -arch preact-resnet18 -adv fgsm -epochs 15 -o fast.sgn
+  sgn-train -data train.arrow -adv fgsm -epochs 5 -save-every 100 -o fgsm.sgn
   sgn-train -data train.arrow -resume pgd.sgn
   sgn-train -data train.arrow -resume pgd.sgn -epochs 20`
 
@@ -39,7 +40,7 @@ func main() { cli.Main("sgn-train", run) }
 
 // resumeFlags may accompany -resume with any value: where the data,
 // checkpoint and log go, and the run's length.
-var resumeFlags = map[string]bool{"resume": true, "data": true, "o": true, "log": true, "epochs": true}
+var resumeFlags = map[string]bool{"resume": true, "data": true, "o": true, "log": true, "epochs": true, "save-every": true}
 
 // settingOf is the part of a run's configuration that the flag name sets,
 // in a comparable form, and whether the flag sets one.
@@ -114,6 +115,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		outPath    = fs.String("o", "", "checkpoint `FILE` (default stdout)")
 		logPath    = fs.String("log", "", "append one JSON record per epoch to `FILE`")
 		resume     = fs.String("resume", "", "continue the run saved in checkpoint `FILE`")
+		saveEvery  = fs.Int("save-every", 0, "also save a numbered checkpoint every `STEPS` optimiser steps (FILE-step0000100.sgn for -o FILE.sgn), for convergence curves")
 		useSGN     = fs.Bool("sgn", false, "train a self-gradient network")
 		taps       = fs.String("sg-taps", "input", "comma-separated SGN tap points: input and/or backbone blocks")
 		gateBound  = fs.Float64("sg-gate-bound", sgnCfg.GateBound, "bound e of a learned gate e*tanh(a)")
@@ -159,6 +161,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	channels := data.Header.Shape[0]
 	if *outPath == "" && *resume != "" {
 		*outPath = *resume
+	}
+	if *saveEvery < 0 {
+		return cli.Usagef("-save-every %d: want a positive number of steps", *saveEvery)
+	}
+	if *saveEvery > 0 && *outPath == "" {
+		return cli.Usagef("-save-every needs -o FILE: the numbered checkpoints are named after it")
 	}
 	if *outPath == "" && cli.IsTerminal(stdout) {
 		return cli.Usagef("refusing to write a checkpoint to a terminal: use -o FILE or redirect stdout")
@@ -296,6 +304,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		},
 	}
+	if *saveEvery > 0 {
+		hooks.Every = *saveEvery
+		hooks.Snapshot = func(step int, snap *classifier.Classifier) error {
+			return snap.Save(StepPath(*outPath, step))
+		}
+	}
 	runErr := t.Run(ctx, hooks)
 	bar.Done()
 	if errors.Is(runErr, train.ErrDiverged) {
@@ -311,6 +325,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	return runErr
+}
+
+// StepPath is where -save-every puts the checkpoint of step: beside the
+// -o file, with the step number, zero-padded so that names sort by step.
+func StepPath(out string, step int) string {
+	return fmt.Sprintf("%s-step%07d.sgn", strings.TrimSuffix(out, ".sgn"), step)
 }
 
 func readData(path string, stdin io.Reader) (train.Data, error) {

@@ -380,3 +380,55 @@ wait:
 		t.Errorf("log holds %d records, want %d", bytes.Count(b, []byte("\n")), epochs)
 	}
 }
+
+// -save-every writes a numbered checkpoint every N steps, each at the
+// progress and wall time of its step; the one at the last step holds the
+// final weights.
+func TestSaveEvery(t *testing.T) {
+	dir := fixture.Dir(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "run.sgn")
+	// 640 examples in batches of 32: 20 steps per epoch, 40 in all.
+	tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "2", "-batch", "32", "-save-every", "15",
+		"-data", filepath.Join(dir, "test640.arrow"), "-o", out)
+	got, err := filepath.Glob(filepath.Join(tmp, "run-step*.sgn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{StepPath(out, 15), StepPath(out, 30)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("numbered checkpoints %q, want %q", got, want)
+	}
+	var seconds []float64
+	for i, path := range want {
+		cls, err := classifier.LoadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			Progress struct {
+				Epoch, Batch, Step int
+				Seconds            float64
+			}
+		}
+		if err := json.Unmarshal(cls.Train, &rec); err != nil {
+			t.Fatal(err)
+		}
+		p := rec.Progress
+		step := 15 * (i + 1)
+		if p.Step != step || p.Epoch != step/20 || p.Batch != step%20 || p.Seconds <= 0 {
+			t.Errorf("%s: progress %+v, want step %d (epoch %d, batch %d) and its wall time", path, p, step, step/20, step%20)
+		}
+		seconds = append(seconds, p.Seconds)
+	}
+	if seconds[1] <= seconds[0] {
+		t.Errorf("wall times %v do not grow with the steps", seconds)
+	}
+	final, _ := loadProgress(t, out)
+	mid, _ := loadProgress(t, want[1])
+	if slices.Equal(final.Net.Params[0].Data, mid.Net.Params[0].Data) {
+		t.Errorf("the checkpoint of step 30 has the final weights: snapshots must be copies")
+	}
+	r := tools.Run(t, self, nil, "-arch", "mlp", "-save-every", "5", "-data", filepath.Join(dir, "test.arrow"))
+	clitest.AssertOneLineError(t, r, 2, "-save-every needs -o")
+}
