@@ -1,0 +1,87 @@
+# A study defined by a file of cells (studies/STUDY.tsv): each cell is
+# trained with numbered checkpoints along the way, every checkpoint is
+# scored under the curve's attack set, the final model under the full set
+# and an eps sweep, and the cell's result is written, small and final, to
+# docs/results/STUDY/cells/CELL.json. Called by Makefile with STUDY, DIR,
+# BIN, ROOT, RESULTS and the study's settings:
+#
+#   EPS          the threat model's budget (L-inf, pixel units)
+#   TRAIN_N      training images (an epoch is TRAIN_N/128 steps)
+#   TEST_N       test images every evaluation uses (the first TEST_N)
+#   CURVE_STEPS  iterations of each curve attack
+#   FINAL_STEPS  iterations of each final attack
+#   SQUARE_Q     queries of the final Square attack
+#   SWEEP_EPS    further budgets of the eps sweep
+#   CELLS        the cells to run (default: every cell of the study file)
+#
+# Make's usual rule applies: what is done is skipped, a training cut short
+# resumes from its last checkpoint.
+
+STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
+ALL_CELLS  := $(shell awk -F'\t' '!/^\#/ && NF {print $$1}' $(STUDY_FILE))
+CELLS      ?= $(ALL_CELLS)
+# field CELL,COLUMN: one column of a cell's row.
+field = $(shell awk -F'\t' -v c='$(1)' '$$1 == c {print $$$(2)}' $(STUDY_FILE))
+BATCHES     = $(shell expr $(TRAIN_N) / 128)
+
+POINT  := $(ROOT)/pipelines/point.sh
+FINAL  := $(ROOT)/pipelines/final.sh
+STUDYC := $(BIN)/sgn-study
+
+.PHONY: cells
+.SECONDARY:
+.DELETE_ON_ERROR:
+
+cells: $(foreach c,$(CELLS),$(RESULTS)/cells/$(c).json)
+
+$(DIR)/train.arrow:
+	@mkdir -p $(DIR)
+	$(BIN)/sgn-fetch -limit $(TRAIN_N) $(STUDY_DATASET) > $@.tmp && mv $@.tmp $@
+$(DIR)/test.arrow:
+	@mkdir -p $(DIR)
+	$(BIN)/sgn-fetch -split test -limit $(TEST_N) $(STUDY_DATASET) > $@.tmp && mv $@.tmp $@
+
+# cell_rules CELL: training, curve points, final evaluation, result.
+define cell_rules
+$(1)_flags    := $(call field,$(1),9)
+$(1)_seed     := $(call field,$(1),5)
+$(1)_epochs   := $(call field,$(1),6)
+$(1)_every    := $(call field,$(1),7)
+$(1)_transfer := $(call field,$(1),8)
+$(1)_steps    := $$(shell seq $$($(1)_every) $$($(1)_every) $$$$(( $$($(1)_epochs) * $(BATCHES) - 1 )) | xargs printf '%07d ')
+$(1)_points   := $$(foreach s,$$($(1)_steps),$(DIR)/$(1)/point-$$(s).json) $(DIR)/$(1)/point-final.json
+
+# The training run; model.sgn is rewritten every epoch, so "trained" marks
+# the end. A run cut short resumes from model.sgn.
+$(DIR)/$(1)/trained: $(DIR)/train.arrow
+	@mkdir -p $(DIR)/$(1)
+	cd $(DIR)/$(1) && if [ -f model.sgn ]; then \
+		$(BIN)/sgn-train -resume model.sgn -data $(DIR)/train.arrow -save-every $$($(1)_every) -log log.jsonl 2>> train.txt; \
+	else \
+		$(BIN)/sgn-train -data $(DIR)/train.arrow -eps $(EPS) -seed $$($(1)_seed) -epochs $$($(1)_epochs) \
+			-save-every $$($(1)_every) -log log.jsonl -o model.sgn $$($(1)_flags) 2> train.txt; \
+	fi || { tail -n 3 $(DIR)/$(1)/train.txt; exit 1; }
+	@tail -n 1 $(DIR)/$(1)/train.txt
+	touch $$@
+
+$(DIR)/$(1)/point-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
+	BIN=$(BIN) bash $(POINT) $(DIR)/$(1)/model-step$$*.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
+$(DIR)/$(1)/point-final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
+	BIN=$(BIN) bash $(POINT) $(DIR)/$(1)/model.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
+
+# A pilot cell's final evaluation is its curve's last point (it only
+# chooses the headline reading); every other cell's is final.sh's.
+ifeq ($(call field,$(1),4),pilot)
+$(DIR)/$(1)/final.json: $(DIR)/$(1)/point-final.json
+	cp $$< $$@
+else
+$(DIR)/$(1)/final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
+	BIN=$(BIN) bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) '$(SWEEP_EPS)' \
+		$(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/model.sgn)
+endif
+
+$(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $$($(1)_points) $(DIR)/$(1)/final.json
+	@mkdir -p $(RESULTS)/cells
+	$(STUDYC) cell -study $(STUDY_FILE) -cell $(1) -dir $(DIR)/$(1) > $$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach c,$(CELLS),$(eval $(call cell_rules,$(c))))

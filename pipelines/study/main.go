@@ -1,0 +1,105 @@
+// Command sgn-study is the pipelines' helper for studies defined by a file
+// of cells (pipelines/studies/*.tsv). The Makefile runs the sgn tools; this
+// program only reads what they wrote:
+//
+//	sgn-study is-sgn MODEL                      prints yes for an SGN checkpoint, else no
+//	sgn-study point -model M -score S [-seconds T]
+//	                                            one evaluation (sgn-score -json S of attacks on M) as a curve point
+//	sgn-study cell -study FILE -cell C -dir D   a cell's result file, from its directory
+//	sgn-study report -study FILE -results DIR   DIR/report.md and its plots, from DIR/cells/*.json alone
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+
+	"sgn/shared/classifier"
+	"sgn/shared/cli"
+)
+
+func main() { cli.Main("sgn-study", run) }
+
+func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return cli.Usagef("want a command: is-sgn, point, cell or report")
+	}
+	fs := flag.NewFlagSet("sgn-study "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	switch args[0] {
+	case "is-sgn":
+		if len(args) != 2 {
+			return cli.Usagef("is-sgn MODEL")
+		}
+		cls, err := classifier.LoadFile(args[1])
+		if err != nil {
+			return err
+		}
+		if cls.SGN != nil {
+			fmt.Fprintln(stdout, "yes")
+		} else {
+			fmt.Fprintln(stdout, "no")
+		}
+		return nil
+	case "point":
+		model := fs.String("model", "", "the checkpoint attacked")
+		scorePath := fs.String("score", "", "sgn-score -json of the attack streams")
+		seconds := fs.Float64("seconds", 0, "wall time of the evaluation")
+		if err := fs.Parse(args[1:]); err != nil {
+			return cli.Usagef("%v", err)
+		}
+		p, err := makePoint(*model, *scorePath, *seconds)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, p)
+	case "cell":
+		studyPath := fs.String("study", "", "the study file")
+		name := fs.String("cell", "", "the cell")
+		dir := fs.String("dir", "", "the cell's directory")
+		if err := fs.Parse(args[1:]); err != nil {
+			return cli.Usagef("%v", err)
+		}
+		rows, err := ReadStudy(*studyPath)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(rows, func(r Row) bool { return r.Cell == *name })
+		if i < 0 {
+			return fmt.Errorf("%s: no cell %q", *studyPath, *name)
+		}
+		c, err := makeCell(studyName(*studyPath), rows[i], *dir)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, c)
+	case "report":
+		studyPath := fs.String("study", "", "the study file")
+		results := fs.String("results", "", "the study's results directory (cells/*.json)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return cli.Usagef("%v", err)
+		}
+		return writeReport(*studyPath, *results)
+	}
+	return cli.Usagef("unknown command %q: want is-sgn, point, cell or report", args[0])
+}
+
+// studyName is the study a file defines: its base name without extension.
+func studyName(path string) string {
+	base := filepath.Base(path)
+	return base[:len(base)-len(filepath.Ext(base))]
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
