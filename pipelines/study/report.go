@@ -1,7 +1,706 @@
 package main
 
-import "fmt"
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
+	"sgn/shared/plot"
+)
+
+// The methods the claims are about: the SGN headline reading, the
+// state-of-the-art baseline it is measured against, and the one-step
+// adversarial training it builds on.
+const (
+	methodSGN  = "sgn"
+	methodPGD  = "pgd-at"
+	methodFGSM = "fgsm-rs"
+)
+
+// Decision thresholds of the verdict.
+const (
+	speedClaim  = 10.0 // "at least 10x faster"
+	levelMargin = 0.02 // the speed level: PGD-AT's final curve accuracy less this
+	gainClaim   = 0.10 // "about 10 points more"
+	gainFloor   = 0.05 // a gain whose interval lies below this refutes "about 10"
+)
+
+// group is the cells of one method, in seed order.
+type group struct {
+	method string
+	role   string
+	cells  []Cell
+}
+
+func (g *group) finals(pick func(Point) float64) []float64 {
+	var xs []float64
+	for _, c := range g.cells {
+		xs = append(xs, pick(c.Final))
+	}
+	return xs
+}
+
+// studyReport is everything the report says, computed from the cells.
+type studyReport struct {
+	name, about string
+	rows        []Row
+	groups      []*group // in the study file's order of first appearance
+	missing     []string // cells of the study without a result yet
+}
+
+func (r *studyReport) group(method string) *group {
+	for _, g := range r.groups {
+		if g.method == method {
+			return g
+		}
+	}
+	return nil
+}
+
+func loadReport(studyPath, results string) (*studyReport, error) {
+	rows, err := ReadStudy(studyPath)
+	if err != nil {
+		return nil, err
+	}
+	r := &studyReport{name: studyName(studyPath), rows: rows, about: studyAbout(studyPath)}
+	for _, row := range rows {
+		var c Cell
+		err := readJSON(filepath.Join(results, "cells", row.Cell+".json"), &c)
+		if os.IsNotExist(err) {
+			r.missing = append(r.missing, row.Cell)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Row = row // the study file is the authority on roles and names
+		g := r.group(row.Method)
+		if g == nil {
+			g = &group{method: row.Method, role: row.Role}
+			r.groups = append(r.groups, g)
+		}
+		g.cells = append(g.cells, c)
+	}
+	return r, nil
+}
+
+// studyAbout is the study file's first comment paragraph, without "#".
+func studyAbout(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		t := sc.Text()
+		if !strings.HasPrefix(t, "#") || strings.HasPrefix(t, "# One row per cell") {
+			break
+		}
+		lines = append(lines, strings.TrimSpace(strings.TrimPrefix(t, "#")))
+	}
+	return strings.Join(lines, " ")
+}
+
+// writeReport writes results/report.md and its figures from the committed
+// cell results alone.
 func writeReport(studyPath, results string) error {
-	return fmt.Errorf("report: not yet")
+	r, err := loadReport(studyPath, results)
+	if err != nil {
+		return err
+	}
+	figures := map[string]func(io.Writer) error{
+		"convergence-time.png":   func(w io.Writer) error { return r.convergencePlot(w, false) },
+		"convergence-epochs.png": func(w io.Writer) error { return r.convergencePlot(w, true) },
+		"eps.png":                r.epsPlot,
+	}
+	drawn := map[string]bool{}
+	for name, draw := range figures {
+		var buf bytes.Buffer
+		if err := draw(&buf); err != nil {
+			continue // not enough results for this figure yet
+		}
+		if err := writeAtomic(filepath.Join(results, name), buf.Bytes()); err != nil {
+			return err
+		}
+		drawn[name] = true
+	}
+	var md bytes.Buffer
+	r.markdown(&md, drawn)
+	return writeAtomic(filepath.Join(results, "report.md"), md.Bytes())
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func pct(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", 100*x)
+}
+
+// pm formats a mean and the half-width of its interval in percent.
+func pm(mean, half float64) string {
+	if math.IsNaN(half) {
+		return pct(mean)
+	}
+	return fmt.Sprintf("%.1f ± %.1f", 100*mean, 100*half)
+}
+
+func duration(s float64) string {
+	return (time.Duration(s) * time.Second).String()
+}
+
+func robust(p Point) float64 { return p.Robust }
+func clean(p Point) float64  { return p.Clean }
+
+// attackAcc is the accuracy of the named attack in p, NaN when it did not run.
+func attackAcc(p Point, name string) float64 {
+	for _, a := range p.Attacks {
+		if a.Name == name {
+			return a.Accuracy
+		}
+	}
+	return math.NaN()
+}
+
+// speedLevel is the level the speed claim is decided at: PGD-AT's mean
+// final accuracy under the curve's attack set, less levelMargin.
+func (r *studyReport) speedLevel() (float64, bool) {
+	g := r.group(methodPGD)
+	if g == nil {
+		return 0, false
+	}
+	var xs []float64
+	for _, c := range g.cells {
+		cv := curveOf(c)
+		xs = append(xs, cv[len(cv)-1].Robust)
+	}
+	m, _ := meanCI(xs)
+	return math.Floor((m-levelMargin)*100) / 100, true
+}
+
+// reach is a method's times to a level: per seed, and how many seeds never
+// reached it within their budget.
+type reach struct {
+	seconds, epochs []float64
+	missed          int
+}
+
+func (g *group) reach(level float64) reach {
+	var out reach
+	for _, c := range g.cells {
+		s, e, ok := timeToLevel(curveOf(c), level)
+		if !ok {
+			out.missed++
+			continue
+		}
+		out.seconds, out.epochs = append(out.seconds, s), append(out.epochs, e)
+	}
+	return out
+}
+
+func (x reach) String() string {
+	if len(x.seconds) == 0 {
+		return "not reached"
+	}
+	m, _ := meanCI(x.seconds)
+	e, _ := meanCI(x.epochs)
+	s := fmt.Sprintf("%s (%.2f epochs)", duration(m), e)
+	if x.missed > 0 {
+		s += fmt.Sprintf(", %d seed(s) never", x.missed)
+	}
+	return s
+}
+
+// speedVerdict decides the claim "SGN reaches robustness at least 10x
+// faster than PGD adversarial training".
+func (r *studyReport) speedVerdict() (verdict, detail string) {
+	sg, pg := r.group(methodSGN), r.group(methodPGD)
+	level, ok := r.speedLevel()
+	if sg == nil || pg == nil || !ok {
+		return "not tested", "the SGN headline or the PGD-AT cells have no results yet."
+	}
+	ps, ss := pg.reach(level), sg.reach(level)
+	head := fmt.Sprintf("At %s%% worst-case robust accuracy under the curve's attacks (PGD-AT's final level less %.0f points), PGD-AT takes %s and the SGN %s",
+		pct(level), 100*levelMargin, ps, ss)
+	if len(ps.seconds) == 0 {
+		return "not tested", head + ": PGD-AT itself never reaches it."
+	}
+	if ss.missed > 0 {
+		return "refuted", head + fmt.Sprintf(": %d of %d SGN seeds never reach the robustness PGD-AT reaches, within a budget of %d epochs.",
+			ss.missed, len(sg.cells), sg.cells[0].Row.Epochs)
+	}
+	lo := slices.Min(ps.seconds) / slices.Max(ss.seconds)
+	hi := slices.Max(ps.seconds) / slices.Min(ss.seconds)
+	pm, _ := meanCI(ps.seconds)
+	sm, _ := meanCI(ss.seconds)
+	detail = head + fmt.Sprintf(": %.1f× faster (%.1f–%.1f× over the seeds' pairings).", pm/sm, lo, hi)
+	if fg := r.group(methodFGSM); fg != nil {
+		if fs := fg.reach(level); len(fs.seconds) > 0 && fs.missed == 0 {
+			fm, _ := meanCI(fs.seconds)
+			detail += fmt.Sprintf(" FGSM-RS alone, the SGN's own adversary, takes %s: %.1f× faster than PGD-AT.", fs, pm/fm)
+		} else {
+			detail += fmt.Sprintf(" FGSM-RS alone: %s.", fs)
+		}
+	}
+	switch {
+	case lo >= speedClaim:
+		return "confirmed", detail
+	case hi < speedClaim:
+		return "refuted", detail
+	}
+	return "inconclusive", detail
+}
+
+// gainVerdict decides the claim "about 10 points more robust accuracy
+// under PGD and CW attacks" than PGD adversarial training.
+func (r *studyReport) gainVerdict() (verdict, detail string) {
+	sg, pg := r.group(methodSGN), r.group(methodPGD)
+	if sg == nil || pg == nil {
+		return "not tested", "the SGN headline or the PGD-AT cells have no results yet."
+	}
+	d, half := diffCI(sg.finals(robust), pg.finals(robust))
+	sm, sh := meanCI(sg.finals(robust))
+	pm_, ph := meanCI(pg.finals(robust))
+	detail = fmt.Sprintf("Final worst-case robust accuracy: SGN %s%% (%d seeds), PGD-AT %s%% (%d seeds); difference %s points (95%% Welch interval).",
+		pm(sm, sh), len(sg.cells), pm(pm_, ph), len(pg.cells), signed(d, half))
+	pgdcw := func(p Point) float64 { return math.Min(attackAcc(p, "pgd-cw"), attackAcc(p, "apgd-ce")) }
+	d2, h2 := diffCI(sg.finals(pgdcw), pg.finals(pgdcw))
+	detail += fmt.Sprintf(" Under PGD-type attacks alone (the worse of APGD-CE and PGD-CW, per model) the difference is %s points.", signed(d2, h2))
+	switch {
+	case math.IsNaN(half):
+		return "inconclusive", detail + " Fewer than two seeds on a side: no interval."
+	case d-half >= gainFloor:
+		return "confirmed", detail
+	case d+half < gainFloor:
+		return "refuted", detail
+	}
+	return "inconclusive", detail
+}
+
+func signed(d, half float64) string {
+	if math.IsNaN(half) {
+		return fmt.Sprintf("%+.1f", 100*d)
+	}
+	return fmt.Sprintf("%+.1f ± %.1f", 100*d, 100*half)
+}
+
+func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
+	fmt.Fprintf(w, "# Study: %s\n\n", r.name)
+	fmt.Fprintf(w, "Generated by `make -C pipelines report STUDY=%s` from the cell results in `cells/` (rerun the study with `make -C pipelines %s`). %s\n\n",
+		r.name, r.name, r.about)
+	if len(r.missing) > 0 {
+		fmt.Fprintf(w, "**Partial:** %d of %d cells have results; still to run: %s.\n\n", len(r.rows)-len(r.missing), len(r.rows), strings.Join(r.missing, ", "))
+	}
+
+	fmt.Fprintf(w, "## Verdict\n\n")
+	v1, d1 := r.speedVerdict()
+	v2, d2 := r.gainVerdict()
+	fmt.Fprintf(w, "1. **Robust training converges at least 10× faster than PGD adversarial training: %s.** %s\n", v1, d1)
+	fmt.Fprintf(w, "2. **About 10 points more robust accuracy under PGD and CW attacks than PGD adversarial training: %s.** %s\n\n", v2, d2)
+	fmt.Fprintf(w, "How these are decided: speed at the level PGD-AT's final models reach under the curve's attack set, less %.0f points; "+
+		"confirmed when every pairing of seeds gives at least %.0f×, refuted when none does or when an SGN seed never reaches the level. "+
+		"Gain on the final worst case over every attack: confirmed when the 95%% interval of the difference lies above +%.0f points, "+
+		"refuted when it lies below, else inconclusive.\n\n", 100*levelMargin, speedClaim, 100*gainFloor)
+
+	r.headlineTable(w)
+	r.convergenceSection(w, drawn)
+	r.cellTable(w)
+	r.attackTable(w)
+	r.sweepSection(w, drawn)
+	r.maskingSection(w)
+	r.roleTable(w, "pilot", "Pilot: the headline SGN reading", "The pilot rows train each candidate reading for a short budget; the headline reading is the one with the highest worst-case robust accuracy under the curve's attacks at the end of it.")
+	r.roleTable(w, "ablation", "Ablations", "Each ablation changes one setting of the headline SGN reading (seed 1); the headline's own seed-1 row is repeated for reference.")
+	r.costSection(w)
+}
+
+func (r *studyReport) headlineTable(w io.Writer) {
+	fmt.Fprintf(w, "## Final models\n\n")
+	var n int
+	var eps float64
+	for _, g := range r.groups {
+		if len(g.cells) > 0 {
+			n, eps = g.cells[0].Final.N, g.cells[0].Final.Eps
+			break
+		}
+	}
+	fmt.Fprintf(w, "Accuracy (%%) on the first %d test images at L-inf eps %g; robust accuracy is the per-example worst case over every attack of the final evaluation; ± is the 95%% interval over seeds (t), or for one seed the Wilson interval.\n\n", n, eps)
+	fmt.Fprintf(w, "| method | role | seeds | clean | worst-case robust | train time per seed |\n|---|---|---|---|---|---|\n")
+	for _, g := range r.groups {
+		if g.role == "pilot" {
+			continue
+		}
+		cm, ch := meanCI(g.finals(clean))
+		rm, rh := meanCI(g.finals(robust))
+		rob := pm(rm, rh)
+		if len(g.cells) == 1 {
+			lo, hi := wilson(g.cells[0].Final.Robust, g.cells[0].Final.N)
+			rob = fmt.Sprintf("%s [%s, %s]", pct(rm), pct(lo), pct(hi))
+		}
+		var ts []float64
+		for _, c := range g.cells {
+			ts = append(ts, c.TrainSeconds)
+		}
+		tm, _ := meanCI(ts)
+		fmt.Fprintf(w, "| %s | %s | %d | %s | **%s** | %s |\n", g.method, g.role, len(g.cells), pm(cm, ch), rob, duration(tm))
+	}
+	fmt.Fprintln(w)
+}
+
+// levels are the robust accuracies the convergence table reports the time
+// to: every ten points up to the best any method reaches, and the speed
+// claim's level.
+func (r *studyReport) levels() []float64 {
+	best := 0.0
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			for _, p := range c.Curve {
+				best = math.Max(best, p.Robust)
+			}
+		}
+	}
+	var ls []float64
+	for l := 0.1; l <= best+1e-9; l += 0.1 {
+		ls = append(ls, math.Round(l*100)/100)
+	}
+	if l, ok := r.speedLevel(); ok && !slices.Contains(ls, l) {
+		ls = append(ls, l)
+		slices.Sort(ls)
+	}
+	return ls
+}
+
+func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
+	fmt.Fprintf(w, "## Convergence\n\n")
+	fmt.Fprintf(w, "Each checkpoint along training is scored on the same test images by the curve's attack set, the same for every model: APGD with cross-entropy and PGD with the margin loss; for SGNs also PGD through the smooth surrogate tanh(s/0.05) of the sign of their self-gradient. Wall time is training time alone (evaluation excluded), on the machine below, one run at a time.\n\n")
+	for _, f := range []string{"convergence-time.png", "convergence-epochs.png"} {
+		if drawn[f] {
+			fmt.Fprintf(w, "![%s](%s)\n\n", strings.TrimSuffix(f, ".png"), f)
+		}
+	}
+	ls := r.levels()
+	if len(ls) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Training time to reach a worst-case robust accuracy (mean over seeds that reach it; epochs in brackets), and PGD-AT's time divided by it:\n\n| method |")
+	for _, l := range ls {
+		fmt.Fprintf(w, " %s%% |", pct(l))
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(ls)))
+	pg := r.group(methodPGD)
+	for _, g := range r.groups {
+		if g.role == "pilot" || g.role == "ablation" {
+			continue
+		}
+		fmt.Fprintf(w, "| %s |", g.method)
+		for _, l := range ls {
+			x := g.reach(l)
+			cell := x.String()
+			if pg != nil && g != pg && len(x.seconds) > 0 {
+				if p := pg.reach(l); len(p.seconds) > 0 {
+					pmn, _ := meanCI(p.seconds)
+					m, _ := meanCI(x.seconds)
+					cell += fmt.Sprintf(", %.1f×", pmn/m)
+				}
+			}
+			fmt.Fprintf(w, " %s |", cell)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *studyReport) cellTable(w io.Writer) {
+	fmt.Fprintf(w, "## Every cell\n\n| cell | method | role | seed | epochs | clean | worst-case robust [95%% Wilson] | n | train | eval | checkpoint SHA-256 |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			lo, hi := wilson(c.Final.Robust, c.Final.N)
+			var eval float64
+			for _, p := range c.Curve {
+				eval += p.EvalSeconds
+			}
+			eval += c.Final.EvalSeconds
+			for _, p := range c.Sweep {
+				eval += p.EvalSeconds
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %s | %s [%s, %s] | %d | %s | %s | `%.12s` |\n", c.Row.Cell, c.Row.Method, c.Row.Role, c.Row.Seed, c.Row.Epochs,
+				pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), c.Final.N, duration(c.TrainSeconds), duration(eval), c.Checkpoint)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// attackNames is every attack name in the final evaluations, in a fixed order.
+func (r *studyReport) attackNames() []string {
+	var names []string
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			for _, a := range c.Final.Attacks {
+				if !slices.Contains(names, a.Name) {
+					names = append(names, a.Name)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (r *studyReport) attackTable(w io.Writer) {
+	names := r.attackNames()
+	fmt.Fprintf(w, "## Final evaluation, attack by attack\n\nAccuracy (%%) of each final model under each attack (– where it does not apply), and the per-example worst case.\n\n| cell | clean |")
+	for _, n := range names {
+		fmt.Fprintf(w, " %s |", n)
+	}
+	fmt.Fprintf(w, " **worst case** |\n|---|---|%s---|\n", strings.Repeat("---|", len(names)))
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			fmt.Fprintf(w, "| %s | %s |", c.Row.Cell, pct(c.Final.Clean))
+			for _, n := range names {
+				fmt.Fprintf(w, " %s |", pct(attackAcc(c.Final, n)))
+			}
+			fmt.Fprintf(w, " **%s** |\n", pct(c.Final.Robust))
+		}
+	}
+	fmt.Fprintln(w)
+	if len(r.groups) > 0 && len(r.groups[0].cells) > 0 {
+		fmt.Fprintf(w, "The attacks, as sgn-score describes them (from the first cell):\n\n")
+		for _, a := range r.groups[0].cells[0].Final.Attacks {
+			fmt.Fprintf(w, "- %s: %s\n", a.Name, a.Label)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func (r *studyReport) sweepSection(w io.Writer, drawn map[string]bool) {
+	var epss []float64
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			for _, p := range append(slices.Clone(c.Sweep), c.Final) {
+				if !slices.Contains(epss, p.Eps) {
+					epss = append(epss, p.Eps)
+				}
+			}
+		}
+	}
+	if len(epss) < 2 {
+		return
+	}
+	slices.Sort(epss)
+	fmt.Fprintf(w, "## Accuracy against eps\n\nWorst-case robust accuracy (%%) per eps: at the study's eps the final evaluation, at the others the curve's attack set with half the final steps.\n\n")
+	if drawn["eps.png"] {
+		fmt.Fprintf(w, "![eps](eps.png)\n\n")
+	}
+	fmt.Fprintf(w, "| cell |")
+	for _, e := range epss {
+		fmt.Fprintf(w, " %g |", e)
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(epss)))
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			if c.Row.Role == "pilot" {
+				continue
+			}
+			fmt.Fprintf(w, "| %s |", c.Row.Cell)
+			for _, e := range epss {
+				v := math.NaN()
+				for _, p := range append(slices.Clone(c.Sweep), c.Final) {
+					if p.Eps == e {
+						v = p.Robust
+					}
+				}
+				fmt.Fprintf(w, " %s |", pct(v))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// whiteBox are the attacks that follow the model's own exact gradient.
+var whiteBox = []string{"apgd-ce", "apgd-dlr", "pgd-cw", "fgsm"}
+
+func (r *studyReport) maskingSection(w io.Writer) {
+	fmt.Fprintf(w, "## Gradient-masking checks\n\nA defence that masks gradients looks robust to attacks that follow its gradient and not to others. Per final model: the best white-box attack on the exact gradient (APGD-CE, APGD-DLR, PGD-CW, FGSM), what the others reach, and the worst case. A gradient-free (Square) or transferred attack doing better than every exact white-box attack, or an SGN surrogate doing better, flags masking; accuracy at the largest eps of the sweep should be near zero.\n\n")
+	fmt.Fprintf(w, "| cell | best exact white-box | square | transfer | SGN detached | SGN smooth (CE, CW) | worst case | largest eps | flags |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			if c.Row.Role == "pilot" {
+				continue
+			}
+			f := c.Final
+			wb := math.Inf(1)
+			for _, n := range whiteBox {
+				if v := attackAcc(f, n); !math.IsNaN(v) {
+					wb = math.Min(wb, v)
+				}
+			}
+			var flags []string
+			for _, n := range []string{"square", "transfer-ce", "pgd-ce-detached", "pgd-ce-smooth0.05", "pgd-cw-smooth0.005"} {
+				if v := attackAcc(f, n); v < wb-0.005 {
+					flags = append(flags, fmt.Sprintf("%s %.1f below white-box", n, 100*(wb-v)))
+				}
+			}
+			large := "–"
+			if len(c.Sweep) > 0 {
+				last := c.Sweep[len(c.Sweep)-1]
+				if last.Eps > f.Eps {
+					large = fmt.Sprintf("%s at %g", pct(last.Robust), last.Eps)
+					if last.Robust > 0.1 {
+						flags = append(flags, fmt.Sprintf("%.0f%% left at eps %g", 100*last.Robust, last.Eps))
+					}
+				}
+			}
+			flagText := "none"
+			if len(flags) > 0 {
+				flagText = "**" + strings.Join(flags, "; ") + "**"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s, %s | %s | %s | %s |\n", c.Row.Cell, pct(wb), pct(attackAcc(f, "square")), pct(attackAcc(f, "transfer-ce")),
+				pct(attackAcc(f, "pgd-ce-detached")), pct(attackAcc(f, "pgd-ce-smooth0.05")), pct(attackAcc(f, "pgd-cw-smooth0.005")), pct(f.Robust), large, flagText)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *studyReport) roleTable(w io.Writer, role, title, about string) {
+	var cells []Cell
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			if c.Row.Role == role || (role == "ablation" && g.method == methodSGN && c.Row.Seed == 1) {
+				cells = append(cells, c)
+			}
+		}
+	}
+	if len(cells) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## %s\n\n%s\n\n| cell | sgn-train flags | epochs | clean | worst-case robust [95%% Wilson] | train |\n|---|---|---|---|---|---|\n", title, about)
+	for _, c := range cells {
+		lo, hi := wilson(c.Final.Robust, c.Final.N)
+		fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s |\n", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds))
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *studyReport) costSection(w io.Writer) {
+	var train, eval float64
+	machines := map[string]bool{}
+	for _, g := range r.groups {
+		for _, c := range g.cells {
+			train += c.TrainSeconds
+			for _, p := range c.Curve {
+				eval += p.EvalSeconds
+			}
+			eval += c.Final.EvalSeconds
+			for _, p := range c.Sweep {
+				eval += p.EvalSeconds
+			}
+			machines[fmt.Sprintf("%s, %d cores, %s", c.Machine.CPU, c.Machine.Cores, c.Machine.Go)] = true
+		}
+	}
+	fmt.Fprintf(w, "## Cost and machine\n\nThe cells with results took %s of training and %s of evaluation (attacks and scoring), %s in all, one process at a time using every core. Per cell, see the table of every cell.\n\n",
+		duration(train), duration(eval), duration(train+eval))
+	ms := make([]string, 0, len(machines))
+	for m := range machines {
+		ms = append(ms, m)
+	}
+	slices.Sort(ms)
+	fmt.Fprintf(w, "Machines: %s. Times hold for these machines only.\n", strings.Join(ms, "; "))
+}
+
+// convergencePlot draws worst-case robust accuracy under the curve's
+// attacks against training time (or epochs), a line per method (the mean
+// over seeds at each checkpoint) and a band from its lowest to its highest
+// seed.
+func (r *studyReport) convergencePlot(w io.Writer, epochs bool) error {
+	f := plot.Figure{Title: fmt.Sprintf("%s: worst-case robust accuracy while training", r.name), XLabel: "training time (minutes)", YLabel: "robust accuracy", YMin: 0, YMax: 1}
+	if epochs {
+		f.XLabel = "epochs"
+	}
+	if l, ok := r.speedLevel(); ok {
+		f.HLines = []float64{l}
+	}
+	for _, g := range r.groups {
+		if g.role == "pilot" || g.role == "ablation" || len(g.cells) == 0 {
+			continue
+		}
+		// Seeds share checkpoint steps; average the points they all have.
+		n := len(curveOf(g.cells[0]))
+		for _, c := range g.cells {
+			n = min(n, len(curveOf(c)))
+		}
+		s := plot.Series{Label: fmt.Sprintf("%s (%d seeds)", g.method, len(g.cells))}
+		for i := range n {
+			var xs, ys []float64
+			for _, c := range g.cells {
+				p := curveOf(c)[i]
+				x := p.TrainSeconds / 60
+				if epochs {
+					x = p.Epoch
+				}
+				xs, ys = append(xs, x), append(ys, p.Robust)
+			}
+			mx, _ := meanCI(xs)
+			my, _ := meanCI(ys)
+			s.X, s.Y = append(s.X, mx), append(s.Y, my)
+			s.Lo, s.Hi = append(s.Lo, slices.Min(ys)), append(s.Hi, slices.Max(ys))
+		}
+		if n > 0 {
+			f.Series = append(f.Series, s)
+		}
+	}
+	if len(f.Series) == 0 {
+		return fmt.Errorf("no curves")
+	}
+	return plot.Lines(w, f)
+}
+
+// epsPlot draws worst-case robust accuracy against eps, a line per method.
+func (r *studyReport) epsPlot(w io.Writer) error {
+	f := plot.Figure{Title: fmt.Sprintf("%s: robust accuracy against eps", r.name), XLabel: "eps (L-inf)", YLabel: "robust accuracy", YMin: 0, YMax: 1}
+	for _, g := range r.groups {
+		if g.role == "pilot" || g.role == "ablation" || len(g.cells) == 0 {
+			continue
+		}
+		byEps := map[float64][]float64{}
+		for _, c := range g.cells {
+			byEps[0] = append(byEps[0], c.Final.Clean)
+			for _, p := range append(slices.Clone(c.Sweep), c.Final) {
+				byEps[p.Eps] = append(byEps[p.Eps], p.Robust)
+			}
+		}
+		s := plot.Series{Label: g.method}
+		var epss []float64
+		for e := range byEps {
+			epss = append(epss, e)
+		}
+		slices.Sort(epss)
+		for _, e := range epss {
+			m, _ := meanCI(byEps[e])
+			s.X, s.Y = append(s.X, e), append(s.Y, m)
+			s.Lo, s.Hi = append(s.Lo, slices.Min(byEps[e])), append(s.Hi, slices.Max(byEps[e]))
+		}
+		if len(epss) > 1 {
+			f.Series = append(f.Series, s)
+		}
+	}
+	if len(f.Series) == 0 {
+		return fmt.Errorf("no sweeps")
+	}
+	return plot.Lines(w, f)
 }

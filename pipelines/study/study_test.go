@@ -1,0 +1,199 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestWilson(t *testing.T) {
+	for _, tc := range []struct {
+		p      float64
+		n      int
+		lo, hi float64
+	}{
+		{0.5, 100, 0.4038, 0.5962}, // textbook values
+		{0.9, 1000, 0.8798, 0.9171},
+		{1, 10, 0.7225, 1},
+		{0, 10, 0, 0.2775},
+	} {
+		lo, hi := wilson(tc.p, tc.n)
+		if !near(lo, tc.lo, 1e-4) || !near(hi, tc.hi, 1e-4) {
+			t.Errorf("wilson(%g, %d) = [%.4f, %.4f], want [%.4f, %.4f]", tc.p, tc.n, lo, hi, tc.lo, tc.hi)
+		}
+	}
+}
+
+func TestMeanCI(t *testing.T) {
+	m, h := meanCI([]float64{1, 2, 3})
+	if m != 2 || !near(h, 4.303/math.Sqrt(3), 1e-9) {
+		t.Errorf("meanCI(1,2,3) = %g ± %g, want 2 ± %g", m, h, 4.303/math.Sqrt(3))
+	}
+	if _, h := meanCI([]float64{5}); !math.IsNaN(h) {
+		t.Errorf("one value: half-width %g, want NaN", h)
+	}
+	// Welch: equal variances and sizes give df = 2(n-1) = 4.
+	d, h := diffCI([]float64{4, 5, 6}, []float64{1, 2, 3})
+	if d != 3 || !near(h, 2.776*math.Sqrt(2.0/3), 1e-9) {
+		t.Errorf("diffCI = %g ± %g, want 3 ± %g", d, h, 2.776*math.Sqrt(2.0/3))
+	}
+}
+
+func TestTimeToLevel(t *testing.T) {
+	curve := []Point{
+		{Step: 100, Epoch: 0.5, TrainSeconds: 10, Robust: 0.4},
+		{Step: 200, Epoch: 1, TrainSeconds: 20, Robust: 0.8},
+		{Step: 300, Epoch: 1.5, TrainSeconds: 30, Robust: 0.7},
+	}
+	for _, tc := range []struct {
+		level, seconds, epochs float64
+		ok                     bool
+	}{
+		{0.2, 5, 0.25, true}, // from the untrained model at (0, 0)
+		{0.4, 10, 0.5, true},
+		{0.6, 15, 0.75, true},
+		{0.8, 20, 1, true},
+		{0.81, 0, 0, false},
+	} {
+		s, e, ok := timeToLevel(curve, tc.level)
+		if ok != tc.ok || !near(s, tc.seconds, 1e-9) || !near(e, tc.epochs, 1e-9) {
+			t.Errorf("level %g: %g s, %g epochs, %v; want %g, %g, %v", tc.level, s, e, ok, tc.seconds, tc.epochs, tc.ok)
+		}
+	}
+}
+
+// The committed study files parse, name only cells they define, and give
+// every headline method at least three seeds.
+func TestStudyFiles(t *testing.T) {
+	files, err := filepath.Glob("../studies/*.tsv")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("study files %v (%v), want mnist, fashion-mnist and cifar10", files, err)
+	}
+	for _, f := range files {
+		rows, err := ReadStudy(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds := map[string]int{}
+		for _, r := range rows {
+			if r.Role == "headline" {
+				seeds[r.Method]++
+			}
+		}
+		for _, m := range []string{methodSGN, methodPGD, methodFGSM} {
+			if seeds[m] < 3 {
+				t.Errorf("%s: %s has %d headline seeds, want at least 3", f, m, seeds[m])
+			}
+		}
+	}
+}
+
+func TestReadStudyRefuses(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"a\tmnist\tm\theadline\t1\t2\n", ":1: 6 columns"},
+		{"a\tmnist\tm\theadline\t1\t0\t5\t-\t-adv none\n", "column 6"},
+		{"a\tmnist\tm\tmain\t1\t1\t5\t-\t-adv none\n", "role \"main\""},
+		{"a\tmnist\tm\theadline\t1\t1\t5\tb\t-adv none\n", "transfers from b"},
+		{"# c\na\tmnist\tm\theadline\t1\t1\t5\t-\tx\na\tmnist\tm\theadline\t2\t1\t5\t-\tx\n", "3: cell a named twice"},
+	} {
+		path := filepath.Join(t.TempDir(), "s.tsv")
+		if err := os.WriteFile(path, []byte(tc.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadStudy(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one saying %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+// synthetic writes a study of SGN and PGD-AT cells whose curves rise
+// linearly to their final robust accuracy: PGD-AT in pgdSeconds, the SGN
+// in sgnSeconds. It returns the study file and results directory.
+func synthetic(t *testing.T, pgdFinal, sgnFinal []float64, pgdSeconds, sgnSeconds float64) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results")
+	if err := os.MkdirAll(filepath.Join(results, "cells"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var study strings.Builder
+	study.WriteString("# Study synthetic: made by the test.\n")
+	add := func(method string, seed int, final, seconds float64) {
+		name := method + "-" + string(rune('0'+seed))
+		study.WriteString(strings.Join([]string{name, "mnist", method, "headline", string(rune('0' + seed)), "4", "100", "-", "-adv x"}, "\t") + "\n")
+		c := Cell{Row: Row{Cell: name, Method: method}, TrainSeconds: seconds, Machine: thisMachine()}
+		for i := 1; i <= 4; i++ {
+			c.Curve = append(c.Curve, Point{Step: 100 * i, Epoch: float64(i), TrainSeconds: seconds * float64(i) / 4, Eps: 0.3, N: 1000, Clean: 0.99, Robust: final * float64(i) / 4})
+		}
+		c.Final = Point{Eps: 0.3, N: 1000, Clean: 0.99, Robust: final - 0.01, Attacks: []Named{{Name: "apgd-ce", Accuracy: final}, {Name: "pgd-cw", Accuracy: final - 0.01}}}
+		c.Sweep = []Point{{Eps: 0.4, N: 1000, Robust: 0.02}}
+		f, err := os.Create(filepath.Join(results, "cells", name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeJSON(f, c); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	for i, v := range pgdFinal {
+		add(methodPGD, i+1, v, pgdSeconds)
+	}
+	for i, v := range sgnFinal {
+		add(methodSGN, i+1, v, sgnSeconds)
+	}
+	path := filepath.Join(dir, "synthetic.tsv")
+	if err := os.WriteFile(path, []byte(study.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, results
+}
+
+func TestReportVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		pgd, sgn               []float64
+		pgdSeconds, sgnSeconds float64
+		speed, gain            string
+	}{
+		{"sgn better and faster", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, "confirmed", "confirmed"},
+		{"sgn as good, slower", []float64{0.80, 0.81, 0.82}, []float64{0.80, 0.81, 0.82}, 4000, 1000, "refuted", "refuted"},
+		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, "refuted", "refuted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			study, results := synthetic(t, tc.pgd, tc.sgn, tc.pgdSeconds, tc.sgnSeconds)
+			if err := writeReport(study, results); err != nil {
+				t.Fatal(err)
+			}
+			md, err := os.ReadFile(filepath.Join(results, "report.md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(md)
+			if want := "10× faster than PGD adversarial training: " + tc.speed + ".**"; !strings.Contains(text, want) {
+				t.Errorf("report lacks %q:\n%s", want, text)
+			}
+			if want := "than PGD adversarial training: " + tc.gain + ".**"; !strings.Contains(text, want) {
+				t.Errorf("report lacks %q", want)
+			}
+			for _, f := range []string{"convergence-time.png", "convergence-epochs.png", "eps.png"} {
+				if _, err := os.Stat(filepath.Join(results, f)); err != nil || !strings.Contains(text, "("+f+")") {
+					t.Errorf("figure %s: %v, or not in the report", f, err)
+				}
+			}
+		})
+	}
+	// With no results at all, both claims are untested.
+	study, results := synthetic(t, nil, nil, 0, 0)
+	if err := writeReport(study, results); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(results, "report.md"))
+	if strings.Count(string(md), ": not tested.**") != 2 {
+		t.Errorf("empty study: report %s, want both claims not tested", md)
+	}
+}

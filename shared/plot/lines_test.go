@@ -1,0 +1,47 @@
+package plot
+
+import (
+	"bytes"
+	"image/png"
+	"testing"
+
+	"gonum.org/v1/plot/plotutil"
+)
+
+func TestLines(t *testing.T) {
+	f := Figure{Title: "t", XLabel: "x", YLabel: "y", YMin: 0, YMax: 1, HLines: []float64{0.5},
+		Series: []Series{
+			{Label: "a", X: []float64{0, 1, 2}, Y: []float64{0.1, 0.5, 0.9}, Lo: []float64{0, 0.4, 0.8}, Hi: []float64{0.2, 0.6, 1}},
+			{Label: "b", X: []float64{0, 2}, Y: []float64{0.2, 0.3}},
+		}}
+	var buf bytes.Buffer
+	if err := Lines(&buf, f); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	// Each series' line is drawn in its colour.
+	for i := range f.Series {
+		r0, g0, b0, _ := plotutil.Color(i).RGBA()
+		found := false
+		bounds := img.Bounds()
+		for y := bounds.Min.Y; y < bounds.Max.Y && !found; y++ {
+			for x := bounds.Min.X; x < bounds.Max.X; x++ {
+				r, g, b, _ := img.At(x, y).RGBA()
+				if r == r0 && g == g0 && b == b0 {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no pixel in series %d's colour", i)
+		}
+	}
+	bad := Figure{Series: []Series{{Label: "bad", X: []float64{0, 1}, Y: []float64{1}}}}
+	if err := Lines(&buf, bad); err == nil {
+		t.Errorf("series with 2 x and 1 y values: no error")
+	}
+}
