@@ -43,7 +43,7 @@ test: setup fmt-check vet
 quick: setup build
 	$(MAKE) -C pipelines -j$(JOBS) quick
 
-# bench times the DESIGN §5b workload (one JSON line of median ms per op);
+# bench times the benchmark workload of docs/design.md (one JSON line of median ms per op);
 # bench-compare also times it in PyTorch and prints ours/PyTorch.
 bench:
 	GO=$(GO) bash pipelines/bench.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh — the DESIGN §5b workload timed in Go (shared/engine/bench_test.go).
+# bench.sh — the benchmark workload (docs/design.md) timed in Go (shared/engine/bench_test.go).
 #
 #   bash pipelines/bench.sh             one JSON line of median ms per op:
 #       {"train_step_ms":..,"pgd10_ms":..,"double_backprop_ms":..,"sgn_step_ms":..}

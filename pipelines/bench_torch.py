@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference for DESIGN §5b: the four workloads of
+"""PyTorch reference for the benchmark workload (docs/design.md): the four workloads of
 shared/engine/bench_test.go on CPU, float32, 2 threads, batch 128 of random
 MNIST-shaped images with random labels. Prints one JSON line of median
 milliseconds per operation:

@@ -85,7 +85,7 @@ func write(w *os.File, dir string, models []string) error {
 		}
 	}
 	fmt.Fprintf(out, "## Accuracy (%%) under every attack\n\n")
-	fmt.Fprintf(out, "Robust accuracy is the per-example worst case over all attacks run against that model (DESIGN §3).\n\n")
+	fmt.Fprintf(out, "Robust accuracy is the per-example worst case over all attacks run against that model.\n\n")
 	fmt.Fprintf(out, "| model | train time | clean (n=%d) | %s | **worst case** |\n", reps[0].clean.N, strings.Join(attacks, " | "))
 	fmt.Fprintf(out, "|---|---|---|%s---|\n", strings.Repeat("---|", len(attacks)))
 	for _, r := range reps {

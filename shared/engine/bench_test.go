@@ -15,7 +15,7 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// The benchmarks run the workload of DESIGN §5b: the Madry MNIST CNN on a
+// The benchmarks run the project's benchmark workload (docs/design.md): the Madry MNIST CNN on a
 // batch of 128 random float32 images in [0,1] with random labels, one
 // operation per b.N iteration. pipelines/bench.sh runs them and compares
 // them with pipelines/bench_torch.py.

@@ -30,7 +30,7 @@ var architectures = map[string]architecture{
 		taps: []string{"fc1", "fc2"},
 	},
 	// madry-mnist is the CNN of Madry et al. (2018), the MNIST benchmark of
-	// DESIGN §5b: two 5x5 convolutions with max pooling and two dense layers.
+	// Madry et al.'s MNIST network: two 5x5 convolutions with max pooling and two dense layers.
 	"madry-mnist": {
 		params: func(c Config) []paramSpec {
 			h, w := c.InShape[1]/4, c.InShape[2]/4

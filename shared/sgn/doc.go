@@ -1,4 +1,4 @@
-// Package sgn implements self-gradient networks (DESIGN §3): any backbone
+// Package sgn implements self-gradient networks (docs/design.md): any backbone
 // of package model wrapped so that it taps its own gradient flow.
 //
 // A forward pass of an SGN is two passes of the backbone g:
