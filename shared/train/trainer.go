@@ -86,8 +86,6 @@ type Hooks struct {
 	// Save persists a snapshot of the run; it is called at the end of every
 	// epoch and when the run is interrupted.
 	Save func(*classifier.Classifier) error
-	// Log receives human-readable notes.
-	Log func(format string, args ...any)
 	// Every, when positive, makes Run call Snapshot after every Every
 	// optimiser steps (counted over the whole run) with a snapshot of the
 	// run as it stands: the points of a convergence curve.
@@ -375,10 +373,6 @@ func (t *Trainer) Snapshot() (*classifier.Classifier, error) {
 // cancelled; on cancellation it saves a snapshot at the end of the current
 // batch and returns an error wrapping ctx.Err().
 func (t *Trainer) Run(ctx context.Context, h Hooks) error {
-	logf := h.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
 	save := func() error {
 		if h.Save == nil {
 			return nil
