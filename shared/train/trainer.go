@@ -87,8 +87,9 @@ type Hooks struct {
 	// epoch and when the run is interrupted.
 	Save func(*classifier.Classifier) error
 	// Every, when positive, makes Run call Snapshot after every Every
-	// optimiser steps (counted over the whole run) with a snapshot of the
-	// run as it stands: the points of a convergence curve.
+	// optimiser steps (counted over the whole run, the last step excepted:
+	// Save has that one) with a snapshot of the run as it stands: the
+	// points of a convergence curve.
 	Every    int
 	Snapshot func(step int, snap *classifier.Classifier) error
 }
@@ -414,7 +415,8 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 			if h.Batch != nil {
 				h.Batch(epoch, t.progress.Batch, batches, loss)
 			}
-			if h.Every > 0 && h.Snapshot != nil && t.progress.Step%h.Every == 0 {
+			// The last step's snapshot would be the final checkpoint again.
+			if h.Every > 0 && h.Snapshot != nil && t.progress.Step%h.Every == 0 && t.progress.Step < total {
 				snap, err := t.Snapshot()
 				if err != nil {
 					return err

@@ -388,14 +388,15 @@ func TestSaveEvery(t *testing.T) {
 	dir := fixture.Dir(t)
 	tmp := t.TempDir()
 	out := filepath.Join(tmp, "run.sgn")
-	// 640 examples in batches of 32: 20 steps per epoch, 40 in all.
-	tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "2", "-batch", "32", "-save-every", "15",
+	// 640 examples in batches of 32: 20 steps per epoch, 40 in all; the
+	// last step is the final checkpoint, not a numbered one.
+	tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "2", "-batch", "32", "-save-every", "10",
 		"-data", filepath.Join(dir, "test640.arrow"), "-o", out)
 	got, err := filepath.Glob(filepath.Join(tmp, "run-step*.sgn"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{StepPath(out, 15), StepPath(out, 30)}
+	want := []string{StepPath(out, 10), StepPath(out, 20), StepPath(out, 30)}
 	if !slices.Equal(got, want) {
 		t.Fatalf("numbered checkpoints %q, want %q", got, want)
 	}
@@ -415,17 +416,18 @@ func TestSaveEvery(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := rec.Progress
-		step := 15 * (i + 1)
-		if p.Step != step || p.Epoch != step/20 || p.Batch != step%20 || p.Seconds <= 0 {
-			t.Errorf("%s: progress %+v, want step %d (epoch %d, batch %d) and its wall time", path, p, step, step/20, step%20)
+		step := 10 * (i + 1)
+		// A snapshot at the end of an epoch stands after its last batch.
+		if p.Step != step || p.Epoch*20+p.Batch != step || p.Seconds <= 0 {
+			t.Errorf("%s: progress %+v, want step %d, %d batches of 20 into the run, and its wall time", path, p, step, step)
 		}
 		seconds = append(seconds, p.Seconds)
 	}
-	if seconds[1] <= seconds[0] {
+	if seconds[1] <= seconds[0] || seconds[2] <= seconds[1] {
 		t.Errorf("wall times %v do not grow with the steps", seconds)
 	}
 	final, _ := loadProgress(t, out)
-	mid, _ := loadProgress(t, want[1])
+	mid, _ := loadProgress(t, want[2])
 	if slices.Equal(final.Net.Params[0].Data, mid.Net.Params[0].Data) {
 		t.Errorf("the checkpoint of step 30 has the final weights: snapshots must be copies")
 	}
