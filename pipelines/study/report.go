@@ -53,6 +53,7 @@ type studyReport struct {
 	rows        []Row
 	groups      []*group // in the study file's order of first appearance
 	missing     []string // cells of the study without a result yet
+	notes       string   // the study's notes file (STUDY.notes.md beside it), verbatim
 }
 
 func (r *studyReport) group(method string) *group {
@@ -70,6 +71,11 @@ func loadReport(studyPath, results string) (*studyReport, error) {
 		return nil, err
 	}
 	r := &studyReport{name: studyName(studyPath), rows: rows, about: studyAbout(studyPath)}
+	notes, err := os.ReadFile(strings.TrimSuffix(studyPath, filepath.Ext(studyPath)) + ".notes.md")
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	r.notes = string(notes)
 	for _, row := range rows {
 		var c Cell
 		err := readJSON(filepath.Join(results, "cells", row.Cell+".json"), &c)
@@ -233,7 +239,7 @@ func (r *studyReport) speedVerdict() (verdict, detail string) {
 	sg, pg := r.group(methodSGN), r.group(methodPGD)
 	level, ok := r.speedLevel()
 	if sg == nil || pg == nil || !ok {
-		return "not tested", "the SGN headline or the PGD-AT cells have no results yet."
+		return "not tested", "The SGN headline or the PGD-AT cells have no results yet."
 	}
 	ps, ss := pg.reach(level), sg.reach(level)
 	head := fmt.Sprintf("At %s%% worst-case robust accuracy under the curve's attacks (PGD-AT's final level less %.0f points), PGD-AT takes %s and the SGN %s",
@@ -272,7 +278,7 @@ func (r *studyReport) speedVerdict() (verdict, detail string) {
 func (r *studyReport) gainVerdict() (verdict, detail string) {
 	sg, pg := r.group(methodSGN), r.group(methodPGD)
 	if sg == nil || pg == nil {
-		return "not tested", "the SGN headline or the PGD-AT cells have no results yet."
+		return "not tested", "The SGN headline or the PGD-AT cells have no results yet."
 	}
 	d, half := diffCI(sg.finals(robust), pg.finals(robust))
 	sm, sh := meanCI(sg.finals(robust))
@@ -327,6 +333,9 @@ func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
 	r.roleTable(w, "pilot", "Pilot: the headline SGN reading", "The pilot rows train each candidate reading for a short budget; the headline reading is the one with the highest worst-case robust accuracy under the curve's attacks at the end of it.")
 	r.roleTable(w, "ablation", "Ablations", "Each ablation changes one setting of the headline SGN reading (seed 1); the headline's own seed-1 row is repeated for reference.")
 	r.costSection(w)
+	if r.notes != "" {
+		fmt.Fprintf(w, "\n## Notes\n\n%s\n", strings.TrimSpace(r.notes))
+	}
 }
 
 func (r *studyReport) headlineTable(w io.Writer) {
