@@ -80,9 +80,12 @@ func dist(norm Norm, x, x0 []float32, d, i int) float64 {
 	var s float64
 	for c := i * d; c < (i+1)*d; c++ {
 		u := float64(x[c]) - float64(x0[c])
-		if norm == Linf {
+		switch norm {
+		case Linf:
 			s = math.Max(s, math.Abs(u))
-		} else {
+		case L1:
+			s += math.Abs(u)
+		default:
 			s += u * u
 		}
 	}
@@ -310,10 +313,21 @@ func allAttacks(eps float64, k, c, h, w int) map[string]Attack {
 		"square":        Square{Eps: eps, Queries: 30, Channels: c, Height: h, Width: w},
 		"cw-restricted": CW{Eps: 4 * eps, MaxIter: 30, BinarySteps: 3, InitialConst: 1},
 	}
+	as["pgd-l1"] = PGD{Norm: L1, Eps: 10 * eps, Steps: 5, RandomStart: true, Restarts: 2}
+	as["apgd-l1-ce"] = APGD{Norm: L1, Eps: 10 * eps, Steps: 10, Restarts: 2}
+	as["apgd-l1-large"] = APGD{Norm: L1, Eps: 10 * eps, Steps: 10, LargeEps: true}
+	as["pgd-linf-targeted"] = PGD{Eps: eps, Steps: 5, RandomStart: true, Targeted: true, Targets: 2}
+	as["pgd-l2-targeted-cw"] = PGD{Norm: L2, Eps: 4 * eps, Steps: 5, Targeted: true, Loss: LossCW}
+	as["fab-linf"] = FAB{Eps: eps, Steps: 10, Targets: 2}
+	as["fab-l2"] = FAB{Norm: L2, Eps: 4 * eps, Steps: 10, Restarts: 2}
 	if k >= 3 {
 		as["pgd-linf-dlr"] = PGD{Eps: eps, Steps: 5, Loss: LossDLR}
 		as["apgd-linf-dlr"] = APGD{Eps: eps, Steps: 10, Loss: LossDLR}
 		as["apgd-l2-dlr"] = APGD{Norm: L2, Eps: 4 * eps, Steps: 10, Loss: LossDLR, Restarts: 2}
+	}
+	if k >= 4 {
+		as["apgd-t-linf"] = APGD{Eps: eps, Steps: 10, Targeted: true, Targets: 3}
+		as["apgd-t-l1"] = APGD{Norm: L1, Eps: 10 * eps, Steps: 10, Targeted: true}
 	}
 	return as
 }
@@ -328,6 +342,8 @@ func budget(a Attack) (Norm, float64) {
 		return a.withDefaults().Norm, a.Eps
 	case APGD:
 		return a.withDefaults().Norm, a.Eps
+	case FAB:
+		return a.withDefaults().Norm, a.Eps
 	case Square:
 		return Linf, a.Eps
 	case CW:
@@ -340,8 +356,8 @@ func budget(a Attack) (Norm, float64) {
 }
 
 // TestEpsZero checks that a zero budget returns the inputs unchanged. CW
-// has no budget of its own; with a tiny Eps it must discard everything it
-// finds.
+// and FAB have no budget of their own; with a tiny Eps they must discard
+// everything they find.
 func TestEpsZero(t *testing.T) {
 	const n, k, c, h, w = 10, 4, 1, 3, 3
 	rng := rand.New(rand.NewPCG(13, 14))
@@ -353,8 +369,12 @@ func TestEpsZero(t *testing.T) {
 		labels[i] = int64(rng.IntN(k))
 	}
 	as := allAttacks(0, k, c, h, w)
-	delete(as, "cw-restricted") // Eps 0 means unrestricted
+	// Eps 0 means unrestricted for the minimal-perturbation attacks.
+	delete(as, "cw-restricted")
+	delete(as, "fab-linf")
+	delete(as, "fab-l2")
 	as["cw-tiny"] = CW{Eps: 1e-9, MaxIter: 30, BinarySteps: 3, InitialConst: 1}
+	as["fab-tiny"] = FAB{Eps: 1e-9, Steps: 10, Targets: 2}
 	before := predictedLabels(m, x0, n)
 	for name, a := range as {
 		t.Run(name, func(t *testing.T) {
@@ -381,7 +401,7 @@ func TestEpsZero(t *testing.T) {
 // inputs on the borders of [0, 1], and checks each result against its ball
 // and the box.
 func TestStaysInBudget(t *testing.T) {
-	shapes := []struct{ k, c, h, w int }{{2, 1, 2, 3}, {3, 1, 4, 4}, {5, 3, 3, 2}}
+	shapes := []struct{ k, c, h, w int }{{2, 1, 2, 3}, {3, 1, 4, 4}, {5, 3, 3, 2}, {4, 1, 3, 3}}
 	for _, sh := range shapes {
 		d := sh.c * sh.h * sh.w
 		for seed := range uint64(24) {
@@ -734,7 +754,10 @@ func TestBadInputs(t *testing.T) {
 		{"label out of range", FGSM{Eps: 0.1}, good, []int64{0, 2}},
 		{"input above 1", APGD{Eps: 0.1}, []float32{0.1, 0.2, 1.5, 0.4, 0.5, 0.6}, []int64{0, 1}},
 		{"NaN input", CW{}, []float32{0.1, float32(math.NaN()), 0.3, 0.4, 0.5, 0.6}, []int64{0, 1}},
-		{"unknown norm", PGD{Norm: "l1", Eps: 0.1}, good, []int64{0, 1}},
+		{"unknown norm", PGD{Norm: "l3", Eps: 0.1}, good, []int64{0, 1}},
+		{"fab in l1", FAB{Norm: L1, Eps: 0.1}, good, []int64{0, 1}},
+		{"fab restarts without eps", FAB{Restarts: 2}, good, []int64{0, 1}},
+		{"targeted dlr on three classes", APGD{Eps: 0.1, Targeted: true}, []float32{0.1, 0.2, 0.3}, []int64{0}},
 		{"negative eps", APGD{Eps: -1}, good, []int64{0, 1}},
 		{"dlr on two classes", APGD{Eps: 0.1, Loss: LossDLR}, good, []int64{0, 1}},
 		{"unknown loss", PGD{Eps: 0.1, Loss: "hinge"}, good, []int64{0, 1}},

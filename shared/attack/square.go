@@ -94,7 +94,7 @@ func (a Square) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Ran
 		return nil, err
 	}
 	a = a.withDefaults()
-	if err := checkBudget(Linf, a.Eps); err != nil {
+	if err := checkBudget(Linf, a.Eps, false); err != nil {
 		return nil, err
 	}
 	c, h, w := a.Channels, a.Height, a.Width

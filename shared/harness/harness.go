@@ -16,7 +16,6 @@ import (
 	"sgn/format/stream"
 	"sgn/shared/attack"
 	"sgn/shared/rng"
-	"sgn/shared/score"
 )
 
 // Shard selects the examples one process attacks: those whose position i in
@@ -88,19 +87,19 @@ func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
 	maps.Copy(params, cfg.Params)
 	maps.Copy(meta, cfg.Metadata)
 	pj, _ := json.Marshal(params)
-	meta[score.MetaAttack] = cfg.Attack.Name()
-	meta[score.MetaParams] = string(pj)
-	meta[score.MetaEps] = strconv.FormatFloat(cfg.Eps, 'g', -1, 64)
+	meta[stream.MetaAttack] = cfg.Attack.Name()
+	meta[stream.MetaAttackParams] = string(pj)
+	meta[stream.MetaAttackEps] = strconv.FormatFloat(cfg.Eps, 'g', -1, 64)
 	// The adversarial images are float32 values in [0,1], whatever the
 	// input's pixel scale.
 	meta[stream.MetaPixelScale] = "1"
 	meta["sgn.attack.shard"] = fmt.Sprintf("%d/%d", cfg.Shard.Index, cfg.Shard.Count)
 	out := stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: meta, Extra: []stream.ColumnSpec{
-		{Name: score.ColIndex, Type: stream.Int64Column},
-		{Name: score.ColCleanPred, Type: stream.Int64Column},
-		{Name: score.ColAdvPred, Type: stream.Int64Column},
-		{Name: score.ColLinf, Type: stream.Float32Column},
-		{Name: score.ColL2, Type: stream.Float32Column},
+		{Name: stream.ColIndex, Type: stream.Int64Column},
+		{Name: stream.ColCleanPred, Type: stream.Int64Column},
+		{Name: stream.ColAdvPred, Type: stream.Int64Column},
+		{Name: stream.ColLinf, Type: stream.Float32Column},
+		{Name: stream.ColL2, Type: stream.Float32Column},
 	}}
 	var opts []stream.WriterOption
 	if cfg.Zstd {
@@ -194,11 +193,11 @@ func attackChunk(cfg Config, sw *stream.Writer, seed *rng.RNG, x []float32, labe
 		linf[i], l2[i] = float32(mx), float32(math.Sqrt(ss))
 	}
 	return sw.Write(&stream.Batch{Floats: xadv, Labels: labels, Extra: []stream.Column{
-		{Name: score.ColIndex, Int64: index},
-		{Name: score.ColCleanPred, Int64: clean},
-		{Name: score.ColAdvPred, Int64: adv},
-		{Name: score.ColLinf, Float32: linf},
-		{Name: score.ColL2, Float32: l2},
+		{Name: stream.ColIndex, Int64: index},
+		{Name: stream.ColCleanPred, Int64: clean},
+		{Name: stream.ColAdvPred, Int64: adv},
+		{Name: stream.ColLinf, Float32: linf},
+		{Name: stream.ColL2, Float32: l2},
 	}})
 }
 

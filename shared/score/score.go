@@ -16,23 +16,6 @@ import (
 	"sgn/format/stream"
 )
 
-// Column names attack streams carry besides image and label.
-const (
-	ColIndex     = "index"      // position of the example in the attacked stream
-	ColCleanPred = "clean_pred" // model's prediction on the clean example
-	ColAdvPred   = "adv_pred"   // model's prediction on the adversarial example
-	ColLinf      = "linf"       // L-inf norm of the perturbation
-	ColL2        = "l2"         // L2 norm of the perturbation
-)
-
-// Metadata keys of attack streams.
-const (
-	MetaAttack = "sgn.attack"        // attack name, e.g. "pgd"
-	MetaParams = "sgn.attack.params" // JSON object of the attack's parameters
-	MetaEps    = "sgn.attack.eps"
-	MetaModel  = "sgn.model" // description of the attacked model
-)
-
 // Outcome is one example's result under one source (clean or an attack).
 type Outcome struct {
 	Index     int64
@@ -299,10 +282,10 @@ func epsLess(a, b string) bool {
 // SourceFromHeader starts a Source for a stream with this header.
 func SourceFromHeader(h stream.Header) *Source {
 	s := &Source{Name: "clean", Outcomes: map[int64]Outcome{}}
-	if a := h.Metadata[MetaAttack]; a != "" {
+	if a := h.Metadata[stream.MetaAttack]; a != "" {
 		s.Name = a
-		s.Eps = h.Metadata[MetaEps]
-		if p := h.Metadata[MetaParams]; p != "" {
+		s.Eps = h.Metadata[stream.MetaAttackEps]
+		if p := h.Metadata[stream.MetaAttackParams]; p != "" {
 			_ = json.Unmarshal([]byte(p), &s.Params)
 		}
 	}
@@ -319,5 +302,5 @@ func IsAttackStream(h stream.Header) bool {
 	for _, c := range h.Extra {
 		has[c.Name] = true
 	}
-	return has[ColAdvPred] && has[ColIndex]
+	return has[stream.ColAdvPred] && has[stream.ColIndex]
 }

@@ -356,10 +356,10 @@ func attackStream(t *testing.T, name, eps string, idx, labels, adv []int64) []by
 	t.Helper()
 	params, _ := json.Marshal(map[string]string{"norm": "linf", "eps": eps})
 	h := stream.Header{Shape: shape(), Elem: stream.Float32,
-		Metadata: map[string]string{MetaAttack: name, MetaEps: eps, MetaParams: string(params), stream.MetaPixelScale: "1"},
+		Metadata: map[string]string{stream.MetaAttack: name, stream.MetaAttackEps: eps, stream.MetaAttackParams: string(params), stream.MetaPixelScale: "1"},
 		Extra: []stream.ColumnSpec{
-			{Name: ColIndex, Type: stream.Int64Column}, {Name: ColCleanPred, Type: stream.Int64Column},
-			{Name: ColAdvPred, Type: stream.Int64Column}, {Name: ColLinf, Type: stream.Float32Column}, {Name: ColL2, Type: stream.Float32Column},
+			{Name: stream.ColIndex, Type: stream.Int64Column}, {Name: stream.ColCleanPred, Type: stream.Int64Column},
+			{Name: stream.ColAdvPred, Type: stream.Int64Column}, {Name: stream.ColLinf, Type: stream.Float32Column}, {Name: stream.ColL2, Type: stream.Float32Column},
 		}}
 	var floats []float32
 	for _, i := range idx {
@@ -369,8 +369,8 @@ func attackStream(t *testing.T, name, eps string, idx, labels, adv []int64) []by
 	}
 	norms := make([]float32, len(idx))
 	return writeStream(t, h, &stream.Batch{Floats: floats, Labels: labels, Extra: []stream.Column{
-		{Name: ColIndex, Int64: idx}, {Name: ColCleanPred, Int64: labels}, {Name: ColAdvPred, Int64: adv},
-		{Name: ColLinf, Float32: norms}, {Name: ColL2, Float32: norms},
+		{Name: stream.ColIndex, Int64: idx}, {Name: stream.ColCleanPred, Int64: labels}, {Name: stream.ColAdvPred, Int64: adv},
+		{Name: stream.ColLinf, Float32: norms}, {Name: stream.ColL2, Float32: norms},
 	}})
 }
 

@@ -101,12 +101,12 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 			index[i], cleanPred[i] = next+int64(i), -1
 		}
 		if attackStream {
-			col, _ := b.Column(ColIndex)
+			col, _ := b.Column(stream.ColIndex)
 			copy(index, col.Int64)
-			if c, ok := b.Column(ColCleanPred); ok {
+			if c, ok := b.Column(stream.ColCleanPred); ok {
 				copy(cleanPred, c.Int64)
 			}
-			c, _ := b.Column(ColAdvPred)
+			c, _ := b.Column(stream.ColAdvPred)
 			copy(advPred, c.Int64)
 		}
 		if s.cls != nil {

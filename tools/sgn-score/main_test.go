@@ -12,7 +12,6 @@ import (
 
 	"sgn/format/stream"
 	"sgn/shared/cli/clitest"
-	"sgn/shared/score"
 )
 
 // The tests run the tool as a user would: this test binary stands in for
@@ -77,8 +76,8 @@ func robust(t *testing.T, path string) map[int64]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := b.Column(score.ColIndex)
-	adv, _ := b.Column(score.ColAdvPred)
+	idx, _ := b.Column(stream.ColIndex)
+	adv, _ := b.Column(stream.ColAdvPred)
 	out := map[int64]bool{}
 	for i := range b.Len() {
 		out[idx.Int64[i]] = adv.Int64[i] == b.Labels[i]
