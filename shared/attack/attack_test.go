@@ -311,6 +311,7 @@ func allAttacks(eps float64, k, c, h, w int) map[string]Attack {
 		"apgd-linf-ce":  APGD{Eps: eps, Steps: 10, Restarts: 2},
 		"apgd-l2-ce":    APGD{Norm: L2, Eps: 4 * eps, Steps: 10},
 		"square":        Square{Eps: eps, Queries: 30, Channels: c, Height: h, Width: w},
+		"square-l2":     Square{Norm: L2, Eps: 4 * eps, Queries: 30, Channels: c, Height: h, Width: w},
 		"cw-restricted": CW{Eps: 4 * eps, MaxIter: 30, BinarySteps: 3, InitialConst: 1},
 	}
 	as["pgd-l1"] = PGD{Norm: L1, Eps: 10 * eps, Steps: 5, RandomStart: true, Restarts: 2}
@@ -345,7 +346,7 @@ func budget(a Attack) (Norm, float64) {
 	case FAB:
 		return a.withDefaults().Norm, a.Eps
 	case Square:
-		return Linf, a.Eps
+		return a.withDefaults().Norm, a.Eps
 	case CW:
 		if a.Eps > 0 {
 			return L2, a.Eps
@@ -763,6 +764,7 @@ func TestBadInputs(t *testing.T) {
 		{"unknown loss", PGD{Eps: 0.1, Loss: "hinge"}, good, []int64{0, 1}},
 		{"square without layout", Square{Eps: 0.1}, good, []int64{0, 1}},
 		{"square with wrong layout", Square{Eps: 0.1, Channels: 1, Height: 2, Width: 2}, good, []int64{0, 1}},
+		{"square in l1", Square{Norm: L1, Eps: 0.1, Channels: 1, Height: 1, Width: 3}, good, []int64{0, 1}},
 	} {
 		if _, err := tc.a.Run(o, tc.x, tc.labels, 2, rng); err == nil {
 			t.Errorf("%s: no error", tc.name)
@@ -782,6 +784,8 @@ func TestParams(t *testing.T) {
 		{APGD{Eps: 0.1}, "steps", "100"},
 		{CW{}, "binary_steps", "9"},
 		{Square{Eps: 0.1}, "queries", "5000"},
+		{Square{Eps: 0.1}, "norm", "linf"},
+		{FAB{}, "targets", "9"},
 	} {
 		if got := tc.a.Params()[tc.key]; got != tc.want {
 			t.Errorf("%s %s = %q, want %q", tc.a.Name(), tc.key, got, tc.want)
@@ -883,5 +887,65 @@ func TestAPGDCheckpoints(t *testing.T) {
 			}
 			p0, p1 = p1, p1+math.Max(p1-p0-0.03, 0.06)
 		}
+	}
+}
+
+// TestSquareL2LowersAccuracy checks the L2 Square attack on a linear
+// model: it breaks most examples whose distance to a wrong class's
+// boundary is well within eps, none beyond eps (the inputs keep the box
+// out of the way, so that distance is exact), and stays in its ball.
+func TestSquareL2LowersAccuracy(t *testing.T) {
+	const n, k, c, h, w, eps, queries = 60, 10, 1, 10, 10, 0.1, 300
+	d := c * h * w
+	rng := rand.New(rand.NewPCG(65, 66))
+	m := newLinear(k, d, rng)
+	x0 := uniformInputs(rng, n, d, 0.35, 0.65)
+	labels := predictedLabels(m, x0, n)
+	// minDist is the L2 distance to the nearest wrong class's boundary.
+	minDist := make([]float64, n)
+	for i := range n {
+		z := logits64(m, x0[i*d:(i+1)*d], 1)[0]
+		y := int(labels[i])
+		minDist[i] = math.Inf(1)
+		for j := range k {
+			if j == y {
+				continue
+			}
+			var a2 float64
+			for q := range d {
+				a := m.w[j*d+q] - m.w[y*d+q]
+				a2 += a * a
+			}
+			minDist[i] = math.Min(minDist[i], (z[y]-z[j])/math.Sqrt(a2))
+		}
+	}
+	o := newOracle(m)
+	got, err := Square{Norm: L2, Eps: eps, Queries: queries, Channels: c, Height: h, Width: w}.Run(o, x0, labels, n, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := logits64(m, got, n)
+	easy, easyBroken := 0, 0
+	for i := range n {
+		broken := argmax64(z[i]) != int(labels[i])
+		if broken && minDist[i] > eps*(1+1e-6) {
+			t.Errorf("example %d broken, but its boundary is %v away, eps %v", i, minDist[i], eps)
+		}
+		if minDist[i] < eps/2 {
+			easy++
+			if broken {
+				easyBroken++
+			}
+		}
+		if dd := dist(L2, got, x0, d, i); dd > eps+1e-5 {
+			t.Fatalf("example %d at L2 distance %v", i, dd)
+		}
+	}
+	t.Logf("%d examples within eps/2 of a boundary, %d of them broken; %d queries", easy, easyBroken, o.queries)
+	if easy < n/5 || easyBroken < easy*9/10 {
+		t.Errorf("square-l2 broke %d of the %d examples within eps/2 of a boundary", easyBroken, easy)
+	}
+	if o.gradientCalls != 0 {
+		t.Errorf("square made %d gradient calls", o.gradientCalls)
 	}
 }
