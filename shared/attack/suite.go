@@ -16,6 +16,9 @@ type Member struct {
 	// model for a transfer attack, a variant of the target's forward pass
 	// (an SGN's detached path); nil means the target itself.
 	Craft Oracle
+	// Via says, for reports, what Craft is when it is not the target's
+	// own gradient: "detached", "surrogate", "transfer"; "" otherwise.
+	Via string
 }
 
 // Suite runs attacks one after the other, as AutoAttack does: each member
@@ -32,9 +35,16 @@ type Suite struct {
 	// once. Members attack the survivors of the whole input, so that
 	// chunks stay full as the survivors thin out.
 	Chunk int
-	// Progress, if not nil, is called after every chunk with the member's
-	// position, the examples it has attacked and those it attacks.
-	Progress func(member, done, total int)
+	// Progress, if not nil, is called after every chunk of every member.
+	Progress func(SuiteProgress)
+}
+
+// SuiteProgress is how far a Suite has got.
+type SuiteProgress struct {
+	Member      int // position of the member running
+	Done, Total int // examples it has attacked, of those it attacks
+	Broken      int // examples it has broken so far
+	Robust      int // examples no member has broken so far
 }
 
 // SuiteResult is the outcome of a Suite on n examples.
@@ -85,11 +95,15 @@ func (s Suite) Run(target Oracle, x0 []float32, labels []int64, n int, seed uint
 		return SuiteResult{}, err
 	}
 	robust := make([]bool, n)
+	left := 0 // examples still robust
 	for i := range n {
 		r.BrokenBy[i] = -1
 		r.CleanPred[i] = int64(Predict(logits[i*k : (i+1)*k]))
 		r.AdvPred[i] = r.CleanPred[i]
 		robust[i] = r.CleanPred[i] == labels[i]
+		if robust[i] {
+			left++
+		}
 	}
 	for mi, m := range s.Members {
 		var idx []int
@@ -100,8 +114,12 @@ func (s Suite) Run(target Oracle, x0 []float32, labels []int64, n int, seed uint
 		}
 		r.Attacked[mi] = len(idx)
 		if len(idx) == 0 {
+			if s.Progress != nil {
+				s.Progress(SuiteProgress{Member: mi, Robust: left})
+			}
 			continue
 		}
+		broken := 0
 		craft := m.Craft
 		if craft == nil {
 			craft = target
@@ -131,12 +149,14 @@ func (s Suite) Run(target Oracle, x0 []float32, labels []int64, n int, seed uint
 					continue
 				}
 				robust[i] = false
+				broken++
+				left--
 				r.BrokenBy[i] = mi
 				r.AdvPred[i] = p
 				copy(r.Adv[i*d:(i+1)*d], adv[j*d:(j+1)*d])
 			}
 			if s.Progress != nil {
-				s.Progress(mi, lo+c, len(idx))
+				s.Progress(SuiteProgress{Member: mi, Done: lo + c, Total: len(idx), Broken: broken, Robust: left})
 			}
 		}
 	}

@@ -70,11 +70,13 @@ func TestSuiteNeverWeaker(t *testing.T) {
 	target := func() Oracle { return maskedOracle{newOracle(m), false} }
 	const seed = 7
 	var calls []int
-	suite := Suite{Members: members, Chunk: 16, Progress: func(member, done, total int) {
-		if done > total {
-			t.Errorf("member %d: progress %d of %d", member, done, total)
+	var last SuiteProgress
+	suite := Suite{Members: members, Chunk: 16, Progress: func(p SuiteProgress) {
+		if p.Done > p.Total || p.Robust > last.Robust && len(calls) > 0 {
+			t.Errorf("progress %+v after %+v", p, last)
 		}
-		calls = append(calls, member)
+		calls = append(calls, p.Member)
+		last = p
 	}}
 	res, err := suite.Run(target(), x0, labels, n, seed)
 	if err != nil {
@@ -156,6 +158,15 @@ func TestSuiteNeverWeaker(t *testing.T) {
 		}
 	}
 	t.Logf("the suite breaks %d", suiteBroken)
+	correct := 0
+	for i := range n {
+		if clean[i] == labels[i] {
+			correct++
+		}
+	}
+	if last.Robust != correct-suiteBroken {
+		t.Errorf("last progress %+v, want %d robust", last, correct-suiteBroken)
+	}
 	if suiteBroken <= best {
 		t.Errorf("the suite breaks %d examples, its best member alone %d: test not informative", suiteBroken, best)
 	}
