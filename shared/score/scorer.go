@@ -1,7 +1,6 @@
 package score
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -25,9 +24,8 @@ type Scorer struct {
 	reference []Shown // clean images of a plain stream read without a model
 	refName   string
 
-	// The model's checkpoint, when scoring through it.
+	// The SHA-256 of the model's checkpoint, when scoring through it.
 	checkpoint string
-	recipe     json.RawMessage
 }
 
 // Option configures a Scorer.
