@@ -44,6 +44,15 @@ type modelReport struct {
 	log    []train.Record
 }
 
+// pct prints an accuracy in percent; sgn-score gives none for attacks at
+// several threat models or budgets.
+func pct(acc *float64) string {
+	if acc == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", 100**acc)
+}
+
 func write(w *os.File, dir string, models []string) error {
 	var reps []modelReport
 	for _, m := range models {
@@ -89,7 +98,7 @@ func write(w *os.File, dir string, models []string) error {
 	fmt.Fprintf(out, "| model | train time | clean (n=%d) | %s | **worst case** |\n", reps[0].clean.N, strings.Join(attacks, " | "))
 	fmt.Fprintf(out, "|---|---|---|%s---|\n", strings.Repeat("---|", len(attacks)))
 	for _, r := range reps {
-		fmt.Fprintf(out, "| %s | %s | %.1f |", r.name, trainTime(r.log), 100*r.clean.Accuracy)
+		fmt.Fprintf(out, "| %s | %s | %s |", r.name, trainTime(r.log), pct(r.clean.Accuracy))
 		for _, a := range attacks {
 			cell := " – |"
 			for _, ra := range r.robust.Attacks {
@@ -99,7 +108,7 @@ func write(w *os.File, dir string, models []string) error {
 			}
 			fmt.Fprint(out, cell)
 		}
-		fmt.Fprintf(out, " **%.1f** (n=%d) |\n", 100*r.robust.Accuracy, r.robust.N)
+		fmt.Fprintf(out, " **%s** (n=%d) |\n", pct(r.robust.Accuracy), r.robust.N)
 	}
 	fmt.Fprintf(out, "\n## Gradient-masking checks\n\n")
 	any := false

@@ -25,7 +25,7 @@ import (
 //     are reset to the best point;
 //   - restarts only on examples not yet misclassified.
 //
-// Deviations, both for correctness: the oscillation count at the first
+// For L1 it is APGD-L1 (see runL1). Deviations, both for correctness: the oscillation count at the first
 // checkpoint compares the first step with the loss at the starting point
 // (the reference compares with an unwritten zero), and Π is the exact L2
 // projection onto the ball intersected with [0, 1] (the reference rescales
@@ -36,12 +36,24 @@ import (
 // all restarts is returned; examples misclassified at x0 are returned
 // unchanged.
 type APGD struct {
-	Norm     Norm    // Linf (default) or L2
+	Norm     Norm    // Linf (default), L2 or L1
 	Eps      float64 // radius of the ball
 	Steps    int     // iterations per restart; 0 means 100
 	Restarts int     // 0 means 1
-	Loss     Loss    // LossCE (default), LossDLR or LossCW
+	Loss     Loss    // LossCE (default; LossDLR when Targeted), LossDLR or LossCW
 	Rho      float64 // oscillation threshold; 0 means 0.75
+	// Targeted runs, per target class, Restarts runs on a targeted loss
+	// (see PGD.Targeted): with LossDLR this is APGD-T of AutoAttack, the
+	// targeted DLR loss -(z_y - z_t)/(z_π1 - (z_π3 + z_π4)/2), each
+	// example's t its r-th most likely wrong class at x0 in the r-th run.
+	Targeted bool
+	// Targets is the number of target classes; 0 means DefaultTargets. It
+	// is capped at K-1.
+	Targets int
+	// LargeEps runs L1 in three phases at 3·Eps, 2·Eps and Eps (30%, 30%
+	// and 40% of Steps), each starting where the last one ended, as
+	// AutoAttack's standard L1 evaluation does (use_largereps).
+	LargeEps bool
 }
 
 func (a APGD) withDefaults() APGD {
@@ -50,6 +62,9 @@ func (a APGD) withDefaults() APGD {
 	}
 	if a.Loss == "" {
 		a.Loss = LossCE
+		if a.Targeted {
+			a.Loss = LossDLR
+		}
 	}
 	if a.Steps == 0 {
 		a.Steps = 100
@@ -60,6 +75,15 @@ func (a APGD) withDefaults() APGD {
 	if a.Rho == 0 {
 		a.Rho = 0.75
 	}
+	if a.Targeted && a.Targets == 0 {
+		a.Targets = DefaultTargets
+	}
+	if !a.Targeted {
+		a.Targets = 0
+	}
+	if a.Norm != L1 {
+		a.LargeEps = false
+	}
 	return a
 }
 
@@ -69,7 +93,7 @@ func (a APGD) Name() string { return "apgd" }
 // Params returns the effective parameters.
 func (a APGD) Params() map[string]string {
 	a = a.withDefaults()
-	return map[string]string{
+	p := map[string]string{
 		"norm":     string(a.Norm),
 		"eps":      fmtFloat(a.Eps),
 		"steps":    strconv.Itoa(a.Steps),
@@ -77,6 +101,11 @@ func (a APGD) Params() map[string]string {
 		"loss":     string(a.Loss),
 		"rho":      fmtFloat(a.Rho),
 	}
+	addTargets(p, a.Targeted, a.Targets)
+	if a.LargeEps {
+		p["large_eps"] = "true"
+	}
+	return p
 }
 
 // apgdRun holds the state of one APGD run on m active examples.
@@ -85,7 +114,7 @@ type apgdRun struct {
 	d, k                int
 	eval                *evaluator
 	x0                  []float32
-	y                   []int64
+	y, t                []int64 // labels and, targeted, targets
 	xadv, xold, z, grad []float32
 	xbest, gbest, xmis  []float32
 	logits              []float32
@@ -93,6 +122,10 @@ type apgdRun struct {
 	hist                []float64 // (Steps+1)×m losses, row t after t steps
 	broken              []bool
 	step                []float64
+	geo                 scratch
+	// outside marks the phases of LargeEps beyond Eps, whose
+	// misclassified iterates do not count.
+	outside bool
 }
 
 // Run returns the adversarial examples in a new slice.
@@ -102,10 +135,13 @@ func (a APGD) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Rand)
 		return nil, err
 	}
 	a = a.withDefaults()
-	if err := checkBudget(a.Norm, a.Eps); err != nil {
+	if err := checkBudget(a.Norm, a.Eps, true); err != nil {
 		return nil, err
 	}
-	if err := checkLoss(a.Loss, k); err != nil {
+	if err := checkLoss(a.Loss, k, a.Targeted); err != nil {
+		return nil, err
+	}
+	if err := checkTargets(a.Targeted, a.Targets); err != nil {
 		return nil, err
 	}
 	if a.Steps < 0 || a.Restarts < 0 || !(a.Rho > 0 && a.Rho <= 1) {
@@ -127,29 +163,54 @@ func (a APGD) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Rand)
 		robust[i] = Predict(logits[i*k:(i+1)*k]) == int(labels[i])
 		bestLoss[i] = math.Inf(-1)
 	}
+	var order []int64
+	targets := 1
+	if a.Targeted {
+		order = make([]int64, n*(k-1))
+		targetOrder(order, logits, labels, n, k)
+		targets = min(a.Targets, k-1)
+	}
 	idx := make([]int, 0, n)
-	for range a.Restarts {
-		idx = idx[:0]
-		for i := range n {
-			if robust[i] {
-				idx = append(idx, i)
+	for rank := range targets {
+		for range a.Restarts {
+			idx = idx[:0]
+			for i := range n {
+				if robust[i] {
+					idx = append(idx, i)
+				}
 			}
-		}
-		if len(idx) == 0 {
-			break
-		}
-		r := newAPGDRun(a, ev, x0, labels, idx, d, k)
-		if err := r.run(rng); err != nil {
-			return nil, err
-		}
-		for j, i := range idx {
-			switch {
-			case r.broken[j]:
-				robust[i] = false
-				copy(xadv[i*d:(i+1)*d], r.xmis[j*d:(j+1)*d])
-			case r.lossBest[j] > bestLoss[i]:
-				bestLoss[i] = r.lossBest[j]
-				copy(xadv[i*d:(i+1)*d], r.xbest[j*d:(j+1)*d])
+			if len(idx) == 0 {
+				return xadv, nil
+			}
+			r := newAPGDRun(a, ev, x0, labels, idx, d, k)
+			if a.Targeted {
+				r.t = make([]int64, len(idx))
+				for j, i := range idx {
+					r.t[j] = order[i*(k-1)+rank]
+				}
+				// Losses of different targets do not compare.
+				for _, i := range idx {
+					bestLoss[i] = math.Inf(-1)
+				}
+			}
+			var err error
+			if a.Norm == L1 {
+				err = r.runL1(rng)
+			} else {
+				err = r.run(rng)
+			}
+			if err != nil {
+				return nil, err
+			}
+			for j, i := range idx {
+				switch {
+				case r.broken[j]:
+					robust[i] = false
+					copy(xadv[i*d:(i+1)*d], r.xmis[j*d:(j+1)*d])
+				case r.lossBest[j] > bestLoss[i]:
+					bestLoss[i] = r.lossBest[j]
+					copy(xadv[i*d:(i+1)*d], r.xbest[j*d:(j+1)*d])
+				}
 			}
 		}
 	}
@@ -175,6 +236,30 @@ func newAPGDRun(a APGD, ev *evaluator, x0 []float32, labels []int64, idx []int, 
 	return r
 }
 
+// evaluate computes the loss, gradient and logits at r.xadv and records
+// the misclassified iterates.
+func (r *apgdRun) evaluate() error {
+	if err := r.eval.lossGrad(r.a.Loss, r.xadv, r.y, r.t, len(r.y), r.grad, r.logits, r.loss); err != nil {
+		return err
+	}
+	if !r.outside {
+		r.markBroken()
+	}
+	return nil
+}
+
+// keepBest records the iterates that raise an example's best loss.
+func (r *apgdRun) keepBest() {
+	d := r.d
+	for j := range r.y {
+		if r.loss[j] > r.lossBest[j] {
+			r.lossBest[j] = r.loss[j]
+			copy(r.xbest[j*d:(j+1)*d], r.xadv[j*d:(j+1)*d])
+			copy(r.gbest[j*d:(j+1)*d], r.grad[j*d:(j+1)*d])
+		}
+	}
+}
+
 // run performs one APGD run from a random start.
 func (r *apgdRun) run(rng *rand.Rand) error {
 	a, d := r.a, r.d
@@ -182,16 +267,14 @@ func (r *apgdRun) run(rng *rand.Rand) error {
 	for j := range m {
 		randomDirection(a.Norm, r.xadv[j*d:(j+1)*d], r.x0[j*d:(j+1)*d], a.Eps, rng)
 	}
-	if err := r.eval.lossGrad(a.Loss, r.xadv, r.y, m, r.grad, r.logits, r.loss); err != nil {
+	if err := r.evaluate(); err != nil {
 		return err
 	}
-	copy(r.xmis, r.xadv)
 	copy(r.xbest, r.xadv)
 	copy(r.gbest, r.grad)
 	copy(r.lossBest, r.loss)
 	copy(r.hist[:m], r.loss)
 	copy(r.xold, r.xadv)
-	r.markBroken()
 	for j := range m {
 		r.step[j] = 2 * a.Eps
 	}
@@ -211,27 +294,20 @@ func (r *apgdRun) run(rng *rand.Rand) error {
 		for j := range m {
 			x, xo, z, x0 := r.xadv[j*d:(j+1)*d], r.xold[j*d:(j+1)*d], r.z[j*d:(j+1)*d], r.x0[j*d:(j+1)*d]
 			copy(z, x)
-			ascend(a.Norm, z, r.grad[j*d:(j+1)*d], r.step[j])
-			project(a.Norm, z, x0, a.Eps)
+			ascend(a.Norm, z, r.grad[j*d:(j+1)*d], r.step[j], &r.geo)
+			project(a.Norm, z, x0, a.Eps, &r.geo)
 			for c := range x {
 				xc := float64(x[c])
 				next := xc + mom*(float64(z[c])-xc) + (1-mom)*(xc-float64(xo[c]))
 				xo[c], x[c] = x[c], float32(next)
 			}
-			project(a.Norm, x, x0, a.Eps)
+			project(a.Norm, x, x0, a.Eps, &r.geo)
 		}
-		if err := r.eval.lossGrad(a.Loss, r.xadv, r.y, m, r.grad, r.logits, r.loss); err != nil {
+		if err := r.evaluate(); err != nil {
 			return err
 		}
-		r.markBroken()
 		copy(r.hist[(i+1)*m:(i+2)*m], r.loss)
-		for j := range m {
-			if r.loss[j] > r.lossBest[j] {
-				r.lossBest[j] = r.loss[j]
-				copy(r.xbest[j*d:(j+1)*d], r.xadv[j*d:(j+1)*d])
-				copy(r.gbest[j*d:(j+1)*d], r.grad[j*d:(j+1)*d])
-			}
-		}
+		r.keepBest()
 		if len(checks) == 0 || i+1 != checks[0] {
 			continue
 		}
@@ -256,6 +332,113 @@ func (r *apgdRun) run(rng *rand.Rand) error {
 		}
 	}
 	return nil
+}
+
+// runL1 performs one APGD-L1 run (Croce and Hein, "Mind the box: l1-APGD
+// for sparse adversarial attacks on image classifiers", ICML 2021),
+// following the reference implementation's L1 branch:
+//
+//   - start: x0 plus standard normal noise, projected onto the L1 ball and
+//     [0, 1] (see randomStart);
+//   - steps without momentum: the sparse step of sparseStep over the top
+//     share topk of coordinates, topk starting at 0.2, then the exact
+//     projection;
+//   - every max(int(0.04·Steps), 1) iterations, with s the number of
+//     coordinates the best point changes: if s fell below 95% of its value
+//     at the previous check, the step size returns to Eps and the iterate
+//     and its gradient to the best point, otherwise the step size is
+//     divided by 1.5 (within [Eps/10, Eps]); topk becomes s/(1.5·d).
+//
+// With LargeEps it runs the three phases of AutoAttack's use_largereps.
+func (r *apgdRun) runL1(rng *rand.Rand) error {
+	a := r.a
+	d, m := r.d, len(r.y)
+	epss, steps := []float64{a.Eps}, []int{a.Steps}
+	if a.LargeEps {
+		s1 := int(math.Ceil(0.3 * float64(a.Steps)))
+		epss = []float64{3 * a.Eps, 2 * a.Eps, a.Eps}
+		steps = []int{s1, s1, max(a.Steps-2*s1, 0)}
+	}
+	for j := range m {
+		randomStart(L1, r.xadv[j*d:(j+1)*d], r.x0[j*d:(j+1)*d], epss[0], rng, &r.geo)
+	}
+	topk := make([]float64, m)
+	spOld := make([]float64, m)
+	for j := range m {
+		topk[j], spOld[j] = 0.2, float64(d)
+	}
+	for phase, eps := range epss {
+		if phase > 0 {
+			// Start from the last phase's best point, inside the smaller
+			// ball, with the sparsity it found.
+			for j := range m {
+				x := r.xadv[j*d : (j+1)*d]
+				copy(x, r.xbest[j*d:(j+1)*d])
+				project(L1, x, r.x0[j*d:(j+1)*d], eps, &r.geo)
+				sp := float64(changed(x, r.x0[j*d:(j+1)*d]))
+				topk[j], spOld[j] = sp/float64(d)/1.5, sp
+			}
+		}
+		r.outside = eps > a.Eps
+		if err := r.l1Phase(eps, steps[phase], topk, spOld); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// l1Phase runs APGD-L1 for steps iterations at radius eps from r.xadv.
+func (r *apgdRun) l1Phase(eps float64, steps int, topk, spOld []float64) error {
+	d, m := r.d, len(r.y)
+	if err := r.evaluate(); err != nil {
+		return err
+	}
+	copy(r.xbest, r.xadv)
+	copy(r.gbest, r.grad)
+	copy(r.lossBest, r.loss)
+	for j := range m {
+		r.step[j] = eps
+	}
+	period := max(int(0.04*float64(steps)), 1)
+	for i := range steps {
+		for j := range m {
+			x := r.xadv[j*d : (j+1)*d]
+			sparseStep(x, r.grad[j*d:(j+1)*d], r.step[j], topk[j], &r.geo)
+			project(L1, x, r.x0[j*d:(j+1)*d], eps, &r.geo)
+		}
+		if err := r.evaluate(); err != nil {
+			return err
+		}
+		r.keepBest()
+		if (i+1)%period != 0 {
+			continue
+		}
+		for j := range m {
+			sp := float64(changed(r.xbest[j*d:(j+1)*d], r.x0[j*d:(j+1)*d]))
+			shrunk := sp/spOld[j] < 0.95
+			topk[j], spOld[j] = sp/float64(d)/1.5, sp
+			if shrunk {
+				r.step[j] = eps
+				copy(r.xadv[j*d:(j+1)*d], r.xbest[j*d:(j+1)*d])
+				copy(r.grad[j*d:(j+1)*d], r.gbest[j*d:(j+1)*d])
+			} else {
+				r.step[j] /= 1.5
+			}
+			r.step[j] = clamp(r.step[j], eps/10, eps)
+		}
+	}
+	return nil
+}
+
+// changed returns the number of coordinates where x differs from x0.
+func changed(x, x0 []float32) int {
+	c := 0
+	for i, v := range x {
+		if v != x0[i] {
+			c++
+		}
+	}
+	return c
 }
 
 // apgdCheckpoints returns the iteration counts after which APGD checks its
@@ -310,5 +493,5 @@ func randomDirection(norm Norm, x, x0 []float32, eps float64, rng *rand.Rand) {
 	}
 	// Clipping to [0, 1] would do; projecting also absorbs float32
 	// rounding of t.
-	project(norm, x, x0, eps)
+	project(norm, x, x0, eps, nil)
 }

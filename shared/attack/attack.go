@@ -31,6 +31,9 @@ const (
 	Linf Norm = "linf"
 	// L2 bounds the Euclidean norm of the change of an example.
 	L2 Norm = "l2"
+	// L1 bounds the sum of the absolute changes of an example (APGD and
+	// PGD only).
+	L1 Norm = "l1"
 )
 
 // Oracle is a differentiable classifier seen by an attacker.
@@ -68,7 +71,13 @@ var (
 	_ Attack = CW{}
 	_ Attack = APGD{}
 	_ Attack = Square{}
+	_ Attack = FAB{}
 )
+
+// DefaultTargets is how many target classes a targeted attack tries by
+// default, as AutoAttack's APGD-T and FAB-T do: the nine most likely wrong
+// classes, all of them for ten classes.
+const DefaultTargets = 9
 
 // checkBatch validates the inputs of a Run and returns d and K.
 func checkBatch(o Oracle, x0 []float32, labels []int64, n int) (d, k int, err error) {
@@ -103,9 +112,13 @@ func checkBatch(o Oracle, x0 []float32, labels []int64, n int) (d, k int, err er
 	return d, k, nil
 }
 
-// checkBudget validates a norm and a radius.
-func checkBudget(norm Norm, eps float64) error {
-	if norm != Linf && norm != L2 {
+// checkBudget validates a norm and a radius: L∞ and L2 always, L1 if
+// withL1.
+func checkBudget(norm Norm, eps float64, withL1 bool) error {
+	if norm != Linf && norm != L2 && (norm != L1 || !withL1) {
+		if norm == L1 {
+			return fmt.Errorf("attack: this attack has no l1 version")
+		}
 		return fmt.Errorf("attack: unknown norm %q", norm)
 	}
 	if !(eps >= 0) || math.IsInf(eps, 1) {
@@ -114,18 +127,66 @@ func checkBudget(norm Norm, eps float64) error {
 	return nil
 }
 
-// checkLoss validates a loss for a gradient attack on K classes.
-func checkLoss(l Loss, k int) error {
+// checkLoss validates a loss for a gradient attack on K classes, targeted
+// or not.
+func checkLoss(l Loss, k int, targeted bool) error {
 	switch l {
 	case LossCE, LossCW:
 		return nil
 	case LossDLR:
+		if targeted && k < 4 {
+			return fmt.Errorf("attack: the targeted dlr loss needs at least 4 classes, oracle has %d", k)
+		}
 		if k < 3 {
 			return fmt.Errorf("attack: the dlr loss needs at least 3 classes, oracle has %d", k)
 		}
 		return nil
 	}
 	return fmt.Errorf("attack: unknown loss %q", l)
+}
+
+// checkTargets validates the number of target classes of a targeted attack.
+func checkTargets(targeted bool, targets int) error {
+	if targeted && targets < 1 {
+		return fmt.Errorf("attack: a targeted attack needs at least 1 target class, got %d", targets)
+	}
+	return nil
+}
+
+// addTargets records a targeted attack's number of targets in its
+// parameters. Untargeted attacks get no key, so that their parameters, and
+// the streams sgn-score merges by them, are those of earlier versions.
+func addTargets(p map[string]string, targeted bool, targets int) {
+	if targeted {
+		p["targets"] = strconv.Itoa(targets)
+	}
+}
+
+// targetOrder writes to order, for each of the n examples, the classes
+// other than its label ranked by their logit in z (largest first, ties to
+// the lower index): row i of order, k-1 wide, lists example i's target
+// classes, the most likely wrong class first. AutoAttack takes the second,
+// third, ... largest logits, the same classes for a correctly classified
+// example, which is the only kind attacks attack.
+func targetOrder(order []int64, z []float32, labels []int64, n, k int) {
+	for i := range n {
+		row := order[i*(k-1) : (i+1)*(k-1)]
+		zi := z[i*k : (i+1)*k]
+		m := 0
+		for j := range k {
+			if int64(j) == labels[i] {
+				continue
+			}
+			// Insertion sort: k is small, and this runs once per call.
+			p := m
+			for p > 0 && zi[row[p-1]] < zi[j] {
+				row[p] = row[p-1]
+				p--
+			}
+			row[p] = int64(j)
+			m++
+		}
+	}
 }
 
 // Predict returns the predicted class: the first index of the largest logit.
@@ -177,20 +238,20 @@ func marginLoss(z []float32, y int) float64 {
 	return float64(z[otherMax(z, y)]) - float64(z[y])
 }
 
-// top3 returns the indices of the three largest logits, largest first.
-func top3(z []float32) (p1, p2, p3 int) {
-	p1, p2, p3 = -1, -1, -1
+// top4 returns the indices of the four largest logits, largest first (-1
+// where there are fewer).
+func top4(z []float32) (p [4]int) {
+	p = [4]int{-1, -1, -1, -1}
 	for j, v := range z {
-		switch {
-		case p1 < 0 || v > z[p1]:
-			p1, p2, p3 = j, p1, p2
-		case p2 < 0 || v > z[p2]:
-			p2, p3 = j, p2
-		case p3 < 0 || v > z[p3]:
-			p3 = j
+		for r := range p {
+			if p[r] < 0 || v > z[p[r]] {
+				copy(p[r+1:], p[r:3])
+				p[r] = j
+				break
+			}
 		}
 	}
-	return p1, p2, p3
+	return p
 }
 
 // dlrLoss returns the DLR loss of logits z (at least 3) for label y and, if
@@ -200,7 +261,8 @@ func top3(z []float32) (p1, p2, p3 int) {
 // where indices coincide.
 func dlrLoss(z []float32, y int, cot []float32) float64 {
 	o := otherMax(z, y)
-	p1, _, p3 := top3(z)
+	p := top4(z)
+	p1, p3 := p[0], p[2]
 	num := float64(z[y]) - float64(z[o])
 	den := float64(z[p1]) - float64(z[p3]) + 1e-12
 	if cot != nil {
@@ -213,8 +275,42 @@ func dlrLoss(z []float32, y int, cot []float32) float64 {
 	return -num / den
 }
 
-// lossValue returns loss l of logits z for label y in float64.
-func lossValue(l Loss, z []float32, y int) float64 {
+// dlrTargetedLoss returns the targeted DLR loss of Croce and Hein (2020)
+// of logits z (at least 4) for label y and target t and, if cot is not
+// nil, writes its gradient w.r.t. z there. With N = z_y - z_t and
+// D = z_π1 - (z_π3 + z_π4)/2 + 1e-12, the loss is -N/D and its gradient is
+// -1/D at y, +1/D at t, +N/D² at π1 and -N/(2D²) at π3 and π4, summed
+// where indices coincide.
+func dlrTargetedLoss(z []float32, y, t int, cot []float32) float64 {
+	p := top4(z)
+	num := float64(z[y]) - float64(z[t])
+	den := float64(z[p[0]]) - (float64(z[p[2]])+float64(z[p[3]]))/2 + 1e-12
+	if cot != nil {
+		clear(cot)
+		cot[y] -= float32(1 / den)
+		cot[t] += float32(1 / den)
+		q := num / (den * den)
+		cot[p[0]] += float32(q)
+		cot[p[2]] -= float32(q / 2)
+		cot[p[3]] -= float32(q / 2)
+	}
+	return -num / den
+}
+
+// lossValue returns loss l of logits z for label y in float64: for a
+// target t ≥ 0 the targeted version, which rises as z moves towards t
+// (log-probability of t for LossCE, the margin z_t - max_{j≠t} z_j for
+// LossCW, the targeted DLR loss for LossDLR).
+func lossValue(l Loss, z []float32, y, t int) float64 {
+	if t >= 0 {
+		switch l {
+		case LossCW:
+			return -marginLoss(z, t)
+		case LossDLR:
+			return dlrTargetedLoss(z, y, t, nil)
+		}
+		return -ceLoss(z, t)
+	}
 	switch l {
 	case LossCW:
 		return marginLoss(z, y)
@@ -222,6 +318,14 @@ func lossValue(l Loss, z []float32, y int) float64 {
 		return dlrLoss(z, y, nil)
 	}
 	return ceLoss(z, y)
+}
+
+// target returns the target of example j, or -1 without targets.
+func target(t []int64, j int) int {
+	if t == nil {
+		return -1
+	}
+	return int(t[j])
 }
 
 // evaluator computes loss gradients through an oracle, with reusable
@@ -243,21 +347,36 @@ func (e *evaluator) grow(n int) {
 // lossGrad writes, for m examples x with labels y, the gradient of loss l
 // w.r.t. each input, the logits, and the loss value computed from the
 // logits in float64 (so that it ranks iterates the same way whether they
-// came from LossGrad or Logits). DLR costs a Logits and a VJP call.
-func (e *evaluator) lossGrad(l Loss, x []float32, y []int64, m int, grad, logits []float32, loss []float64) error {
+// came from LossGrad or Logits). With targets t (nil: untargeted) it is the
+// targeted loss (see lossValue): targeted CE and CW are the oracle's losses
+// for label t, negated. DLR costs a Logits and a VJP call.
+func (e *evaluator) lossGrad(l Loss, x []float32, y, t []int64, m int, grad, logits []float32, loss []float64) error {
 	k := e.k
 	e.grow(m)
 	switch l {
 	case LossCE, LossCW:
-		if err := e.o.LossGrad(l, x, y, m, e.oraLoss[:m], grad, logits); err != nil {
+		labels := y
+		if t != nil {
+			labels = t
+		}
+		if err := e.o.LossGrad(l, x, labels, m, e.oraLoss[:m], grad, logits); err != nil {
 			return fmt.Errorf("attack: %s loss gradient: %w", l, err)
+		}
+		if t != nil {
+			for i, v := range grad[:m*e.d] {
+				grad[i] = -v
+			}
 		}
 	case LossDLR:
 		if err := callLogits(e.o, x, m, logits); err != nil {
 			return err
 		}
 		for i := range m {
-			dlrLoss(logits[i*k:(i+1)*k], int(y[i]), e.cot[i*k:(i+1)*k])
+			if t != nil {
+				dlrTargetedLoss(logits[i*k:(i+1)*k], int(y[i]), int(t[i]), e.cot[i*k:(i+1)*k])
+			} else {
+				dlrLoss(logits[i*k:(i+1)*k], int(y[i]), e.cot[i*k:(i+1)*k])
+			}
 		}
 		if err := e.o.VJP(x, e.cot[:m*k], m, grad, e.scratchZ[:m*k]); err != nil {
 			return fmt.Errorf("attack: dlr vector-Jacobian product: %w", err)
@@ -269,18 +388,19 @@ func (e *evaluator) lossGrad(l Loss, x []float32, y []int64, m int, grad, logits
 		return err
 	}
 	for i := range m {
-		loss[i] = lossValue(l, logits[i*k:(i+1)*k], int(y[i]))
+		loss[i] = lossValue(l, logits[i*k:(i+1)*k], int(y[i]), target(t, i))
 	}
 	return nil
 }
 
-// logits writes the logits of m examples and their loss l.
-func (e *evaluator) logits(l Loss, x []float32, y []int64, m int, logits []float32, loss []float64) error {
+// logits writes the logits of m examples and their loss l (targeted with
+// targets t, unless nil).
+func (e *evaluator) logits(l Loss, x []float32, y, t []int64, m int, logits []float32, loss []float64) error {
 	if err := callLogits(e.o, x, m, logits); err != nil {
 		return err
 	}
 	for i := range m {
-		loss[i] = lossValue(l, logits[i*e.k:(i+1)*e.k], int(y[i]))
+		loss[i] = lossValue(l, logits[i*e.k:(i+1)*e.k], int(y[i]), target(t, i))
 	}
 	return nil
 }

@@ -80,9 +80,12 @@ func dist(norm Norm, x, x0 []float32, d, i int) float64 {
 	var s float64
 	for c := i * d; c < (i+1)*d; c++ {
 		u := float64(x[c]) - float64(x0[c])
-		if norm == Linf {
+		switch norm {
+		case Linf:
 			s = math.Max(s, math.Abs(u))
-		} else {
+		case L1:
+			s += math.Abs(u)
+		default:
 			s += u * u
 		}
 	}
@@ -308,12 +311,24 @@ func allAttacks(eps float64, k, c, h, w int) map[string]Attack {
 		"apgd-linf-ce":  APGD{Eps: eps, Steps: 10, Restarts: 2},
 		"apgd-l2-ce":    APGD{Norm: L2, Eps: 4 * eps, Steps: 10},
 		"square":        Square{Eps: eps, Queries: 30, Channels: c, Height: h, Width: w},
+		"square-l2":     Square{Norm: L2, Eps: 4 * eps, Queries: 30, Channels: c, Height: h, Width: w},
 		"cw-restricted": CW{Eps: 4 * eps, MaxIter: 30, BinarySteps: 3, InitialConst: 1},
 	}
+	as["pgd-l1"] = PGD{Norm: L1, Eps: 10 * eps, Steps: 5, RandomStart: true, Restarts: 2}
+	as["apgd-l1-ce"] = APGD{Norm: L1, Eps: 10 * eps, Steps: 10, Restarts: 2}
+	as["apgd-l1-large"] = APGD{Norm: L1, Eps: 10 * eps, Steps: 10, LargeEps: true}
+	as["pgd-linf-targeted"] = PGD{Eps: eps, Steps: 5, RandomStart: true, Targeted: true, Targets: 2}
+	as["pgd-l2-targeted-cw"] = PGD{Norm: L2, Eps: 4 * eps, Steps: 5, Targeted: true, Loss: LossCW}
+	as["fab-linf"] = FAB{Eps: eps, Steps: 10, Targets: 2}
+	as["fab-l2"] = FAB{Norm: L2, Eps: 4 * eps, Steps: 10, Restarts: 2}
 	if k >= 3 {
 		as["pgd-linf-dlr"] = PGD{Eps: eps, Steps: 5, Loss: LossDLR}
 		as["apgd-linf-dlr"] = APGD{Eps: eps, Steps: 10, Loss: LossDLR}
 		as["apgd-l2-dlr"] = APGD{Norm: L2, Eps: 4 * eps, Steps: 10, Loss: LossDLR, Restarts: 2}
+	}
+	if k >= 4 {
+		as["apgd-t-linf"] = APGD{Eps: eps, Steps: 10, Targeted: true, Targets: 3}
+		as["apgd-t-l1"] = APGD{Norm: L1, Eps: 10 * eps, Steps: 10, Targeted: true}
 	}
 	return as
 }
@@ -328,8 +343,10 @@ func budget(a Attack) (Norm, float64) {
 		return a.withDefaults().Norm, a.Eps
 	case APGD:
 		return a.withDefaults().Norm, a.Eps
+	case FAB:
+		return a.withDefaults().Norm, a.Eps
 	case Square:
-		return Linf, a.Eps
+		return a.withDefaults().Norm, a.Eps
 	case CW:
 		if a.Eps > 0 {
 			return L2, a.Eps
@@ -340,8 +357,8 @@ func budget(a Attack) (Norm, float64) {
 }
 
 // TestEpsZero checks that a zero budget returns the inputs unchanged. CW
-// has no budget of its own; with a tiny Eps it must discard everything it
-// finds.
+// and FAB have no budget of their own; with a tiny Eps they must discard
+// everything they find.
 func TestEpsZero(t *testing.T) {
 	const n, k, c, h, w = 10, 4, 1, 3, 3
 	rng := rand.New(rand.NewPCG(13, 14))
@@ -353,8 +370,12 @@ func TestEpsZero(t *testing.T) {
 		labels[i] = int64(rng.IntN(k))
 	}
 	as := allAttacks(0, k, c, h, w)
-	delete(as, "cw-restricted") // Eps 0 means unrestricted
+	// Eps 0 means unrestricted for the minimal-perturbation attacks.
+	delete(as, "cw-restricted")
+	delete(as, "fab-linf")
+	delete(as, "fab-l2")
 	as["cw-tiny"] = CW{Eps: 1e-9, MaxIter: 30, BinarySteps: 3, InitialConst: 1}
+	as["fab-tiny"] = FAB{Eps: 1e-9, Steps: 10, Targets: 2}
 	before := predictedLabels(m, x0, n)
 	for name, a := range as {
 		t.Run(name, func(t *testing.T) {
@@ -381,7 +402,7 @@ func TestEpsZero(t *testing.T) {
 // inputs on the borders of [0, 1], and checks each result against its ball
 // and the box.
 func TestStaysInBudget(t *testing.T) {
-	shapes := []struct{ k, c, h, w int }{{2, 1, 2, 3}, {3, 1, 4, 4}, {5, 3, 3, 2}}
+	shapes := []struct{ k, c, h, w int }{{2, 1, 2, 3}, {3, 1, 4, 4}, {5, 3, 3, 2}, {4, 1, 3, 3}}
 	for _, sh := range shapes {
 		d := sh.c * sh.h * sh.w
 		for seed := range uint64(24) {
@@ -734,12 +755,16 @@ func TestBadInputs(t *testing.T) {
 		{"label out of range", FGSM{Eps: 0.1}, good, []int64{0, 2}},
 		{"input above 1", APGD{Eps: 0.1}, []float32{0.1, 0.2, 1.5, 0.4, 0.5, 0.6}, []int64{0, 1}},
 		{"NaN input", CW{}, []float32{0.1, float32(math.NaN()), 0.3, 0.4, 0.5, 0.6}, []int64{0, 1}},
-		{"unknown norm", PGD{Norm: "l1", Eps: 0.1}, good, []int64{0, 1}},
+		{"unknown norm", PGD{Norm: "l3", Eps: 0.1}, good, []int64{0, 1}},
+		{"fab in l1", FAB{Norm: L1, Eps: 0.1}, good, []int64{0, 1}},
+		{"fab restarts without eps", FAB{Restarts: 2}, good, []int64{0, 1}},
+		{"targeted dlr on three classes", APGD{Eps: 0.1, Targeted: true}, []float32{0.1, 0.2, 0.3}, []int64{0}},
 		{"negative eps", APGD{Eps: -1}, good, []int64{0, 1}},
 		{"dlr on two classes", APGD{Eps: 0.1, Loss: LossDLR}, good, []int64{0, 1}},
 		{"unknown loss", PGD{Eps: 0.1, Loss: "hinge"}, good, []int64{0, 1}},
 		{"square without layout", Square{Eps: 0.1}, good, []int64{0, 1}},
 		{"square with wrong layout", Square{Eps: 0.1, Channels: 1, Height: 2, Width: 2}, good, []int64{0, 1}},
+		{"square in l1", Square{Norm: L1, Eps: 0.1, Channels: 1, Height: 1, Width: 3}, good, []int64{0, 1}},
 	} {
 		if _, err := tc.a.Run(o, tc.x, tc.labels, 2, rng); err == nil {
 			t.Errorf("%s: no error", tc.name)
@@ -759,6 +784,8 @@ func TestParams(t *testing.T) {
 		{APGD{Eps: 0.1}, "steps", "100"},
 		{CW{}, "binary_steps", "9"},
 		{Square{Eps: 0.1}, "queries", "5000"},
+		{Square{Eps: 0.1}, "norm", "linf"},
+		{FAB{}, "targets", "9"},
 	} {
 		if got := tc.a.Params()[tc.key]; got != tc.want {
 			t.Errorf("%s %s = %q, want %q", tc.a.Name(), tc.key, got, tc.want)
@@ -860,5 +887,65 @@ func TestAPGDCheckpoints(t *testing.T) {
 			}
 			p0, p1 = p1, p1+math.Max(p1-p0-0.03, 0.06)
 		}
+	}
+}
+
+// TestSquareL2LowersAccuracy checks the L2 Square attack on a linear
+// model: it breaks most examples whose distance to a wrong class's
+// boundary is well within eps, none beyond eps (the inputs keep the box
+// out of the way, so that distance is exact), and stays in its ball.
+func TestSquareL2LowersAccuracy(t *testing.T) {
+	const n, k, c, h, w, eps, queries = 60, 10, 1, 10, 10, 0.1, 300
+	d := c * h * w
+	rng := rand.New(rand.NewPCG(65, 66))
+	m := newLinear(k, d, rng)
+	x0 := uniformInputs(rng, n, d, 0.35, 0.65)
+	labels := predictedLabels(m, x0, n)
+	// minDist is the L2 distance to the nearest wrong class's boundary.
+	minDist := make([]float64, n)
+	for i := range n {
+		z := logits64(m, x0[i*d:(i+1)*d], 1)[0]
+		y := int(labels[i])
+		minDist[i] = math.Inf(1)
+		for j := range k {
+			if j == y {
+				continue
+			}
+			var a2 float64
+			for q := range d {
+				a := m.w[j*d+q] - m.w[y*d+q]
+				a2 += a * a
+			}
+			minDist[i] = math.Min(minDist[i], (z[y]-z[j])/math.Sqrt(a2))
+		}
+	}
+	o := newOracle(m)
+	got, err := Square{Norm: L2, Eps: eps, Queries: queries, Channels: c, Height: h, Width: w}.Run(o, x0, labels, n, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := logits64(m, got, n)
+	easy, easyBroken := 0, 0
+	for i := range n {
+		broken := argmax64(z[i]) != int(labels[i])
+		if broken && minDist[i] > eps*(1+1e-6) {
+			t.Errorf("example %d broken, but its boundary is %v away, eps %v", i, minDist[i], eps)
+		}
+		if minDist[i] < eps/2 {
+			easy++
+			if broken {
+				easyBroken++
+			}
+		}
+		if dd := dist(L2, got, x0, d, i); dd > eps+1e-5 {
+			t.Fatalf("example %d at L2 distance %v", i, dd)
+		}
+	}
+	t.Logf("%d examples within eps/2 of a boundary, %d of them broken; %d queries", easy, easyBroken, o.queries)
+	if easy < n/5 || easyBroken < easy*9/10 {
+		t.Errorf("square-l2 broke %d of the %d examples within eps/2 of a boundary", easyBroken, easy)
+	}
+	if o.gradientCalls != 0 {
+		t.Errorf("square made %d gradient calls", o.gradientCalls)
 	}
 }

@@ -2,6 +2,7 @@ package attack
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 )
@@ -21,11 +22,16 @@ import (
 // Each run draws the random starts of all n examples, so run r starts
 // where a single-run call would after r-1 others on the same rng.
 //
+// Targeted, it ascends a targeted loss (see Targeted) once per target
+// class, Restarts runs each: example i's r-th run aims at its r-th most
+// likely wrong class at x0. Success is still misclassification, as in
+// AutoAttack: reaching another wrong class than the target counts.
+//
 // Cost: Steps gradient calls per run (a Logits and a VJP call each for
 // LossDLR) and, unless LastIterate, one Logits call for x0 and one per run
 // for its last iterate.
 type PGD struct {
-	Norm        Norm    // Linf (default) or L2
+	Norm        Norm    // Linf (default), L2 or L1
 	Eps         float64 // radius of the ball
 	Alpha       float64 // step size; 0 means 2.5·Eps/Steps
 	Steps       int     // gradient steps per restart; 0 means 10
@@ -39,6 +45,13 @@ type PGD struct {
 	// evaluating it or keeping the worst case: what adversarial training
 	// uses, one oracle call per step.
 	LastIterate bool
+	// Targeted makes the loss targeted: for target t, LossCE ascends
+	// log p_t, LossCW the margin z_t - max_{j≠t} z_j and LossDLR the
+	// targeted DLR loss of APGD-T (four classes or more).
+	Targeted bool
+	// Targets is the number of target classes tried, the most likely wrong
+	// ones first; 0 means DefaultTargets. It is capped at K-1.
+	Targets int
 }
 
 func (a PGD) withDefaults() PGD {
@@ -57,14 +70,23 @@ func (a PGD) withDefaults() PGD {
 	if a.Restarts == 0 || !a.RandomStart || a.LastIterate {
 		a.Restarts = 1
 	}
+	if a.Targeted && a.Targets == 0 {
+		a.Targets = DefaultTargets
+	}
+	if !a.Targeted {
+		a.Targets = 0
+	}
 	return a
 }
 
 func (a PGD) check(k int) error {
-	if err := checkBudget(a.Norm, a.Eps); err != nil {
+	if err := checkBudget(a.Norm, a.Eps, true); err != nil {
 		return err
 	}
-	if err := checkLoss(a.Loss, k); err != nil {
+	if err := checkLoss(a.Loss, k, a.Targeted); err != nil {
+		return err
+	}
+	if err := checkTargets(a.Targeted, a.Targets); err != nil {
 		return err
 	}
 	if a.Steps < 0 || a.Restarts < 0 || !(a.Alpha >= 0) {
@@ -79,7 +101,7 @@ func (a PGD) Name() string { return "pgd" }
 // Params returns the effective parameters.
 func (a PGD) Params() map[string]string {
 	a = a.withDefaults()
-	return map[string]string{
+	p := map[string]string{
 		"norm":         string(a.Norm),
 		"eps":          fmtFloat(a.Eps),
 		"alpha":        fmtFloat(a.Alpha),
@@ -89,6 +111,8 @@ func (a PGD) Params() map[string]string {
 		"loss":         string(a.Loss),
 		"last_iterate": strconv.FormatBool(a.LastIterate),
 	}
+	addTargets(p, a.Targeted, a.Targets)
+	return p
 }
 
 // Run returns the adversarial examples in a new slice.
@@ -116,6 +140,9 @@ type Workspace struct {
 	idx      []int // active examples, ascending
 	bestLoss []float64
 	bestMis  []bool
+	order    []int64 // targeted: each example's wrong classes, most likely first
+	tgt      []int64 // targeted: targets of the active examples
+	geo      scratch
 }
 
 // Perturb writes the adversarial examples of x0 to xadv (of the same length,
@@ -147,16 +174,30 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 		return nil
 	}
 	track := !a.LastIterate
+	targets := min(a.Targets, k-1)
+	if a.Targeted {
+		ws.order = grow(ws.order, n*(k-1))
+		ws.tgt = grow(ws.tgt, n)
+		if err := callLogits(o, x0, n, ws.logits); err != nil {
+			return err
+		}
+		targetOrder(ws.order, ws.logits, labels, n, k)
+	}
 	if track {
-		if err := ws.eval.logits(a.Loss, x0, labels, n, ws.logits, ws.loss); err != nil {
+		if err := ws.eval.logits(a.Loss, x0, labels, nil, n, ws.logits, ws.loss); err != nil {
 			return err
 		}
 		for i := range n {
 			ws.bestMis[i] = Predict(ws.logits[i*k:(i+1)*k]) != int(labels[i])
-			ws.bestLoss[i] = ws.loss[i]
+			// Losses of different targets do not compare; misclassified
+			// beats correct whatever they are.
+			ws.bestLoss[i] = math.Inf(-1)
+			if !a.Targeted {
+				ws.bestLoss[i] = ws.loss[i]
+			}
 		}
 	}
-	for range a.Restarts {
+	for run := range max(targets, 1) * a.Restarts {
 		idx := ws.idx[:0]
 		for i := range n {
 			if !track || !ws.bestMis[i] {
@@ -172,7 +213,7 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 					dst = ws.cur[j*d : (j+1)*d]
 					j++
 				}
-				randomStart(a.Norm, dst, x0[i*d:(i+1)*d], a.Eps, rng)
+				randomStart(a.Norm, dst, x0[i*d:(i+1)*d], a.Eps, rng, &ws.geo)
 			}
 		}
 		m := len(idx)
@@ -182,11 +223,19 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 		cur, x0a, y := ws.cur[:m*d], ws.x0[:m*d], ws.y[:m]
 		gather(x0a, x0, idx, d)
 		gather(y, labels, idx, 1)
+		var t []int64
+		if a.Targeted {
+			rank := run / a.Restarts
+			t = ws.tgt[:m]
+			for j, i := range idx {
+				t[j] = ws.order[i*(k-1)+rank]
+			}
+		}
 		if !a.RandomStart {
 			copy(cur, x0a)
 		}
 		for range a.Steps {
-			if err := ws.eval.lossGrad(a.Loss, cur, y, m, ws.grad[:m*d], ws.logits[:m*k], ws.loss[:m]); err != nil {
+			if err := ws.eval.lossGrad(a.Loss, cur, y, t, m, ws.grad[:m*d], ws.logits[:m*k], ws.loss[:m]); err != nil {
 				return err
 			}
 			if track {
@@ -194,8 +243,8 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 			}
 			for j := range m {
 				row := cur[j*d : (j+1)*d]
-				ascend(a.Norm, row, ws.grad[j*d:(j+1)*d], a.Alpha)
-				project(a.Norm, row, x0a[j*d:(j+1)*d], a.Eps)
+				ascend(a.Norm, row, ws.grad[j*d:(j+1)*d], a.Alpha, &ws.geo)
+				project(a.Norm, row, x0a[j*d:(j+1)*d], a.Eps, &ws.geo)
 			}
 		}
 		if !track {
@@ -204,7 +253,7 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 			}
 			continue
 		}
-		if err := ws.eval.logits(a.Loss, cur, y, m, ws.logits[:m*k], ws.loss[:m]); err != nil {
+		if err := ws.eval.logits(a.Loss, cur, y, t, m, ws.logits[:m*k], ws.loss[:m]); err != nil {
 			return err
 		}
 		ws.keepWorst(xadv, cur, idx, y, d, k)

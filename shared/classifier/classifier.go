@@ -58,6 +58,18 @@ func (c *Classifier) Describe() string {
 	return s
 }
 
+// Recipe returns the training configuration the checkpoint records (the
+// "config" of its training record, as JSON), or nil if it has none.
+func (c *Classifier) Recipe() json.RawMessage {
+	var rec struct {
+		Config json.RawMessage `json:"config"`
+	}
+	if json.Unmarshal(c.Train, &rec) != nil || len(rec.Config) == 0 || string(rec.Config) == "null" {
+		return nil
+	}
+	return rec.Config
+}
+
 // Checkpoint converts the classifier into a checkpoint.
 func (c *Classifier) Checkpoint() (*checkpoint.Checkpoint, error) {
 	cfg, err := json.Marshal(savedConfig{Format: FormatName, Model: c.Net.Config, SGN: c.SGN, Train: c.Train})
@@ -163,7 +175,8 @@ func zeroRand() *rand.Rand { return rand.New(rand.NewPCG(0, 0)) }
 
 // DefaultEps is the budget attacks use when none is given: the one the
 // model was trained with, else the literature's for the data (0.3 L-inf
-// for one-channel images, 8/255 for colour; L2: 2 and 0.5).
+// for one-channel images, 8/255 for colour; L2: 2 and 0.5; L1: 10 and 12,
+// RobustBench's for CIFAR-10).
 func (c *Classifier) DefaultEps(norm string) float64 {
 	var rec struct {
 		Config struct {
@@ -177,6 +190,10 @@ func (c *Classifier) DefaultEps(norm string) float64 {
 	}
 	gray := c.Net.Config.InShape[0] == 1
 	switch {
+	case norm == "l1" && gray:
+		return 10
+	case norm == "l1":
+		return 12
 	case norm == "l2" && gray:
 		return 2
 	case norm == "l2":

@@ -11,12 +11,12 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
 	"strconv"
 
 	"sgn/format/stream"
 	"sgn/shared/attack"
 	"sgn/shared/rng"
-	"sgn/shared/score"
 )
 
 // Shard selects the examples one process attacks: those whose position i in
@@ -54,6 +54,51 @@ type Config struct {
 	Zstd     bool
 	// Source names the examples in messages (a file name, or "stdin").
 	Source string
+	// Progress, if not nil, is told after every batch how far the attack
+	// has got; Total is the number of examples of the shard when the
+	// caller knows it, else 0.
+	Progress func(Step)
+	Total    int
+}
+
+// A Step is how far an attack has got.
+type Step struct {
+	Attack      string // the attack, or the suite member, running
+	Done, Total int    // examples attacked, and to attack (0: unknown)
+	// Finished is set on the last step of an attack (of a suite member),
+	// with the examples it broke and the examples still robust after it
+	// (for a suite: against the shard's size).
+	Finished bool
+	Broken   int
+	Robust   int
+	Examples int
+}
+
+// CountShard returns the number of examples of a shard of the example
+// stream in the file path, for a progress bar's time left.
+func CountShard(path string, shard Shard) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sr, err := stream.NewReader(f)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	defer sr.Close()
+	n := 0
+	for sr.Next() {
+		n += sr.Batch().Len()
+	}
+	if err := sr.Err(); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if shard.Count == 0 {
+		shard = Shard{0, 1}
+	}
+	// The positions i < n with i % Count == Index.
+	return max(n-shard.Index+shard.Count-1, 0) / shard.Count, nil
 }
 
 // sourceName is how messages name a stream of examples.
@@ -64,142 +109,212 @@ func sourceName(s string) string {
 	return s
 }
 
-// Run attacks the examples of r and writes the attack stream to w.
-func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
-	sr, err := stream.NewReader(r)
+// An output is an attack stream being written.
+type output struct {
+	sw   *stream.Writer
+	d, k int
+}
+
+// newOutput starts the attack stream of examples with header h: the input's
+// metadata, the attack's name, parameters and eps, and the columns every
+// attack stream has, plus extra.
+func newOutput(w io.Writer, h stream.Header, name string, params map[string]string, eps float64, shard Shard, meta map[string]string, zstd bool, d, k int, extra ...stream.ColumnSpec) (*output, error) {
+	m := maps.Clone(h.Metadata)
+	if m == nil {
+		m = map[string]string{}
+	}
+	maps.Copy(m, meta)
+	pj, err := json.Marshal(params)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
+		return nil, fmt.Errorf("attack parameters: %w", err)
 	}
-	defer sr.Close()
-	h := sr.Header()
-	d, k := cfg.Target.InputSize(), cfg.Target.Classes()
-	if h.ExampleSize() != d {
-		return 0, fmt.Errorf("%s: examples have shape %v (%d values), the model takes %d", sourceName(cfg.Source), h.Shape, h.ExampleSize(), d)
-	}
-	if cfg.Shard.Count == 0 {
-		cfg.Shard = Shard{0, 1}
-	}
-	meta := maps.Clone(h.Metadata)
-	if meta == nil {
-		meta = map[string]string{}
-	}
-	params := cfg.Attack.Params()
-	params["norm"] = string(cfg.Norm)
-	maps.Copy(params, cfg.Params)
-	maps.Copy(meta, cfg.Metadata)
-	pj, _ := json.Marshal(params)
-	meta[score.MetaAttack] = cfg.Attack.Name()
-	meta[score.MetaParams] = string(pj)
-	meta[score.MetaEps] = strconv.FormatFloat(cfg.Eps, 'g', -1, 64)
+	m[stream.MetaAttack] = name
+	m[stream.MetaAttackParams] = string(pj)
+	m[stream.MetaAttackEps] = strconv.FormatFloat(eps, 'g', -1, 64)
 	// The adversarial images are float32 values in [0,1], whatever the
 	// input's pixel scale.
-	meta[stream.MetaPixelScale] = "1"
-	meta["sgn.attack.shard"] = fmt.Sprintf("%d/%d", cfg.Shard.Index, cfg.Shard.Count)
-	out := stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: meta, Extra: []stream.ColumnSpec{
-		{Name: score.ColIndex, Type: stream.Int64Column},
-		{Name: score.ColCleanPred, Type: stream.Int64Column},
-		{Name: score.ColAdvPred, Type: stream.Int64Column},
-		{Name: score.ColLinf, Type: stream.Float32Column},
-		{Name: score.ColL2, Type: stream.Float32Column},
-	}}
+	m[stream.MetaPixelScale] = "1"
+	m[stream.MetaShard] = fmt.Sprintf("%d/%d", shard.Index, shard.Count)
+	out := stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: m, Extra: append([]stream.ColumnSpec{
+		{Name: stream.ColIndex, Type: stream.Int64Column},
+		{Name: stream.ColCleanPred, Type: stream.Int64Column},
+		{Name: stream.ColAdvPred, Type: stream.Int64Column},
+		{Name: stream.ColLinf, Type: stream.Float32Column},
+		{Name: stream.ColL2, Type: stream.Float32Column},
+		{Name: stream.ColL1, Type: stream.Float32Column},
+	}, extra...)}
 	var opts []stream.WriterOption
-	if cfg.Zstd {
+	if zstd {
 		opts = append(opts, stream.WithZstd())
 	}
 	sw, err := stream.NewWriter(w, out, opts...)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	// Each chunk draws from its own stream, so a shard's examples get the
-	// same random starts whatever the sharding.
-	seeds := rng.New(cfg.Seed)
-	var (
-		pos           int64
-		x, images     []float32
-		labels, index []int64
-		pending       int
-		flushErr      error
-	)
-	flush := func() {
-		if pending == 0 || flushErr != nil {
-			return
+	return &output{sw: sw, d: d, k: k}, nil
+}
+
+// write writes the rows of m examples: adversarial images, labels, their
+// positions, the predictions and the perturbations' norms, and extra
+// columns.
+func (o *output) write(x, xadv []float32, labels, index, clean, adv []int64, extra ...stream.Column) error {
+	m, d := len(labels), o.d
+	linf, l2, l1 := make([]float32, m), make([]float32, m), make([]float32, m)
+	for i := range m {
+		var mx, ss, sa float64
+		for j := i * d; j < (i+1)*d; j++ {
+			v := math.Abs(float64(xadv[j] - x[j]))
+			mx = math.Max(mx, v)
+			ss += v * v
+			sa += v
 		}
-		flushErr = attackChunk(cfg, sw, seeds.Split(fmt.Sprint(index[0])), x[:pending*d], labels[:pending], index[:pending], d, k)
-		n += pending
-		pending, x, labels, index = 0, x[:0], labels[:0], index[:0]
+		linf[i], l2[i], l1[i] = float32(mx), float32(math.Sqrt(ss)), float32(sa)
 	}
+	return o.sw.Write(&stream.Batch{Floats: xadv, Labels: labels, Extra: append([]stream.Column{
+		{Name: stream.ColIndex, Int64: index},
+		{Name: stream.ColCleanPred, Int64: clean},
+		{Name: stream.ColAdvPred, Int64: adv},
+		{Name: stream.ColLinf, Float32: linf},
+		{Name: stream.ColL2, Float32: l2},
+		{Name: stream.ColL1, Float32: l1},
+	}, extra...)})
+}
+
+// examples reads the examples of a shard from r: it calls begin with the
+// stream's header, then each with every example of the shard (its pixels
+// in [0,1], label and position; the pixel slice is reused), after checking
+// them against the model's input size d and K classes.
+func examples(r io.Reader, source string, shard Shard, d, k int, begin func(stream.Header) error, each func(x []float32, label, index int64) error) error {
+	sr, err := stream.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", sourceName(source), err)
+	}
+	defer sr.Close()
+	h := sr.Header()
+	if h.ExampleSize() != d {
+		return fmt.Errorf("%s: examples have shape %v (%d values), the model takes %d", sourceName(source), h.Shape, h.ExampleSize(), d)
+	}
+	if err := begin(h); err != nil {
+		return err
+	}
+	if shard.Count == 0 {
+		shard = Shard{0, 1}
+	}
+	var pos int64
+	var images []float32
 	for sr.Next() {
 		b := sr.Batch()
 		images = h.Float32Images(b, images)
 		for i := 0; i < b.Len(); i++ {
 			p := pos + int64(i)
-			if int(p%int64(cfg.Shard.Count)) != cfg.Shard.Index {
+			if int(p%int64(shard.Count)) != shard.Index {
 				continue
 			}
 			if b.Labels[i] < 0 || b.Labels[i] >= int64(k) {
-				return n, fmt.Errorf("%s: example %d has label %d, outside the model's %d classes", sourceName(cfg.Source), p, b.Labels[i], k)
+				return fmt.Errorf("%s: example %d has label %d, outside the model's %d classes", sourceName(source), p, b.Labels[i], k)
 			}
 			ex := images[i*d : (i+1)*d]
 			for _, v := range ex {
 				if math.IsNaN(float64(v)) || v < 0 || v > 1 {
-					return n, fmt.Errorf("%s: example %d has pixel %v outside [0,1]", sourceName(cfg.Source), p, v)
+					return fmt.Errorf("%s: example %d has pixel %v outside [0,1]", sourceName(source), p, v)
 				}
 			}
-			x = append(x, ex...)
-			labels = append(labels, b.Labels[i])
-			index = append(index, p)
-			pending++
-			if pending == cfg.Batch {
-				flush()
+			if err := each(ex, b.Labels[i], p); err != nil {
+				return err
 			}
 		}
 		pos += int64(b.Len())
-		if flushErr != nil {
-			return n, flushErr
-		}
 	}
 	if err := sr.Err(); err != nil {
-		return n, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
+		return fmt.Errorf("%s: %w", sourceName(source), err)
 	}
-	flush()
-	if flushErr != nil {
-		return n, flushErr
-	}
-	return n, sw.Close()
+	return nil
 }
 
-func attackChunk(cfg Config, sw *stream.Writer, seed *rng.RNG, x []float32, labels, index []int64, d, k int) error {
+// Run attacks the examples of r and writes the attack stream to w, in
+// bounded memory: batch by batch.
+func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
+	d, k := cfg.Target.InputSize(), cfg.Target.Classes()
+	if cfg.Shard.Count == 0 {
+		cfg.Shard = Shard{0, 1}
+	}
+	params := cfg.Attack.Params()
+	params["norm"] = string(cfg.Norm)
+	maps.Copy(params, cfg.Params)
+	// Each chunk draws from its own stream, so a shard's examples get the
+	// same random starts whatever the sharding.
+	seeds := rng.New(cfg.Seed)
+	var (
+		out           *output
+		x             []float32
+		labels, index []int64
+		robust        int
+	)
+	flush := func() error {
+		if len(labels) == 0 {
+			return nil
+		}
+		rob, err := attackChunk(cfg, out, seeds.Split(fmt.Sprint(index[0])), x, labels, index, d, k)
+		if err != nil {
+			return err
+		}
+		n += len(labels)
+		robust += rob
+		x, labels, index = x[:0], labels[:0], index[:0]
+		if cfg.Progress != nil {
+			cfg.Progress(Step{Attack: cfg.Attack.Name(), Done: n, Total: cfg.Total})
+		}
+		return nil
+	}
+	begin := func(h stream.Header) error {
+		out, err = newOutput(w, h, cfg.Attack.Name(), params, cfg.Eps, cfg.Shard, cfg.Metadata, cfg.Zstd, d, k)
+		return err
+	}
+	err = examples(r, cfg.Source, cfg.Shard, d, k, begin, func(ex []float32, label, p int64) error {
+		x = append(x, ex...)
+		labels = append(labels, label)
+		index = append(index, p)
+		if len(labels) == cfg.Batch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return n, err
+	}
+	if cfg.Progress != nil {
+		cfg.Progress(Step{Attack: cfg.Attack.Name(), Done: n, Total: n, Finished: true, Broken: n - robust, Robust: robust, Examples: n})
+	}
+	return n, out.sw.Close()
+}
+
+// attackChunk attacks one batch and writes its rows; it returns how many of
+// its examples the target still classifies right.
+func attackChunk(cfg Config, out *output, seed *rng.RNG, x []float32, labels, index []int64, d, k int) (int, error) {
 	m := len(labels)
 	xadv, err := cfg.Attack.Run(cfg.Craft, x, labels, m, seed.Rand())
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.Attack.Name(), err)
+		return 0, fmt.Errorf("%s: %w", cfg.Attack.Name(), err)
 	}
 	logits := make([]float32, m*k)
 	if err := cfg.Target.Logits(x, m, logits); err != nil {
-		return err
+		return 0, err
 	}
 	clean := attack.Predictions(logits, k)
 	if err := cfg.Target.Logits(xadv, m, logits); err != nil {
-		return err
+		return 0, err
 	}
 	adv := attack.Predictions(logits, k)
-	linf, l2 := make([]float32, m), make([]float32, m)
-	for i := 0; i < m; i++ {
-		var mx, ss float64
-		for j := i * d; j < (i+1)*d; j++ {
-			v := math.Abs(float64(xadv[j] - x[j]))
-			mx = math.Max(mx, v)
-			ss += v * v
+	robust := 0
+	for i, p := range adv {
+		if p == labels[i] {
+			robust++
 		}
-		linf[i], l2[i] = float32(mx), float32(math.Sqrt(ss))
 	}
-	return sw.Write(&stream.Batch{Floats: xadv, Labels: labels, Extra: []stream.Column{
-		{Name: score.ColIndex, Int64: index},
-		{Name: score.ColCleanPred, Int64: clean},
-		{Name: score.ColAdvPred, Int64: adv},
-		{Name: score.ColLinf, Float32: linf},
-		{Name: score.ColL2, Float32: l2},
-	}})
+	return robust, out.write(x, xadv, labels, index, clean, adv)
 }
 
 // Named gives an attack another name in the output (e.g. "transfer" for

@@ -68,7 +68,7 @@ func writeFile(path string, draw func(io.Writer) error) error {
 // (its name and parameters but eps; the lowest accuracy when one attack
 // ran twice at an eps), and a thick dashed line for the per-example worst
 // case at each eps, which starts from the clean accuracy at eps 0 when it
-// is known.
+// is known. With several threat models it plots the first of r.ByEps.
 func Curve(w io.Writer, r score.Result) error {
 	if len(r.ByEps) == 0 {
 		return fmt.Errorf("no attack with an eps to plot")
@@ -86,9 +86,17 @@ func Curve(w io.Writer, r score.Result) error {
 		label  string
 		points map[float64]float64
 	}
+	// One threat model per plot: eps of different norms share no axis.
+	norm := r.ByEps[0].Norm
+	normOf := func(a score.AttackResult) string {
+		if n := a.Params["norm"]; n != "" {
+			return n
+		}
+		return "linf"
+	}
 	var families []*family
 	for _, a := range r.Attacks {
-		if a.Attack == "clean" || a.Eps == "" {
+		if a.Attack == "clean" || a.Eps == "" || (norm != "" && normOf(a) != norm) {
 			continue
 		}
 		x, err := strconv.ParseFloat(a.Eps, 64)
@@ -124,6 +132,9 @@ func Curve(w io.Writer, r score.Result) error {
 
 	worst := make(plotter.XYs, 0, len(r.ByEps)+1)
 	for _, e := range r.ByEps {
+		if e.Norm != norm {
+			continue
+		}
 		x, err := strconv.ParseFloat(e.Eps, 64)
 		if err != nil {
 			return fmt.Errorf("eps %q is not a number", e.Eps)

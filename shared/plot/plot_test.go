@@ -22,14 +22,14 @@ func attackStream(t *testing.T, name, eps string, n int, broken func(int) bool) 
 	t.Helper()
 	params, _ := json.Marshal(map[string]string{"norm": "linf", "loss": "ce", "eps": eps})
 	h := stream.Header{Shape: []int{1, 6, 6}, Elem: stream.Float32,
-		Metadata: map[string]string{score.MetaAttack: name, score.MetaEps: eps, score.MetaParams: string(params), stream.MetaPixelScale: "1"},
+		Metadata: map[string]string{stream.MetaAttack: name, stream.MetaAttackEps: eps, stream.MetaAttackParams: string(params), stream.MetaPixelScale: "1"},
 		Extra: []stream.ColumnSpec{
-			{Name: score.ColIndex, Type: stream.Int64Column}, {Name: score.ColCleanPred, Type: stream.Int64Column},
-			{Name: score.ColAdvPred, Type: stream.Int64Column}, {Name: score.ColLinf, Type: stream.Float32Column},
-			{Name: score.ColL2, Type: stream.Float32Column},
+			{Name: stream.ColIndex, Type: stream.Int64Column}, {Name: stream.ColCleanPred, Type: stream.Int64Column},
+			{Name: stream.ColAdvPred, Type: stream.Int64Column}, {Name: stream.ColLinf, Type: stream.Float32Column},
+			{Name: stream.ColL2, Type: stream.Float32Column},
 		}}
-	b := &stream.Batch{Extra: []stream.Column{{Name: score.ColIndex}, {Name: score.ColCleanPred}, {Name: score.ColAdvPred},
-		{Name: score.ColLinf, Float32: make([]float32, n)}, {Name: score.ColL2, Float32: make([]float32, n)}}}
+	b := &stream.Batch{Extra: []stream.Column{{Name: stream.ColIndex}, {Name: stream.ColCleanPred}, {Name: stream.ColAdvPred},
+		{Name: stream.ColLinf, Float32: make([]float32, n)}, {Name: stream.ColL2, Float32: make([]float32, n)}}}
 	for i := range n {
 		for p := range 36 {
 			b.Floats = append(b.Floats, float32((i+p)%10)/10)

@@ -28,17 +28,17 @@ func MaskingChecks(attacks []AttackResult) []Check {
 		}
 		return b, found
 	}
-	whitebox := func(a AttackResult) bool {
-		return a.Attack == "pgd" || a.Attack == "apgd" || a.Attack == "cw"
-	}
-	sameEps := func(eps string) func(AttackResult) bool {
-		return func(a AttackResult) bool { return a.Eps == eps }
+	whitebox := func(a AttackResult) bool { return whiteBox(a.Attack) }
+	// Attacks compare only at one threat model and eps.
+	sameEps := func(a AttackResult) func(AttackResult) bool {
+		t := threatOfResult(a)
+		return func(b AttackResult) bool { return threatOfResult(b) == t }
 	}
 	for _, a := range attacks {
 		if a.Attack != "square" && a.Attack != "transfer" {
 			continue
 		}
-		if w, ok := best(func(b AttackResult) bool { return whitebox(b) && sameEps(a.Eps)(b) }); ok {
+		if w, ok := best(func(b AttackResult) bool { return whitebox(b) && sameEps(a)(b) }); ok {
 			checks = append(checks, Check{
 				Name:   fmt.Sprintf("%s weaker than white-box at eps %s", a.Attack, a.Eps),
 				Passed: a.Accuracy >= w.Accuracy,
@@ -50,7 +50,7 @@ func MaskingChecks(attacks []AttackResult) []Check {
 		if a.Attack != "fgsm" {
 			continue
 		}
-		if w, ok := best(func(b AttackResult) bool { return b.Attack == "pgd" && sameEps(a.Eps)(b) }); ok {
+		if w, ok := best(func(b AttackResult) bool { return b.Attack == "pgd" && sameEps(a)(b) }); ok {
 			checks = append(checks, Check{
 				Name:   fmt.Sprintf("fgsm weaker than pgd at eps %s", a.Eps),
 				Passed: a.Accuracy >= w.Accuracy,
@@ -62,7 +62,7 @@ func MaskingChecks(attacks []AttackResult) []Check {
 	// for an SGN, the same gradient path).
 	for _, a := range attacks {
 		for _, b := range attacks {
-			if a.Attack != "pgd" || b.Attack != "pgd" || a.Eps != b.Eps || a.Params["loss"] != b.Params["loss"] ||
+			if a.Attack != "pgd" || b.Attack != "pgd" || !sameEps(a)(b) || a.Params["loss"] != b.Params["loss"] || a.Params["targets"] != b.Params["targets"] ||
 				a.Params["sg_grad"] != b.Params["sg_grad"] || a.Params["surrogate"] != b.Params["surrogate"] {
 				continue
 			}
@@ -86,7 +86,7 @@ func MaskingChecks(attacks []AttackResult) []Check {
 			continue
 		}
 		for _, b := range attacks {
-			if b.Attack != "pgd" || b.Eps != a.Eps || b.Params["loss"] != a.Params["loss"] ||
+			if b.Attack != "pgd" || !sameEps(a)(b) || b.Params["loss"] != a.Params["loss"] ||
 				b.Params["steps"] != a.Params["steps"] || b.Params["restarts"] != a.Params["restarts"] ||
 				(b.Params["sg_grad"] != "detached" && b.Params["surrogate"] == "") {
 				continue // the same budget, through another path
@@ -102,9 +102,30 @@ func MaskingChecks(attacks []AttackResult) []Check {
 			})
 		}
 	}
+	// In a suite, the attacks that do not follow the model's own gradient
+	// (gradient-free, transferred, through an SGN's detached path or a
+	// surrogate) run after the white-box ones, on what those left: any
+	// example they break is one the white-box attacks missed.
+	for _, a := range attacks {
+		var white []string
+		for _, m := range a.Members {
+			if m.Via == "" && whiteBox(m.Attack) {
+				white = append(white, m.Name)
+				continue
+			}
+			if len(white) == 0 {
+				continue
+			}
+			checks = append(checks, Check{
+				Name:   fmt.Sprintf("%s finds nothing the white-box attacks of suite %s missed at %s eps %s", memberLabel(m), a.Params["suite"], threatOfResult(a).norm, a.Eps),
+				Passed: m.Broken == 0,
+				Detail: fmt.Sprintf("%s broke %d of the %d examples left by the attacks before it (white-box: %s)", m.Name, m.Broken, m.Attacked, strings.Join(white, ", ")),
+			})
+		}
+	}
 	// At a large eps accuracy should fall towards zero.
 	for _, a := range attacks {
-		if e := num(a.Eps); e >= 0.5 && (a.Params["norm"] == "linf" || a.Params["norm"] == "") && whitebox(a) {
+		if e := num(a.Eps); e >= 0.5 && threatOfResult(a).norm == "linf" && (whitebox(a) || a.Attack == "suite") {
 			checks = append(checks, Check{
 				Name:   fmt.Sprintf("%s at large eps %s reaches near zero", a.Attack, a.Eps),
 				Passed: a.Accuracy <= 0.1,
@@ -113,6 +134,18 @@ func MaskingChecks(attacks []AttackResult) []Check {
 		}
 	}
 	return checks
+}
+
+// whiteBox reports whether an attack follows the gradient of the model it
+// attacks.
+func whiteBox(attack string) bool {
+	return attack == "pgd" || attack == "apgd" || attack == "cw" || attack == "fab"
+}
+
+// threatOfResult is an attack's threat model and eps, as evaluations group
+// them.
+func threatOfResult(a AttackResult) threat {
+	return threatOf(&Source{Eps: a.Eps, Params: a.Params})
 }
 
 func num(s string) float64 {

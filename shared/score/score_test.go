@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // o is one outcome: example index, label, clean prediction (-1 unknown),
 // adversarial prediction.
 func o(index, label, clean, adv int64) Outcome {
-	return Outcome{Index: index, Label: label, CleanPred: clean, AdvPred: adv}
+	return Outcome{Index: index, Label: label, CleanPred: clean, AdvPred: adv, BrokenBy: -1}
 }
 
 func src(name, eps string, params map[string]string, outs ...Outcome) *Source {
@@ -26,6 +27,13 @@ func src(name, eps string, params map[string]string, outs ...Outcome) *Source {
 
 func ptr(v float64) *float64 { return &v }
 
+func fmtPtr(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
+}
+
 func TestTableResult(t *testing.T) {
 	pgd := map[string]string{"norm": "linf", "steps": "10"}
 	tests := []struct {
@@ -34,7 +42,7 @@ func TestTableResult(t *testing.T) {
 		addErr   string
 		err      string
 		n        int
-		acc      float64
+		acc      *float64 // nil: none (several evaluations)
 		clean    *float64
 		attacks  []float64
 		perClass []ClassAccuracy
@@ -46,9 +54,9 @@ func TestTableResult(t *testing.T) {
 				src("pgd", "0.1", pgd, o(0, 0, 0, 1), o(1, 1, 1, 1), o(2, 0, 0, 0), o(3, 1, 1, 0)),
 				src("square", "0.1", nil, o(0, 0, 0, 0), o(1, 1, 1, 0), o(2, 0, 0, 0), o(3, 1, 1, 0)),
 			},
-			n: 4, acc: 0.25, clean: ptr(1), attacks: []float64{0.5, 0.5},
+			n: 4, acc: ptr(0.25), clean: ptr(1), attacks: []float64{0.5, 0.5},
 			perClass: []ClassAccuracy{{"0", 2, 0.5}, {"1", 2, 0}},
-			byEps:    []EpsResult{{"0.1", 4, 0.25}},
+			byEps:    []EpsResult{{"0.1", "linf", 4, 0.25}},
 		},
 		{
 			name: "shards concatenated",
@@ -56,7 +64,7 @@ func TestTableResult(t *testing.T) {
 				src("pgd", "0.1", pgd, o(0, 0, 0, 0), o(2, 0, 0, 1)),
 				src("pgd", "0.1", pgd, o(1, 1, 1, 1), o(3, 1, 1, 1)),
 			},
-			n: 4, acc: 0.75, clean: ptr(1), attacks: []float64{0.75},
+			n: 4, acc: ptr(0.75), clean: ptr(1), attacks: []float64{0.75},
 		},
 		{
 			name: "duplicate example across shards",
@@ -79,7 +87,7 @@ func TestTableResult(t *testing.T) {
 			sources: []*Source{
 				src("pgd", "0.1", pgd, o(0, 0, -1, 0), o(1, 1, 1, 1)),
 			},
-			n: 2, acc: 1, attacks: []float64{1},
+			n: 2, acc: ptr(1), attacks: []float64{1},
 		},
 		{
 			name: "clean accuracy known from another source",
@@ -87,8 +95,8 @@ func TestTableResult(t *testing.T) {
 				src("pgd", "0.1", pgd, o(0, 0, -1, 0), o(1, 1, -1, 1)),
 				src("clean", "", nil, o(0, 0, 1, 1), o(1, 1, 1, 1)),
 			},
-			n: 2, acc: 0.5, clean: ptr(0.5), attacks: []float64{1, 0.5},
-			byEps: []EpsResult{{"0.1", 2, 0.5}},
+			n: 2, acc: ptr(0.5), clean: ptr(0.5), attacks: []float64{1, 0.5},
+			byEps: []EpsResult{{"0.1", "linf", 2, 0.5}},
 		},
 		{
 			name: "only the examples every source covers",
@@ -96,18 +104,30 @@ func TestTableResult(t *testing.T) {
 				src("pgd", "0.1", pgd, o(0, 0, 0, 0), o(1, 0, 0, 1), o(2, 0, 0, 0)),
 				src("fgsm", "0.1", nil, o(1, 0, 0, 0), o(2, 0, 0, 0)),
 			},
-			n: 2, acc: 0.5, clean: ptr(1), attacks: []float64{0.5, 1},
+			n: 2, acc: ptr(0.5), clean: ptr(1), attacks: []float64{0.5, 1},
 		},
 		{
-			name: "per eps in numeric order",
+			// Never a worst case across budgets: 0 here, which no single
+			// eps gives.
+			name: "per eps in numeric order, no overall figure",
 			sources: []*Source{
 				src("pgd", "16", pgd, o(0, 0, 0, 1), o(1, 1, 1, 0), o(2, 2, 2, 2), o(3, 3, 3, 0)),
 				src("pgd", "8", pgd, o(0, 0, 0, 0), o(1, 1, 1, 0), o(2, 2, 2, 2), o(3, 3, 3, 3)),
 				src("fgsm", "8", nil, o(0, 0, 0, 0), o(1, 1, 1, 1), o(2, 2, 2, 0), o(3, 3, 3, 3)),
 			},
-			n: 4, acc: 0, clean: ptr(1), attacks: []float64{0.25, 0.75, 0.75},
+			n: 4, acc: nil, clean: ptr(1), attacks: []float64{0.25, 0.75, 0.75},
 			perClass: []ClassAccuracy{{"0", 1, 0}, {"1", 1, 0}, {"2", 1, 0}, {"3", 1, 0}},
-			byEps:    []EpsResult{{"8", 4, 0.5}, {"16", 4, 0.25}},
+			byEps:    []EpsResult{{"8", "linf", 4, 0.5}, {"16", "linf", 4, 0.25}},
+		},
+		{
+			name: "threat models apart, 8/255 and 0.0313725 together",
+			sources: []*Source{
+				src("pgd", "0.03137254901960784", pgd, o(0, 0, 0, 1), o(1, 1, 1, 1), o(2, 2, 2, 2), o(3, 3, 3, 3)),
+				src("square", "0.0313725", nil, o(0, 0, 0, 0), o(1, 1, 1, 0), o(2, 2, 2, 2), o(3, 3, 3, 3)),
+				src("pgd", "0.03137254901960784", map[string]string{"norm": "l2"}, o(0, 0, 0, 0), o(1, 1, 1, 1), o(2, 2, 2, 0), o(3, 3, 3, 3)),
+			},
+			n: 4, acc: nil, clean: ptr(1), attacks: []float64{0.75, 0.75, 0.75},
+			byEps: []EpsResult{{"0.03137254901960784", "linf", 4, 0.5}, {"0.03137254901960784", "l2", 4, 0.75}},
 		},
 		{
 			name:    "no examples in common",
@@ -140,8 +160,16 @@ func TestTableResult(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.N != tc.n || r.Accuracy != tc.acc {
-				t.Errorf("n %d accuracy %v, want %d %v", r.N, r.Accuracy, tc.n, tc.acc)
+			if r.N != tc.n || (r.Accuracy == nil) != (tc.acc == nil) || r.Accuracy != nil && *r.Accuracy != *tc.acc {
+				t.Errorf("n %d accuracy %v, want %d %v", r.N, fmtPtr(r.Accuracy), tc.n, fmtPtr(tc.acc))
+			}
+			if len(r.Evaluations) != len(r.ByEps) {
+				t.Errorf("%d evaluations, %d by eps", len(r.Evaluations), len(r.ByEps))
+			}
+			for i, e := range r.Evaluations {
+				if be := r.ByEps[i]; e.Robust != be.Accuracy || e.ThreatModel != be.Norm || e.N != be.N || strconv.FormatFloat(e.Eps, 'g', -1, 64) != be.Eps {
+					t.Errorf("evaluation %+v, by eps %+v", e, be)
+				}
 			}
 			switch {
 			case tc.clean == nil && r.CleanAccuracy != nil:
@@ -185,6 +213,22 @@ func TestPerClassNames(t *testing.T) {
 	if !slices.Equal(r.PerClass, want) {
 		t.Errorf("per class %v, want %v", r.PerClass, want)
 	}
+}
+
+// suiteResult is a suite's result whose square broke square examples and,
+// if detached > 0, whose detached-path member broke that many.
+func suiteResult(eps string, square, detached int) AttackResult {
+	a := AttackResult{Attack: "suite", Eps: eps, Accuracy: 0.5, Params: map[string]string{"suite": "standard", "norm": "linf"},
+		Members: []MemberResult{
+			{Member: Member{Name: "apgd-ce", Attack: "apgd"}, Attacked: 90, Broken: 30},
+			{Member: Member{Name: "apgd-t", Attack: "apgd"}, Attacked: 60, Broken: 5},
+			{Member: Member{Name: "fab-t", Attack: "fab"}, Attacked: 55, Broken: 0},
+			{Member: Member{Name: "square", Attack: "square"}, Attacked: 55, Broken: square},
+		}}
+	if detached > 0 {
+		a.Members = append(a.Members, MemberResult{Member: Member{Name: "apgd-ce-detached", Attack: "apgd", Via: "detached"}, Attacked: 55 - square, Broken: detached})
+	}
+	return a
 }
 
 func TestMaskingChecks(t *testing.T) {
@@ -251,6 +295,30 @@ func TestMaskingChecks(t *testing.T) {
 			name:    "different eps not compared",
 			attacks: []AttackResult{pgd("0.1", "10", "1", 0.40), other("square", "0.2", 0.10), other("fgsm", "0.05", 0.2)},
 		},
+		{
+			name: "different threat models not compared",
+			attacks: []AttackResult{pgd("0.5", "10", "1", 0.02),
+				{Attack: "square", Eps: "0.5", Accuracy: 0.01, Params: map[string]string{"norm": "l2"}},
+				{Attack: "apgd", Eps: "0.1", Accuracy: 0.9, Params: map[string]string{"norm": "l2"}}},
+			checks: 1, // pgd at large eps (L-inf only); square has no white-box attack at L2 0.5
+		},
+		{
+			name:    "suite whose square finds nothing",
+			attacks: []AttackResult{suiteResult("0.3", 0, 0)},
+			checks:  1,
+		},
+		{
+			name:    "suite whose square breaks examples",
+			attacks: []AttackResult{suiteResult("0.3", 3, 0)},
+			failed:  []string{"square finds nothing the white-box attacks of suite standard missed at linf eps 0.3"},
+			checks:  1,
+		},
+		{
+			name:    "sgn suite whose detached path breaks examples",
+			attacks: []AttackResult{suiteResult("0.5", 0, 2)},
+			failed:  []string{"apgd-ce-detached finds nothing the white-box attacks of suite standard missed at linf eps 0.5", "suite at large eps 0.5 reaches near zero"},
+			checks:  3,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,19 +341,27 @@ func TestMaskingChecks(t *testing.T) {
 
 func TestWriteReports(t *testing.T) {
 	res := Result{
-		N: 200, Accuracy: 0.125, CleanAccuracy: ptr(0.975),
+		N: 200, CleanAccuracy: ptr(0.975),
 		Attacks: []AttackResult{
 			{Attack: "pgd", Eps: "0.1", Params: map[string]string{"norm": "linf", "steps": "40"}, N: 200, Accuracy: 0.5},
 			{Attack: "pgd", Eps: "0.3", Params: map[string]string{"norm": "linf", "steps": "40"}, N: 200, Accuracy: 0.25},
 		},
-		ByEps:    []EpsResult{{"0.1", 200, 0.5}, {"0.3", 200, 0.125}},
+		ByEps: []EpsResult{{"0.1", "linf", 200, 0.5}, {"0.3", "linf", 200, 0.125}},
+		Evaluations: []Evaluation{
+			{ThreatModel: "linf", Eps: 0.1, N: 200, CleanAccuracy: ptr(0.975), Robust: 0.5, RobustCI95: [2]float64{0.431, 0.569}, Attacks: []string{"pgd"}},
+			{ThreatModel: "linf", Eps: 0.3, N: 200, CleanAccuracy: ptr(0.975), Robust: 0.125, RobustCI95: [2]float64{0.086, 0.178}, Attacks: []string{"pgd"}},
+		},
 		PerClass: []ClassAccuracy{{"cat", 120, 0.1}, {"dog", 80, 0.15}},
 		Checks:   []Check{{Name: "fgsm weaker than pgd at eps 0.1", Passed: false, Detail: "fgsm 0.2 vs pgd 0.5"}},
 	}
 	noClean := res
 	noClean.CleanAccuracy = nil
+	noClean.Evaluations = slices.Clone(res.Evaluations)
+	for i := range noClean.Evaluations {
+		noClean.Evaluations[i].CleanAccuracy = nil
+	}
 	oneEps := res
-	oneEps.Attacks, oneEps.ByEps = res.Attacks[:1], res.ByEps[:1]
+	oneEps.Attacks, oneEps.ByEps, oneEps.Evaluations, oneEps.Accuracy = res.Attacks[:1], res.ByEps[:1], res.Evaluations[:1], ptr(0.5)
 	tests := []struct {
 		name     string
 		write    func(*bytes.Buffer, Result, bool) error
@@ -295,17 +371,19 @@ func TestWriteReports(t *testing.T) {
 		not      []string
 	}{
 		{"table", tableTo, res, true,
-			[]string{"examples 200", "clean accuracy 0.9750", "pgd (eps=0.1 norm=linf steps=40) 0.5000", "worst case at eps=0.3 0.1250",
-				"robust accuracy (worst case) 0.1250", "class cat 0.1000 (n=120)", "WARNING: possible gradient masking", "fgsm 0.2 vs pgd 0.5"},
-			nil},
-		{"table without clean or classes", tableTo, noClean, false, []string{"robust accuracy (worst case) 0.1250"}, []string{"clean accuracy", "class cat"}},
-		{"table one eps", tableTo, oneEps, false, []string{"pgd (eps=0.1 norm=linf steps=40) 0.5000"}, []string{"worst case at eps"}},
+			[]string{"examples 200", "clean accuracy 0.9750", "pgd (eps=0.1 norm=linf steps=40) 0.5000",
+				"robust accuracy at linf eps=0.3 (worst case) 0.1250 [0.0860, 0.1780] 95% Wilson", "robust accuracy at linf eps=0.1 (worst case) 0.5000",
+				"class cat 0.1000 (n=120)", "WARNING: possible gradient masking", "fgsm 0.2 vs pgd 0.5"},
+			[]string{"robust accuracy (worst case)"}},
+		{"table without clean or classes", tableTo, noClean, false, []string{"robust accuracy at linf eps=0.3 (worst case) 0.1250"}, []string{"clean accuracy", "class cat"}},
+		{"table one eps", tableTo, oneEps, false, []string{"pgd (eps=0.1 norm=linf steps=40) 0.5000", "robust accuracy (worst case) 0.5000 [0.4310, 0.5690]"}, []string{"at linf eps"}},
 		{"markdown", markdownTo, res, true,
-			[]string{"| clean | 97.50% |", "| pgd (eps=0.3 norm=linf steps=40) | 25.00% |", "| worst case at eps=0.1 | 50.00% |",
-				"| **worst case** (n=200) | **12.50%** |", "| dog | 80 | 15.00% |", "| fgsm weaker than pgd at eps 0.1 | **FAIL** | fgsm 0.2 vs pgd 0.5 |"},
+			[]string{"| clean | 97.50% |", "| pgd (eps=0.3 norm=linf steps=40) | 25.00% |", "| **worst case** at linf eps=0.1 (n=200) | **50.00%** |",
+				"| **worst case** at linf eps=0.3 (n=200) | **12.50%** |", "| dog | 80 | 15.00% |", "| fgsm weaker than pgd at eps 0.1 | **FAIL** | fgsm 0.2 vs pgd 0.5 |",
+				"| – | – | L∞ | 0.3 | 97.50% | **12.50%** [8.6, 17.8] | pgd | 200 | – |"},
 			nil},
-		{"markdown without clean or classes", markdownTo, noClean, false, []string{"**12.50%**"}, []string{"| clean |", "| cat |"}},
-		{"markdown one eps", markdownTo, oneEps, false, []string{"| pgd (eps=0.1 norm=linf steps=40) | 50.00% |"}, []string{"worst case at eps"}},
+		{"markdown without clean or classes", markdownTo, noClean, false, []string{"**12.50%**", "| L∞ | 0.1 | – | **50.00%** [43.1, 56.9] |"}, []string{"| clean |", "| cat |"}},
+		{"markdown one eps", markdownTo, oneEps, false, []string{"| pgd (eps=0.1 norm=linf steps=40) | 50.00% |", "| **worst case** (n=200) | **50.00%** |"}, []string{"at linf eps"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -354,12 +432,18 @@ func pixel(i int64, adv bool) float32 {
 // labels and adversarial predictions (clean predictions are the labels).
 func attackStream(t *testing.T, name, eps string, idx, labels, adv []int64) []byte {
 	t.Helper()
+	return attackStreamClean(t, name, eps, idx, labels, labels, adv)
+}
+
+// attackStreamClean is attackStream with clean predictions.
+func attackStreamClean(t *testing.T, name, eps string, idx, labels, clean, adv []int64) []byte {
+	t.Helper()
 	params, _ := json.Marshal(map[string]string{"norm": "linf", "eps": eps})
 	h := stream.Header{Shape: shape(), Elem: stream.Float32,
-		Metadata: map[string]string{MetaAttack: name, MetaEps: eps, MetaParams: string(params), stream.MetaPixelScale: "1"},
+		Metadata: map[string]string{stream.MetaAttack: name, stream.MetaAttackEps: eps, stream.MetaAttackParams: string(params), stream.MetaPixelScale: "1"},
 		Extra: []stream.ColumnSpec{
-			{Name: ColIndex, Type: stream.Int64Column}, {Name: ColCleanPred, Type: stream.Int64Column},
-			{Name: ColAdvPred, Type: stream.Int64Column}, {Name: ColLinf, Type: stream.Float32Column}, {Name: ColL2, Type: stream.Float32Column},
+			{Name: stream.ColIndex, Type: stream.Int64Column}, {Name: stream.ColCleanPred, Type: stream.Int64Column},
+			{Name: stream.ColAdvPred, Type: stream.Int64Column}, {Name: stream.ColLinf, Type: stream.Float32Column}, {Name: stream.ColL2, Type: stream.Float32Column},
 		}}
 	var floats []float32
 	for _, i := range idx {
@@ -369,8 +453,8 @@ func attackStream(t *testing.T, name, eps string, idx, labels, adv []int64) []by
 	}
 	norms := make([]float32, len(idx))
 	return writeStream(t, h, &stream.Batch{Floats: floats, Labels: labels, Extra: []stream.Column{
-		{Name: ColIndex, Int64: idx}, {Name: ColCleanPred, Int64: labels}, {Name: ColAdvPred, Int64: adv},
-		{Name: ColLinf, Float32: norms}, {Name: ColL2, Float32: norms},
+		{Name: stream.ColIndex, Int64: idx}, {Name: stream.ColCleanPred, Int64: clean}, {Name: stream.ColAdvPred, Int64: adv},
+		{Name: stream.ColLinf, Float32: norms}, {Name: stream.ColL2, Float32: norms},
 	}})
 }
 
@@ -462,10 +546,10 @@ func TestScorerAttackStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.N != 12 || r.Accuracy != 0.5 || r.CleanAccuracy == nil || *r.CleanAccuracy != 1 {
-		t.Errorf("n %d accuracy %v clean %v, want 12 0.5 1", r.N, r.Accuracy, r.CleanAccuracy)
+	if r.N != 12 || r.Accuracy != nil || r.CleanAccuracy == nil || *r.CleanAccuracy != 1 {
+		t.Errorf("n %d accuracy %v clean %v, want 12, none at two eps, 1", r.N, fmtPtr(r.Accuracy), r.CleanAccuracy)
 	}
-	wantEps := []EpsResult{{"0.1", 12, 0.75}, {"0.3", 12, 0.5}}
+	wantEps := []EpsResult{{"0.1", "linf", 12, 0.75}, {"0.3", "linf", 12, 0.5}}
 	if !slices.Equal(r.ByEps, wantEps) {
 		t.Errorf("by eps %v, want %v", r.ByEps, wantEps)
 	}

@@ -23,6 +23,9 @@ type Scorer struct {
 	shape     []int   // image shape of the streams read, when keeping images
 	reference []Shown // clean images of a plain stream read without a model
 	refName   string
+
+	// The SHA-256 of the model's checkpoint, when scoring through it.
+	checkpoint string
 }
 
 // Option configures a Scorer.
@@ -33,6 +36,10 @@ type Option func(*Scorer)
 // plain example stream without a model: not scored, it supplies the clean
 // images, example i being the one at position i.
 func WithImages() Option { return func(s *Scorer) { s.images = true } }
+
+// WithCheckpoint records the SHA-256 of the checkpoint file the scorer's
+// model comes from, for the report (its recipe comes from the model).
+func WithCheckpoint(sha256 string) Option { return func(s *Scorer) { s.checkpoint = sha256 } }
 
 // NewScorer returns a scorer; cls may be nil (attack streams only).
 func NewScorer(cls *classifier.Classifier, batch int, opts ...Option) *Scorer {
@@ -83,7 +90,19 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 			return fmt.Errorf("%s: images of shape %v, the model takes %v", name, h.Shape, want)
 		}
 	}
-	src := SourceFromHeader(h)
+	src, err := SourceFromHeader(name, h)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if s.cls != nil {
+		// Run through the model, the streams evaluate that model, whatever
+		// they were crafted against (a transfer of their images).
+		src.Checkpoint, src.Model, src.Recipe = "", "", nil
+	}
+	suite := len(src.Members) > 0
+	if suite && !hasColumn(h, stream.ColBrokenBy) {
+		return fmt.Errorf("%s: a suite's stream without its %s column", name, stream.ColBrokenBy)
+	}
 	var next int64
 	var images, pixels []float32
 	var logits []float32
@@ -97,17 +116,26 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 		index := make([]int64, n)
 		cleanPred := make([]int64, n)
 		advPred := make([]int64, n)
+		brokenBy := make([]int64, n)
 		for i := range index {
-			index[i], cleanPred[i] = next+int64(i), -1
+			index[i], cleanPred[i], brokenBy[i] = next+int64(i), -1, -1
 		}
 		if attackStream {
-			col, _ := b.Column(ColIndex)
+			col, _ := b.Column(stream.ColIndex)
 			copy(index, col.Int64)
-			if c, ok := b.Column(ColCleanPred); ok {
+			if c, ok := b.Column(stream.ColCleanPred); ok {
 				copy(cleanPred, c.Int64)
 			}
-			c, _ := b.Column(ColAdvPred)
+			c, _ := b.Column(stream.ColAdvPred)
 			copy(advPred, c.Int64)
+			if c, ok := b.Column(stream.ColBrokenBy); ok && suite {
+				copy(brokenBy, c.Int64)
+				for i, v := range brokenBy {
+					if v < -1 || v >= int64(len(src.Members)) {
+						return fmt.Errorf("%s: example %d: %s is %d, want -1 or a member's position below %d", name, index[i], stream.ColBrokenBy, v, len(src.Members))
+					}
+				}
+			}
 		}
 		if s.cls != nil {
 			images = h.Float32Images(b, images)
@@ -149,7 +177,7 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 			if _, dup := src.Outcomes[index[i]]; dup {
 				return fmt.Errorf("%s: example %d appears twice", name, index[i])
 			}
-			src.Outcomes[index[i]] = Outcome{Index: index[i], Label: b.Labels[i], CleanPred: cleanPred[i], AdvPred: advPred[i]}
+			src.Outcomes[index[i]] = Outcome{Index: index[i], Label: b.Labels[i], CleanPred: cleanPred[i], AdvPred: advPred[i], BrokenBy: brokenBy[i]}
 		}
 		next += int64(n)
 		if reference && len(src.Shown) == ShownExamples {
@@ -172,12 +200,23 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 	return s.table.Add(src)
 }
 
-// Result computes the report of everything read so far.
+// Result computes the report of everything read so far. Scored through a
+// model, the report names that model's checkpoint, whatever model the
+// attack streams were crafted against.
 func (s *Scorer) Result() (Result, error) {
 	if len(s.table.Sources) == 0 && s.reference != nil {
 		return Result{}, fmt.Errorf("%s: a stream of plain examples needs -model to be scored", s.refName)
 	}
-	return s.table.Result()
+	r, err := s.table.Result()
+	if err != nil || s.cls == nil {
+		return r, err
+	}
+	r.Model, r.Checkpoint, r.Recipe = s.cls.Describe(), s.checkpoint, s.cls.Recipe()
+	return r, nil
+}
+
+func hasColumn(h stream.Header, name string) bool {
+	return slices.ContainsFunc(h.Extra, func(c stream.ColumnSpec) bool { return c.Name == name })
 }
 
 // Gallery returns the images kept for display: those of the examples of

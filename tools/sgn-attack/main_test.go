@@ -13,7 +13,6 @@ import (
 
 	"sgn/format/stream"
 	"sgn/shared/cli/clitest"
-	"sgn/shared/score"
 )
 
 // The tests run the tools as a user would: this test binary stands in for
@@ -49,17 +48,17 @@ func checkAttackStream(t *testing.T, out []byte, clean []byte, eps float64) []in
 	ch, cb := clitest.ReadStream(t, clean)
 	cleanX := ch.Float32Images(cb, nil)
 	h, b := clitest.ReadStream(t, out)
-	if got := h.Metadata[score.MetaEps]; got != strconv.FormatFloat(eps, 'g', -1, 64) {
-		t.Errorf("metadata %s = %q, want %g", score.MetaEps, got, eps)
+	if got := h.Metadata[stream.MetaAttackEps]; got != strconv.FormatFloat(eps, 'g', -1, 64) {
+		t.Errorf("metadata %s = %q, want %g", stream.MetaAttackEps, got, eps)
 	}
 	if !slices.Equal(h.Shape, ch.Shape) || h.Elem != stream.Float32 {
 		t.Fatalf("attack stream of %v %v images, want float32 %v", h.Elem, h.Shape, ch.Shape)
 	}
 	d := h.ExampleSize()
-	idx, ok1 := b.Column(score.ColIndex)
-	linf, ok2 := b.Column(score.ColLinf)
+	idx, ok1 := b.Column(stream.ColIndex)
+	linf, ok2 := b.Column(stream.ColLinf)
 	if !ok1 || !ok2 || idx.Len() != b.Len() || linf.Len() != b.Len() {
-		t.Fatalf("attack stream lacks full %s and %s columns: %+v", score.ColIndex, score.ColLinf, h.Extra)
+		t.Fatalf("attack stream lacks full %s and %s columns: %+v", stream.ColIndex, stream.ColLinf, h.Extra)
 	}
 	x := h.Float32Images(b, nil)
 	const tol = 1e-6
@@ -120,8 +119,8 @@ func TestModelFromStdin(t *testing.T) {
 		t.Errorf("attack stream has %d examples, want 64", len(idx))
 	}
 	h, _ := clitest.ReadStream(t, r.Stdout)
-	if h.Metadata[score.MetaAttack] != "fgsm" {
-		t.Errorf("metadata %s = %q, want fgsm", score.MetaAttack, h.Metadata[score.MetaAttack])
+	if h.Metadata[stream.MetaAttack] != "fgsm" {
+		t.Errorf("metadata %s = %q, want fgsm", stream.MetaAttack, h.Metadata[stream.MetaAttack])
 	}
 }
 

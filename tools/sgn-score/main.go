@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,8 +22,16 @@ const synopsis = `sgn-score [-model FILE] [-json | -md] [-plot FILE.png] [STREAM
 Reads example streams (the files named, else stdin). Attack streams are
 scored from the predictions they carry; with -model every stream's images
 are run through the model instead. Several attack streams over the same
-examples are merged per example (worst case, over all attacks and per eps);
-shards are concatenated.
+examples are merged per example: robust accuracy is the worst case over the
+attacks of one threat model and eps, never across them, reported with its
+95% Wilson interval; shards are concatenated. A suite's stream (sgn-attack
+-suite) counts as one attack, shown member by member.
+
+-json adds what a comparison needs: dataset, split, n, and per threat model
+and eps (as a number) the clean and robust accuracy with their intervals
+and the attacks run; the checkpoint's SHA-256 and training recipe (from the
+streams, or from -model). -md prints a RobustBench-style row per threat
+model and eps, then every attack.
 
 -plot draws PNG figures: when the attacks span several eps values, accuracy
 against eps in FILE.png (a line per attack and the worst case) and the
@@ -33,6 +43,7 @@ is not scored, only shown: example i is the one at its position i).`
 const examples = `  sgn-fetch -split test mnist | sgn-score -model model.sgn
   sgn-attack -pgd -data test.arrow < model.sgn | sgn-score -json
   sgn-score pgd.arrow cw.arrow square.arrow
+  sgn-score -md aa.0.arrow aa.1.arrow
   sgn-score -plot robust.png test.arrow pgd-0.1.arrow pgd-0.2.arrow pgd-0.3.arrow`
 
 func main() { cli.Main("sgn-score", run) }
@@ -52,13 +63,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Usagef("-json and -md exclude each other")
 	}
 	var cls *classifier.Classifier
+	var opts []score.Option
 	if *modelPath != "" {
 		var err error
 		if cls, err = classifier.LoadFile(*modelPath); err != nil {
 			return err
 		}
+		sum, err := fileSHA256(*modelPath)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, score.WithCheckpoint(sum))
 	}
-	var opts []score.Option
 	if *plotPath != "" {
 		opts = append(opts, score.WithImages())
 	}
@@ -106,4 +122,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return score.WriteMarkdown(stdout, res, *perClass)
 	}
 	return score.WriteTable(stdout, res, *perClass)
+}
+
+// fileSHA256 returns the hex SHA-256 of a file, as sha256sum prints it.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"sgn/format/stream"
 	"sgn/shared/cli/clitest"
-	"sgn/shared/score"
 )
 
 // The tests run the tool as a user would: this test binary stands in for
@@ -26,7 +25,8 @@ var tools = clitest.New(self, "sgn-fetch", "sgn-train", "sgn-attack")
 func TestMain(m *testing.M) { os.Exit(tools.Main(m, main)) }
 
 // fixture holds 64 MNIST test examples, an MLP trained on them, and attack
-// streams against it: FGSM in two shards, and PGD, made once for all tests.
+// streams against it: FGSM in two shards, PGD at eps 0.1 and 0.2, and the
+// standard suite at 0.1, made once for all tests.
 var fixture = tools.NewFixture(func(mnist, dir string) [][]string {
 	data, model := filepath.Join(dir, "test.arrow"), filepath.Join(dir, "m.sgn")
 	return [][]string{
@@ -35,6 +35,8 @@ var fixture = tools.NewFixture(func(mnist, dir string) [][]string {
 		{"sgn-attack", "-fgsm", "-eps", "0.1", "-shard", "0/2", "-model", model, "-data", data, "-o", filepath.Join(dir, "fgsm0.arrow")},
 		{"sgn-attack", "-fgsm", "-eps", "0.1", "-shard", "1/2", "-model", model, "-data", data, "-o", filepath.Join(dir, "fgsm1.arrow")},
 		{"sgn-attack", "-pgd", "-steps", "2", "-eps", "0.1", "-model", model, "-data", data, "-o", filepath.Join(dir, "pgd.arrow")},
+		{"sgn-attack", "-pgd", "-steps", "2", "-eps", "0.2", "-model", model, "-data", data, "-o", filepath.Join(dir, "pgd-0.2.arrow")},
+		{"sgn-attack", "-suite", "standard", "-eps", "1/10", "-steps", "2", "-targets", "2", "-queries", "10", "-model", model, "-data", data, "-o", filepath.Join(dir, "aa.arrow")},
 	}
 })
 
@@ -77,8 +79,8 @@ func robust(t *testing.T, path string) map[int64]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := b.Column(score.ColIndex)
-	adv, _ := b.Column(score.ColAdvPred)
+	idx, _ := b.Column(stream.ColIndex)
+	adv, _ := b.Column(stream.ColAdvPred)
 	out := map[int64]bool{}
 	for i := range b.Len() {
 		out[idx.Int64[i]] = adv.Int64[i] == b.Labels[i]
@@ -120,6 +122,46 @@ func TestAttackStreams(t *testing.T) {
 	// The same shard twice is refused: its examples would count twice.
 	r := tools.Run(t, self, nil, fgsm0, fgsm0)
 	clitest.AssertOneLineError(t, r, 1, "fgsm", "appears in two shards")
+}
+
+// Streams at two budgets give a worst case per eps, none across them; the
+// suite counts at its eps with its members among the attacks.
+func TestPerThreatModel(t *testing.T) {
+	dir := fixture.Dir(t)
+	pgd1, pgd2, aa := filepath.Join(dir, "pgd.arrow"), filepath.Join(dir, "pgd-0.2.arrow"), filepath.Join(dir, "aa.arrow")
+	ok1, ok2, okAA := robust(t, pgd1), robust(t, pgd2), robust(t, aa)
+	var n1, n2 int
+	for i := range int64(64) {
+		n1 += b2i(ok1[i] && okAA[i])
+		n2 += b2i(ok2[i])
+	}
+	rep := scoreJSON(t, nil, pgd1, pgd2, aa)
+	if rep.Accuracy != 0 || len(rep.Evaluations) != 2 {
+		t.Fatalf("report %+v, want no overall accuracy and two evaluations", rep)
+	}
+	e1, e2 := rep.Evaluations[0], rep.Evaluations[1]
+	if e1.Eps != 0.1 || e1.Robust != float64(n1)/64 || e2.Eps != 0.2 || e2.Robust != float64(n2)/64 {
+		t.Errorf("evaluations %+v, want %d/64 at 0.1 and %d/64 at 0.2", rep.Evaluations, n1, n2)
+	}
+	if want := []string{"apgd-ce", "apgd-t", "fab-t", "square"}; !slices.Equal(e1.Attacks[1:], want) || !strings.HasPrefix(e1.Attacks[0], "pgd") {
+		t.Errorf("attacks at 0.1: %v, want pgd and the suite's %v", e1.Attacks, want)
+	}
+	if lo, hi := e1.RobustCI95[0], e1.RobustCI95[1]; !(lo <= e1.Robust && e1.Robust <= hi && hi-lo < 0.5) {
+		t.Errorf("interval [%g, %g] around %g", lo, hi, e1.Robust)
+	}
+	text := string(tools.MustRun(t, self, nil, pgd1, pgd2).Stdout)
+	for _, want := range []string{"robust accuracy at linf eps=0.1 (worst case)", "robust accuracy at linf eps=0.2 (worst case)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text report lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "robust accuracy (worst case)") {
+		t.Errorf("text report gives a worst case across budgets:\n%s", text)
+	}
+	md := string(tools.MustRun(t, self, nil, "-md", aa).Stdout)
+	if !strings.Contains(md, "| mnist (test) | L∞ | 0.1 |") || !strings.Contains(md, "apgd-ce, apgd-t, fab-t, square | 64 |") {
+		t.Errorf("-md printed\n%s\nwant the row of the suite", md)
+	}
 }
 
 func b2i(b bool) int {

@@ -131,7 +131,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.Float64Var(&cfg.Momentum, "momentum", 0.9, "SGD momentum")
 	fs.Float64Var(&cfg.WeightDecay, "wd", -1, "weight decay (default 0 for adam, 5e-4 for sgd)")
 	fs.StringVar(&cfg.Adv, "adv", "none", "adversarial training: none, fgsm (with random start), pgd, trades")
-	fs.Float64Var(&cfg.Eps, "eps", 0, "perturbation budget in pixel units (default 0.3 for 1-channel linf, 8/255 for colour)")
+	fs.Var((*cli.Number)(&cfg.Eps), "eps", "perturbation budget in pixel units, a number or a fraction such as 8/255 (default 0.3 for 1-channel linf, 8/255 for colour)")
 	fs.Float64Var(&cfg.Alpha, "alpha", 0, "attack step size (default 1.25*eps for fgsm, 2.5*eps/steps for pgd)")
 	fs.IntVar(&cfg.Steps, "steps", 0, "attack steps for pgd and trades (default 40 for 1-channel, 10 otherwise)")
 	fs.StringVar(&cfg.Norm, "norm", "linf", "perturbation norm: linf or l2")

@@ -197,6 +197,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-epochs", "x"}, "-epochs"},
 		{[]string{"-epochs", "0"}, "epochs 0"},
 		{[]string{"-adv", "free"}, `"free"`},
+		{[]string{"-adv", "fgsm", "-eps", "8/0"}, "-eps"},
 		{[]string{"-sg-phi", "l2"}, "need -sgn"},
 		{[]string{"extra.arrow"}, `unexpected argument "extra.arrow"`},
 	}

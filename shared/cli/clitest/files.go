@@ -2,6 +2,7 @@ package clitest
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -87,12 +88,38 @@ func WriteNaNPixel(t testing.TB, path string, h stream.Header, b *stream.Batch, 
 
 // ScoreReport is the part of sgn-score's -json report that the tests read.
 type ScoreReport struct {
-	N             int      `json:"n"`
-	Accuracy      float64  `json:"accuracy"`
-	CleanAccuracy *float64 `json:"clean_accuracy"`
+	N int `json:"n"`
+	// Accuracy is 0 when the report has none (attacks at several threat
+	// models or budgets).
+	Accuracy      float64         `json:"accuracy"`
+	CleanAccuracy *float64        `json:"clean_accuracy"`
+	Dataset       string          `json:"dataset"`
+	Split         string          `json:"split"`
+	Checkpoint    string          `json:"checkpoint_sha256"`
+	Recipe        json.RawMessage `json:"recipe"`
 	Attacks       []struct {
-		Attack   string  `json:"attack"`
-		N        int     `json:"n"`
-		Accuracy float64 `json:"accuracy"`
+		Attack   string            `json:"attack"`
+		Params   map[string]string `json:"params"`
+		N        int               `json:"n"`
+		Accuracy float64           `json:"accuracy"`
+		Members  []struct {
+			Name          string  `json:"name"`
+			Attacked      int     `json:"attacked"`
+			Broken        int     `json:"broken"`
+			AccuracyAfter float64 `json:"accuracy_after"`
+		} `json:"members"`
 	} `json:"attacks"`
+	Evaluations []struct {
+		ThreatModel   string     `json:"threat_model"`
+		Eps           float64    `json:"eps"`
+		N             int        `json:"n"`
+		CleanAccuracy *float64   `json:"clean_accuracy"`
+		Robust        float64    `json:"robust_accuracy"`
+		RobustCI95    [2]float64 `json:"robust_ci95"`
+		Attacks       []string   `json:"attacks"`
+	} `json:"evaluations"`
+	Checks []struct {
+		Name   string `json:"name"`
+		Passed bool   `json:"passed"`
+	} `json:"checks"`
 }
