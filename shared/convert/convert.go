@@ -174,7 +174,7 @@ func FromSafetensors(f *safetensors.File, arch string) (c *classifier.Classifier
 		if err := json.Unmarshal([]byte(raw), sc); err != nil {
 			return nil, "", fmt.Errorf("metadata %s: %w", safetensors.KeySGN, err)
 		}
-	} else if _, ok := f.Tensor("gates." + firstGate(f)); ok || hasPrefix(f, "backbone.") {
+	} else if hasPrefix(f, "gates.") || hasPrefix(f, "backbone.") {
 		return nil, "", fmt.Errorf("tensors under backbone. or gates. are an SGN's, but metadata %s, its configuration, is missing", safetensors.KeySGN)
 	}
 	if !haveModel {
@@ -208,16 +208,6 @@ func sgnSuffix(sc *sgn.Config) string {
 		return ""
 	}
 	return fmt.Sprintf(" as an SGN at %s", strings.Join(sc.Taps, ","))
-}
-
-// firstGate returns the tap of some gates.* tensor, or "".
-func firstGate(f *safetensors.File) string {
-	for _, t := range f.Tensors {
-		if tap, ok := strings.CutPrefix(t.Name, "gates."); ok {
-			return tap
-		}
-	}
-	return ""
 }
 
 func hasPrefix(f *safetensors.File, prefix string) bool {
