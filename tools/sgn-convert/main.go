@@ -27,7 +27,7 @@ whose metadata does not (a bare state_dict): the input shape and classes
 then come from the tensors, and the model gets no input normalisation.`
 
 const examples = `  sgn-convert -to safetensors model.sgn > model.safetensors
-  sgn-train -epochs 1 < train.arrow | sgn-convert -to safetensors -o model.safetensors
+  sgn-convert -to safetensors -o model.safetensors < model.sgn
   sgn-convert -to sgn torch.safetensors | sgn-attack -pgd -data test.arrow | sgn-score
   sgn-convert -to sgn -arch preact-resnet18 -o resnet.sgn state_dict.safetensors`
 
@@ -35,7 +35,7 @@ func main() { cli.Main("sgn-convert", run) }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sgn-convert", synopsis, examples, stderr)
-	to := fs.String("to", "", "output format: safetensors or sgn")
+	to := fs.String("to", "", "output `FORMAT`: safetensors or sgn")
 	arch := fs.String("arch", "", "architecture `A` of a safetensors file whose metadata does not name it")
 	outPath := fs.String("o", "", "output `FILE` (default stdout)")
 	if err := cli.Parse(fs, args); err != nil {
