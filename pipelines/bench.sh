@@ -36,7 +36,6 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 BENCHTIME=${BENCHTIME:-5x}
 COUNT=${COUNT:-3}
-PY=/usr/bin/python3 # Debian's: python3 on PATH may be a pyenv one without torch
 
 load() { echo "bench.sh: $1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2; }
 
@@ -80,14 +79,7 @@ fi
 
 [ "$compare" = 1 ] || exit 0
 
-# Without an optimised libblas.so.3, Debian's torch runs its linear layers
-# on the reference BLAS and is 2-5x slower than it can be: the peer gets
-# OpenBLAS, which is what any PyTorch user on this machine would have.
-if ! "$PY" -c 'import torch' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
-	echo "bench.sh: installing Debian's python3-torch and OpenBLAS" >&2
-	SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-	$SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-torch libopenblas0-pthread >&2
-fi
+. pipelines/need-torch.sh # sets PY, installs python3-torch and OpenBLAS if missing
 load "pytorch start"
 # The peer runs as fast as it can here: without this workplace's
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (meant for old OpenBLAS builds), and
