@@ -100,6 +100,10 @@ def compute(net, exp, meta, dtype):
     return {k: v.detach() for k, v in out.items()}
 
 
+def row(case, cells):
+    return f"| {case} | " + " | ".join(cell(*cells[c]) if c in cells else "–" for c in COLUMNS) + " |"
+
+
 def cell(ours, floor):
     return f"{ours:.1e}" if floor is None else f"{ours:.1e} ({floor:.1e})"
 
@@ -141,13 +145,13 @@ def check(directory, only=()):
             if ours > TOL[g]:
                 failed.append(f"{case} {g} ({worst[g]}): {ours:.2e} > {TOL[g]:.0e}")
         rows.append((case, cells))
+        # Each row as soon as it is known: a slow machine still shows some.
+        print(f"crosscheck: {row(case, cells)}", file=sys.stderr)
     if not rows:
         sys.exit(f"crosscheck: no *.expected.safetensors in {directory}")
     head = "| case | " + " | ".join(COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
-    for case, cells in rows:
-        lines.append(f"| {case} | " + " | ".join(
-            cell(*cells[c]) if c in cells else "–" for c in COLUMNS) + " |")
+    lines += [row(case, cells) for case, cells in rows]
     lines.append("| tolerance | " + " | ".join(f"{TOL[c]:.0e}" for c in COLUMNS) + " |")
     table = "\n".join(lines)
     print(f"PyTorch {torch.__version__}; max relative error max|a-b|/max|b| per tensor, "
