@@ -56,11 +56,7 @@ func New(cfg Config, rng *rand.Rand) (*Net, error) {
 	specs := architectures[cfg.Arch].params(cfg)
 	n := &Net{Config: cfg}
 	for _, s := range specs {
-		size := 1
-		for _, d := range s.shape {
-			size *= d
-		}
-		p := &Param{Name: s.name, Shape: s.shape, Data: make([]float32, size), Trainable: !s.buffer, Decay: s.decay}
+		p := &Param{Name: s.name, Shape: s.shape, Data: make([]float32, shapeSize(s.shape)), Trainable: !s.buffer, Decay: s.decay}
 		switch s.init {
 		case initUniform:
 			bound := 1 / math.Sqrt(float64(s.fanIn))

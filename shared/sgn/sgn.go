@@ -111,21 +111,9 @@ func Wrap(net *model.Net, cfg Config) error {
 	return nil
 }
 
-// tapChannels learns the channel count at each tap point by building the
-// backbone once on a single example.
+// tapChannels returns the channel count at each of taps.
 func tapChannels(net *model.Net, taps []string) (map[string]int, error) {
-	g := G.NewGraph()
-	b, err := net.Bind(g, tensor.Float32)
-	if err != nil {
-		return nil, err
-	}
-	s := net.Config.InShape
-	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(1, s[0], s[1], s[2]), G.WithName("x"))
-	channels := map[string]int{}
-	_, _, err = b.Forward(x, false, func(name string, h *G.Node) (*G.Node, error) {
-		channels[name] = h.Shape()[1]
-		return h, nil
-	})
+	channels, err := net.Config.TapChannels()
 	if err != nil {
 		return nil, err
 	}
