@@ -62,13 +62,18 @@ const (
 	maxNameLen = 4096
 	// maxRank bounds the number of dimensions of a tensor.
 	maxRank = 64
+	// maxConfigPeek bounds the configuration decompressed for
+	// WithSizeFromConfig; a configuration with a training record is a few
+	// kilobytes, one naming 100,000 classes about a megabyte.
+	maxConfigPeek = 16 << 20
 )
 
 // An Option configures Encode, Decode, WriteFile and ReadFile.
 type Option func(*options)
 
 type options struct {
-	maxSize int64
+	maxSize        int64
+	sizeFromConfig func(config json.RawMessage) (int64, error)
 }
 
 // WithMaxSize sets the largest uncompressed payload, in bytes, that will be
@@ -81,6 +86,18 @@ func WithMaxSize(n int64) Option {
 		}
 		o.maxSize = n
 	}
+}
+
+// WithSizeFromConfig makes Decode ask f, given the configuration at the
+// start of the payload, for the largest payload that configuration can
+// need, and refuse a checkpoint that declares more (ErrTooLarge), or whose
+// configuration f refuses (with f's error), before decompressing the rest:
+// a checkpoint then costs what its own model needs, not what its header
+// claims. Only the configuration's first blocks are decompressed for f, and
+// f sees the configuration before the checksum has verified it, so f must
+// only bound sizes; Decode still verifies the whole payload afterwards.
+func WithSizeFromConfig(f func(config json.RawMessage) (int64, error)) Option {
+	return func(o *options) { o.sizeFromConfig = f }
 }
 
 func newOptions(opts []Option) options {

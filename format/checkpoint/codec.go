@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/bits"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -190,7 +192,24 @@ func decode(r io.Reader, o options, hint int64) (*Checkpoint, error) {
 	if crc32.Checksum(frame, castagnoli) != h.frameCRC {
 		return nil, fmt.Errorf("%w: compressed data checksum mismatch", ErrCorrupt)
 	}
+	if err := checkFrame(frame, h.payloadLen); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if o.sizeFromConfig != nil {
+		config, err := peekConfig(frame, h.payloadLen)
+		if err != nil {
+			return nil, err
+		}
+		limit, err := o.sizeFromConfig(config)
+		if err != nil {
+			return nil, err
+		}
+		if h.payloadLen > uint64(max(limit, 0)) {
+			return nil, fmt.Errorf("%w: payload of %d bytes is more than its configuration can need (%d bytes)", ErrTooLarge, h.payloadLen, limit)
+		}
+	}
 
+	// The payload is verified whole before any of it is parsed.
 	payload, err := decompress(frame, h.payloadLen)
 	if err != nil {
 		return nil, err
@@ -209,12 +228,9 @@ func maxFrameLen(n uint64) uint64 {
 	return n + 3*(n/blocks+1) + 22
 }
 
-// decompress checks the frame's structure and then decodes it to exactly
+// decompress decodes a frame that checkFrame accepted to exactly
 // payloadLen bytes.
 func decompress(frame []byte, payloadLen uint64) ([]byte, error) {
-	if err := checkFrame(frame, payloadLen); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
 	dec, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(1),
 		// The decoder wants room for a whole minimum window even when the
@@ -238,6 +254,65 @@ func decompress(frame []byte, payloadLen uint64) ([]byte, error) {
 }
 
 const maxBlockSize = 128 << 10
+
+// peekConfig returns the configuration at the start of the payload of a
+// frame that checkFrame accepted, decompressing only as many blocks as it
+// takes: a frame that declares gigabytes costs what its configuration
+// does. The configuration is not yet verified by the payload checksum.
+func peekConfig(frame []byte, payloadLen uint64) (json.RawMessage, error) {
+	prefix, err := decodePrefix(frame, min(8, payloadLen))
+	if err != nil {
+		return nil, err
+	}
+	if len(prefix) < 8 {
+		return nil, fmt.Errorf("%w: config length of 8 bytes runs past the end of the %d-byte payload", ErrCorrupt, payloadLen)
+	}
+	n := binary.LittleEndian.Uint64(prefix)
+	switch {
+	case n > payloadLen-8:
+		return nil, fmt.Errorf("%w: config of %d bytes runs past the end of the %d-byte payload", ErrCorrupt, n, payloadLen)
+	case n > maxConfigPeek:
+		return nil, fmt.Errorf("%w: config of %d bytes exceeds %d bytes", ErrTooLarge, n, maxConfigPeek)
+	}
+	if prefix, err = decodePrefix(frame, 8+n); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(prefix[8 : 8+n]), nil
+}
+
+// decodePrefix returns the first n bytes of the payload of a frame that
+// checkFrame accepted. The frame declares its whole content as its window,
+// which a streaming decoder would allocate at once; so the frame is decoded
+// as one whose window is only what the prefix needs (a match can reach no
+// further back than what has been decoded), and decoding stops after n
+// bytes.
+func decodePrefix(frame []byte, n uint64) ([]byte, error) {
+	var h zstd.Header
+	blocks, err := h.DecodeAndStrip(frame)
+	if err != nil {
+		return nil, fmt.Errorf("%w: zstd frame header: %v", ErrCorrupt, err)
+	}
+	windowLog := max(bits.Len64(n+2*maxBlockSize), 17) // at least a block
+	window := uint64(1) << windowLog
+	fhd := byte(0) // no single segment, content size, dictionary
+	if h.HasCheckSum {
+		fhd |= 0x04
+	}
+	head := []byte{0x28, 0xb5, 0x2f, 0xfd, fhd, byte(windowLog-10) << 3}
+	dec, err := zstd.NewReader(io.MultiReader(bytes.NewReader(head), bytes.NewReader(blocks)),
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxWindow(window),
+		zstd.WithDecoderMaxMemory(window+4*maxBlockSize))
+	if err != nil {
+		return nil, fmt.Errorf("create zstd decoder: %w", err)
+	}
+	defer dec.Close()
+	out := make([]byte, n)
+	if _, err := io.ReadFull(dec, out); err != nil {
+		return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+	}
+	return out, nil
+}
 
 // checkFrame walks the block headers of frame and refuses anything but a
 // single standard zstd frame declaring payloadLen bytes and ending exactly at
