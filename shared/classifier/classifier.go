@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"slices"
 
 	"sgn/format/checkpoint"
 	"sgn/shared/engine"
 	"sgn/shared/model"
+	"sgn/shared/optim"
 	"sgn/shared/sgn"
 )
 
@@ -103,7 +103,7 @@ func (c *Classifier) Encode(w io.Writer) error {
 
 // LoadFile reads a classifier from a checkpoint file.
 func LoadFile(path string) (*Classifier, error) {
-	ck, err := checkpoint.ReadFile(path)
+	ck, err := checkpoint.ReadFile(path, checkpoint.WithSizeFromConfig(maxPayload))
 	if err != nil {
 		return nil, err
 	}
@@ -116,38 +116,77 @@ func LoadFile(path string) (*Classifier, error) {
 
 // Load reads a classifier from a checkpoint stream (e.g. stdin).
 func Load(r io.Reader) (*Classifier, error) {
-	ck, err := checkpoint.Decode(r)
+	ck, err := checkpoint.Decode(r, checkpoint.WithSizeFromConfig(maxPayload))
 	if err != nil {
 		return nil, err
 	}
 	return FromCheckpoint(ck)
 }
 
-// FromCheckpoint rebuilds a classifier, checking that the checkpoint holds
-// exactly the parameters its architecture needs, with the right shapes and
-// finite values.
-func FromCheckpoint(ck *checkpoint.Checkpoint) (*Classifier, error) {
-	var cfg savedConfig
-	if err := json.Unmarshal(ck.Config, &cfg); err != nil {
-		return nil, fmt.Errorf("checkpoint configuration: %w", err)
-	}
-	if cfg.Format != FormatName {
-		return nil, fmt.Errorf("checkpoint configuration format %q, want %q", cfg.Format, FormatName)
-	}
-	// A fresh network of the same configuration says which tensors must be
-	// there; its random values are then overwritten.
-	net, err := model.New(cfg.Model, zeroRand())
+// sectionSlack is room in a checkpoint for the sections besides the
+// optimizer's state: the RNG state (a few dozen bytes) and their names.
+const sectionSlack = 64 << 10
+
+// maxPayload is the largest checkpoint payload a configuration can need:
+// itself, the tensors of its network and the optimizer's state for them.
+// Load and LoadFile refuse a checkpoint that declares more before reading
+// it, so a small file claiming gigabytes costs what its model would.
+func maxPayload(config json.RawMessage) (int64, error) {
+	_, net, err := layout(config)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint model: %w", err)
+		return 0, err
 	}
-	if cfg.SGN != nil {
-		if err := sgn.Wrap(net, *cfg.SGN); err != nil {
-			return nil, fmt.Errorf("checkpoint: %w", err)
+	size := 8 + len(config) + 4 + 4 + sectionSlack
+	var trainable []int
+	for _, p := range net.Params {
+		n := 1
+		for _, d := range p.Shape {
+			n *= d
+		}
+		size += 4 + len(p.Name) + 4 + 8*len(p.Shape) + 8 + 4*n
+		if p.Trainable {
+			trainable = append(trainable, n)
 		}
 	}
-	want := make([]string, 0, len(net.Params))
+	return int64(size + optim.MaxStateSize(trainable)), nil
+}
+
+// layout reads a checkpoint's configuration and returns the network it
+// describes, every parameter named and shaped but without data: what the
+// checkpoint must hold, known before anything is allocated for it.
+func layout(config json.RawMessage) (savedConfig, *model.Net, error) {
+	var cfg savedConfig
+	if err := json.Unmarshal(config, &cfg); err != nil {
+		return cfg, nil, fmt.Errorf("checkpoint configuration: %w", err)
+	}
+	if cfg.Format != FormatName {
+		return cfg, nil, fmt.Errorf("checkpoint configuration format %q, want %q", cfg.Format, FormatName)
+	}
+	params, err := cfg.Model.Params()
+	if err != nil {
+		return cfg, nil, fmt.Errorf("checkpoint model: %w", err)
+	}
+	net := &model.Net{Config: cfg.Model, Params: params}
+	if cfg.SGN != nil {
+		if err := sgn.Wrap(net, *cfg.SGN); err != nil {
+			return cfg, nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	return cfg, net, nil
+}
+
+// FromCheckpoint rebuilds a classifier, checking that the checkpoint holds
+// exactly the parameters its architecture needs, with the right shapes and
+// finite values. The network is made of the checkpoint's own tensors, and
+// only once they are known to fit its configuration.
+func FromCheckpoint(ck *checkpoint.Checkpoint) (*Classifier, error) {
+	cfg, net, err := layout(ck.Config)
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[string]bool, len(net.Params))
 	for _, p := range net.Params {
-		want = append(want, p.Name)
+		want[p.Name] = true
 		t, ok := ck.Tensor(p.Name)
 		if !ok {
 			return nil, fmt.Errorf("checkpoint lacks parameter %s of %s", p.Name, cfg.Model.Arch)
@@ -163,15 +202,12 @@ func FromCheckpoint(ck *checkpoint.Checkpoint) (*Classifier, error) {
 		p.Data = t.Data
 	}
 	for _, t := range ck.Tensors {
-		if !slices.Contains(want, t.Name) {
+		if !want[t.Name] {
 			return nil, fmt.Errorf("checkpoint has unexpected tensor %s for %s", t.Name, cfg.Model.Arch)
 		}
 	}
 	return &Classifier{Net: net, SGN: cfg.SGN, Train: cfg.Train, Sections: ck.Sections}, nil
 }
-
-// zeroRand is the source for the throwaway initialisation in FromCheckpoint.
-func zeroRand() *rand.Rand { return rand.New(rand.NewPCG(0, 0)) }
 
 // DefaultEps is the budget attacks use when none is given: the one the
 // model was trained with, else the literature's for the data (0.3 L-inf

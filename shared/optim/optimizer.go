@@ -111,6 +111,17 @@ func stateMagic(kind string) string {
 	panic("optim: unknown optimizer kind " + kind)
 }
 
+// MaxStateSize is the largest state MarshalBinary writes, for any
+// optimizer, for parameters of the given sizes: Adam's two moments per
+// value. A checkpoint's reader uses it to bound what it may hold.
+func MaxStateSize(sizes []int) int {
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	return 4 + 8 + 4 + 8*len(sizes) + 4 + 2*4*total
+}
+
 // The marshalled state is: magic (4 bytes), step count (uint64), number of
 // parameters (uint32), each parameter's size (uint64), number of buffers per
 // parameter (uint32), then each buffer of each parameter as little-endian
