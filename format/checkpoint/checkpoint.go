@@ -68,7 +68,7 @@ const (
 	maxConfigPeek = 16 << 20
 )
 
-// An Option configures Encode, Decode, WriteFile and ReadFile.
+// An Option configures Encode, Decode and ReadFile.
 type Option func(*options)
 
 type options struct {

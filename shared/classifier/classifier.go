@@ -15,6 +15,7 @@ import (
 	"sgn/shared/engine"
 	"sgn/shared/model"
 	"sgn/shared/optim"
+	"sgn/shared/outfile"
 	"sgn/shared/sgn"
 )
 
@@ -83,13 +84,24 @@ func (c *Classifier) Checkpoint() (*checkpoint.Checkpoint, error) {
 	return ck, nil
 }
 
-// Save writes the classifier to path atomically.
+// Save writes the classifier to path as package outfile does: atomically
+// where path is a regular file, never replacing a device, a FIFO or a
+// symbolic link.
 func (c *Classifier) Save(path string) error {
+	t, err := outfile.Inspect(path)
+	if err != nil {
+		return err
+	}
+	return c.SaveTo(t)
+}
+
+// SaveTo writes the classifier to an output inspected beforehand.
+func (c *Classifier) SaveTo(t *outfile.Target) error {
 	ck, err := c.Checkpoint()
 	if err != nil {
 		return err
 	}
-	return checkpoint.WriteFile(path, ck)
+	return t.Write(func(w io.Writer) error { return checkpoint.Encode(w, ck) })
 }
 
 // Encode writes the classifier as a checkpoint to w.

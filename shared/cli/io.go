@@ -1,10 +1,10 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"sgn/shared/outfile"
 )
 
 // OpenInputs opens a tool's checkpoint and example inputs: each from its
@@ -41,11 +41,14 @@ func OpenInputs(modelPath, dataPath string, stdin io.Reader) (model, data io.Rea
 	return model, data, closeAll, nil
 }
 
-// CreateOutput returns where a tool writes its result: stdout, or a
-// temporary file beside path that commit(true) moves into place (after
-// fsync), so a failed run never leaves a half-made file at path nor
-// overwrites a good one. commit(false) removes the temporary file; calling
-// it after a successful commit does nothing.
+// CreateOutput returns where a tool writes its result: stdout, or the
+// file at path as package outfile writes it (a regular file through a
+// temporary file beside it that commit(true) moves into place, a device or
+// FIFO directly, a symbolic link's target), so a failed run never leaves a
+// half-made file at path nor overwrites a good one, and never replaces what
+// is not a regular file. The path is checked at once, before the tool does
+// any work. commit(false) drops the output; calling it after a successful
+// commit does nothing.
 func CreateOutput(path string, stdout io.Writer) (w io.Writer, commit func(ok bool) error, err error) {
 	if path == "" {
 		if IsTerminal(stdout) {
@@ -53,42 +56,19 @@ func CreateOutput(path string, stdout io.Writer) (w io.Writer, commit func(ok bo
 		}
 		return stdout, func(bool) error { return nil }, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	t, err := outfile.Inspect(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, nil, err
 	}
-	// CreateTemp makes the file private; the result should have the
-	// permissions of any new file.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, nil, fmt.Errorf("create %s: %w", path, err)
+	f, err := t.Create()
+	if err != nil {
+		return nil, nil, err
 	}
-	done := false
-	commit = func(ok bool) error {
-		if done {
-			return nil
-		}
-		done = true
+	return f, func(ok bool) error {
 		if !ok {
-			f.Close()
-			os.Remove(f.Name())
+			f.Abort()
 			return nil
 		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := f.Close(); err != nil {
-			os.Remove(f.Name())
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := os.Rename(f.Name(), path); err != nil {
-			os.Remove(f.Name())
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	return f, commit, nil
+		return f.Commit()
+	}, nil
 }
