@@ -321,6 +321,18 @@ func headerFromSchema(s *arrow.Schema) (Header, layout, error) {
 	return h, lay, nil
 }
 
+// bodyLimit is the most bytes a record batch of rows rows can need: its
+// values, validity bitmaps, each buffer's padding and compression header,
+// and zstd's overhead on incompressible data (a few bytes per 128 KiB).
+func (lay layout) bodyLimit(rows int64) int64 {
+	var values int64
+	for _, c := range lay.cols {
+		values += int64(c.width * max(c.listSize, 1))
+	}
+	buffers := int64(3 * len(lay.cols))
+	return rows*values + (rows/8+1)*buffers + rows*values/1024 + 128*buffers + 4096
+}
+
 func elemWidth(e ElemType) int {
 	if e == Float32 {
 		return 4

@@ -43,6 +43,7 @@ const (
 type messageReader struct {
 	r        io.Reader
 	maxBody  int64
+	maxRows  int64 // 0: no limit
 	refCount atomic.Int64
 	msg      *ipc.Message
 	lay      *layout // set once the schema is accepted
@@ -197,6 +198,9 @@ func (m *messageReader) checkMessage(info ipcMessage) error {
 	}
 	if info.bodyLen < 0 {
 		return fmt.Errorf("negative body length %d", info.bodyLen)
+	}
+	if m.maxRows > 0 && m.lay != nil && info.headerType == fbHeaderRecordBatch && info.rows > m.maxRows {
+		return fmt.Errorf("%d rows, more than the %d this reader takes in one record batch", info.rows, m.maxRows)
 	}
 	if info.bodyLen > m.maxBody {
 		return fmt.Errorf("declared body of %d bytes exceeds the limit of %d bytes per record batch", info.bodyLen, m.maxBody)

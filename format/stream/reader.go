@@ -17,6 +17,7 @@ const DefaultMaxBatchBytes = 1 << 30
 
 type readerConfig struct {
 	maxBatch int64
+	maxRows  int64
 	mem      memory.Allocator
 }
 
@@ -32,6 +33,22 @@ func WithMaxBatchBytes(n int64) ReaderOption {
 			return fmt.Errorf("max batch bytes %d is not positive", n)
 		}
 		c.maxBatch = n
+		return nil
+	}
+}
+
+// WithMaxRows makes the reader refuse a record batch of more than n rows,
+// and lowers the limit on a batch's bytes to what n rows of the stream's
+// schema can take (with room for padding, validity bitmaps and compression
+// headers): a consumer that works on a few hundred examples at a time need
+// not hold a gigabyte record batch for them, nor its float32 expansion.
+// Every sgn tool writes record batches of DefaultBatchRows rows.
+func WithMaxRows(n int) ReaderOption {
+	return func(c *readerConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("max rows %d is not positive", n)
+		}
+		c.maxRows = int64(n)
 		return nil
 	}
 }
@@ -82,6 +99,10 @@ func NewReader(r io.Reader, opts ...ReaderOption) (*Reader, error) {
 		return nil, err
 	}
 	mr.lay = &lay
+	if cfg.maxRows > 0 {
+		mr.maxRows = cfg.maxRows
+		mr.maxBody = min(mr.maxBody, lay.bodyLimit(cfg.maxRows))
+	}
 	return &Reader{mr: mr, ipc: ir, header: h, lay: lay}, nil
 }
 
