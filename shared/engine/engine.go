@@ -76,6 +76,7 @@ type config struct {
 	dtype   tensor.Dtype
 	forward ForwardFunc
 	train   bool
+	memory  int64 // bytes a program may need; <= 0: unknown
 }
 
 // Option configures a program.
@@ -87,6 +88,11 @@ func WithFloat64() Option { return func(c *config) { c.dtype = tensor.Float64 } 
 // WithForward replaces the plain forward pass, e.g. by an SGN's.
 func WithForward(f ForwardFunc) Option { return func(c *config) { c.forward = f } }
 
+// WithMemory sets the memory a program's forward pass may fill (default:
+// the machine's, or its cgroup's limit); a program that cannot fit is
+// refused when it is built.
+func WithMemory(bytes int64) Option { return func(c *config) { c.memory = bytes } }
+
 // WithTrainMode runs batch norm on batch statistics (as during training)
 // instead of running averages.
 func WithTrainMode() Option { return func(c *config) { c.train = true } }
@@ -95,9 +101,12 @@ func newProgram(net *model.Net, batch int, opts []Option) (*Program, *config, er
 	if batch <= 0 {
 		return nil, nil, fmt.Errorf("batch size %d", batch)
 	}
-	c := &config{dtype: tensor.Float32, forward: PlainForward}
+	c := &config{dtype: tensor.Float32, forward: PlainForward, memory: machineMemory()}
 	for _, o := range opts {
 		o(c)
+	}
+	if err := fits(net, batch, c.memory); err != nil {
+		return nil, nil, err
 	}
 	p := &Program{Net: net, Batch: batch, graph: G.NewGraph(), inputs: map[string]*G.Node{}, outs: map[string]*G.Node{}, dtype: c.dtype, buf: map[string][]float32{}, reads: map[*G.Node]*G.Value{}}
 	return p, c, nil

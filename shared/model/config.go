@@ -104,12 +104,34 @@ func (c Config) Params() ([]*Param, error) {
 }
 
 // TapChannels returns the number of channels (features, after a dense
-// layer) of the activation at each tap point. It builds the network's
-// graph on one example without any values, so it allocates nothing for
-// the parameters or the activations.
+// layer) of the activation at each tap point. Like Activations it builds
+// the network's graph on one example without any values, so it allocates
+// nothing for the parameters or the activations.
 func (c Config) TapChannels() (map[string]int, error) {
-	if err := c.Validate(); err != nil {
+	channels := map[string]int{}
+	_, err := c.dryRun(func(name string, h *G.Node) (*G.Node, error) {
+		channels[name] = h.Shape()[1]
+		return h, nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	return channels, nil
+}
+
+// Activations returns the number of values one example's forward pass
+// computes (every layer's output, in evaluation mode): what a training
+// step keeps for its backward pass, per example.
+func (c Config) Activations() (int64, error) {
+	return c.dryRun(nil)
+}
+
+// dryRun builds the network's forward pass on one example with valueless
+// nodes, calling tap at each tap point, and returns the values the pass
+// computes besides its inputs and parameters.
+func (c Config) dryRun(tap Tap) (int64, error) {
+	if err := c.Validate(); err != nil {
+		return 0, err
 	}
 	g := G.NewGraph()
 	b := &Bound{Net: &Net{Config: c}, Graph: g, Dtype: tensor.Float32, nodes: map[string]*G.Node{}}
@@ -120,15 +142,15 @@ func (c Config) TapChannels() (map[string]int, error) {
 	b.norm[0] = G.NewTensor(g, tensor.Float32, 4, G.WithShape(ch, ch, 1, 1), G.WithName("normalize.w"))
 	b.norm[1] = G.NewTensor(g, tensor.Float32, 1, G.WithShape(ch), G.WithName("normalize.b"))
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(1, c.InShape[0], c.InShape[1], c.InShape[2]), G.WithName("x"))
-	channels := map[string]int{}
-	_, _, err := b.Forward(x, false, func(name string, h *G.Node) (*G.Node, error) {
-		channels[name] = h.Shape()[1]
-		return h, nil
-	})
-	if err != nil {
-		return nil, err
+	inputs := len(g.AllNodes())
+	if _, _, err := b.Forward(x, false, tap); err != nil {
+		return 0, err
 	}
-	return channels, nil
+	var n int64
+	for _, node := range g.AllNodes()[inputs:] {
+		n += int64(node.Shape().TotalSize())
+	}
+	return n, nil
 }
 
 func shapeSize(shape []int) int {
