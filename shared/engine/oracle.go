@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"sgn/shared/attack"
 	"sgn/shared/model"
@@ -64,6 +65,19 @@ func (o *Oracle) InputSize() int {
 	s := o.net.Config.InShape
 	return s[0] * s[1] * s[2]
 }
+
+// Fits returns an error if the oracle's programs cannot fit in memory at
+// its batch (see WithMemory); a tool asks before it reads any example.
+func (o *Oracle) Fits() error {
+	c := &config{memory: machineMemory()}
+	for _, opt := range o.opts {
+		opt(c)
+	}
+	return fits(o.net, o.batch, c.memory)
+}
+
+// InputShape returns the shape of one example, C,H,W.
+func (o *Oracle) InputShape() []int { return slices.Clone(o.net.Config.InShape) }
 
 // Close releases the compiled programs.
 func (o *Oracle) Close() error {

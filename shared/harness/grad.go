@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sgn/shared/attack"
 	"sgn/shared/classifier"
 	"sgn/shared/engine"
+	"sgn/shared/examples"
 )
 
 // GradConfig is one sgn-grad run.
@@ -40,19 +42,19 @@ type GradSummary struct {
 // respect to the input (as the image column), the loss, the label used, the
 // prediction and the gradient's norms; for an SGN, the L2 norm of each
 // self-gradient per example and the gate values in the metadata.
-func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
+//
+// It stops, with ctx's cause, once ctx is done.
+func Gradients(ctx context.Context, cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 	var sum GradSummary
-	sr, err := stream.NewReader(r)
+	net := cfg.Model.Net
+	k := net.Config.Classes
+	sr, err := examples.NewReader(sourceName(cfg.Source), r, examples.Model{Shape: net.Config.InShape, Classes: k}, cfg.Batch)
 	if err != nil {
-		return sum, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
+		return sum, err
 	}
 	defer sr.Close()
 	h := sr.Header()
-	net := cfg.Model.Net
-	d, k := h.ExampleSize(), net.Config.Classes
-	if s := net.Config.InShape; !slices.Equal(h.Shape, s) {
-		return sum, fmt.Errorf("%s: examples have shape %v, the model takes %v", sourceName(cfg.Source), h.Shape, s)
-	}
+	d := h.ExampleSize()
 	prog, err := engine.NewInputGrad(net, cfg.Batch, cfg.Loss, engine.WithForward(cfg.Model.Forward()))
 	if err != nil {
 		return sum, err
@@ -94,27 +96,20 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 	}
 	x := make([]float32, cfg.Batch*d)
 	labels := make([]int64, cfg.Batch)
-	var images []float32
 	for sr.Next() {
-		b := sr.Batch()
-		images = h.Float32Images(b, images)
+		b, images := sr.Batch(), sr.Images()
 		for lo := 0; lo < b.Len(); lo += cfg.Batch {
+			if ctx.Err() != nil {
+				return sum, context.Cause(ctx)
+			}
 			hi := min(lo+cfg.Batch, b.Len())
 			m := hi - lo
 			clear(x)
 			copy(x, images[lo*d:hi*d])
-			for j, v := range x[:m*d] {
-				if !(v >= 0 && v <= 1) {
-					return sum, fmt.Errorf("%s: example %d has pixel %v outside [0,1]", sourceName(cfg.Source), sum.N+j/d, v)
-				}
-			}
 			for i := range labels {
 				labels[i] = -1
 				if i < m {
 					labels[i] = b.Labels[lo+i]
-					if labels[i] < 0 || labels[i] >= int64(k) {
-						return sum, fmt.Errorf("%s: example %d has label %d, outside the model's %d classes", sourceName(cfg.Source), sum.N+i, labels[i], k)
-					}
 				}
 			}
 			if cfg.Self {
@@ -197,10 +192,10 @@ func Gradients(cfg GradConfig, r io.Reader, w io.Writer) (GradSummary, error) {
 		}
 	}
 	if err := sr.Err(); err != nil {
-		return sum, fmt.Errorf("%s: %w", sourceName(cfg.Source), err)
+		return sum, err
 	}
 	if sw == nil {
-		return sum, fmt.Errorf("the stream holds no examples")
+		return sum, fmt.Errorf("%s: the stream holds no examples", sourceName(cfg.Source))
 	}
 	if sum.N > 0 {
 		sum.MeanL2 /= float64(sum.N)

@@ -6,6 +6,7 @@
 package harness
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"sgn/format/stream"
 	"sgn/shared/attack"
+	"sgn/shared/examples"
 	"sgn/shared/rng"
 )
 
@@ -38,12 +40,13 @@ type Config struct {
 	// Craft is the oracle the attack differentiates; Target the model whose
 	// predictions are reported (the same for white-box attacks, another one
 	// for transfer).
-	Craft, Target attack.Oracle
-	Eps           float64
-	Norm          attack.Norm
-	Batch         int
-	Shard         Shard
-	Seed          uint64
+	Craft  attack.Oracle
+	Target Target
+	Eps    float64
+	Norm   attack.Norm
+	Batch  int
+	Shard  Shard
+	Seed   uint64
 	// Params are further attack parameters recorded with the attack's own
 	// (e.g. how an SGN's self-gradient path was differentiated); streams
 	// whose parameters differ are different attacks to sgn-score.
@@ -99,6 +102,16 @@ func CountShard(path string, shard Shard) (int, error) {
 	}
 	// The positions i < n with i % Count == Index.
 	return max(n-shard.Index+shard.Count-1, 0) / shard.Count, nil
+}
+
+// Target is the model whose predictions a run reports: an oracle that
+// also says its input shape, which every example must have exactly (the
+// number of values is not enough: [784] is not [1,28,28]), and whether it
+// fits in memory at its batch, asked before any example is read.
+type Target interface {
+	attack.Oracle
+	InputShape() []int
+	Fits() error
 }
 
 // sourceName is how messages name a stream of examples.
@@ -180,60 +193,106 @@ func (o *output) write(x, xadv []float32, labels, index, clean, adv []int64, ext
 	}, extra...)})
 }
 
-// examples reads the examples of a shard from r: it calls begin with the
+// readShard reads the examples of a shard from r, checked for target by
+// package examples as every tool checks them: it calls begin with the
 // stream's header, then each with every example of the shard (its pixels
-// in [0,1], label and position; the pixel slice is reused), after checking
-// them against the model's input size d and K classes.
-func examples(r io.Reader, source string, shard Shard, d, k int, begin func(stream.Header) error, each func(x []float32, label, index int64) error) error {
-	sr, err := stream.NewReader(r)
+// in [0,1], label and position; the pixel slice is reused). It stops, with
+// ctx's cause, once ctx is done, and refuses a stream without examples.
+func readShard(ctx context.Context, r io.Reader, source string, shard Shard, batch int, target Target, begin func(stream.Header) error, each func(x []float32, label, index int64) error) error {
+	sr, err := examples.NewReader(sourceName(source), r, examples.Model{Shape: target.InputShape(), Classes: target.Classes()}, batch)
 	if err != nil {
-		return fmt.Errorf("%s: %w", sourceName(source), err)
+		return err
 	}
 	defer sr.Close()
-	h := sr.Header()
-	if h.ExampleSize() != d {
-		return fmt.Errorf("%s: examples have shape %v (%d values), the model takes %d", sourceName(source), h.Shape, h.ExampleSize(), d)
-	}
-	if err := begin(h); err != nil {
+	if err := begin(sr.Header()); err != nil {
 		return err
 	}
 	if shard.Count == 0 {
 		shard = Shard{0, 1}
 	}
-	var pos int64
-	var images []float32
+	d := target.InputSize()
 	for sr.Next() {
-		b := sr.Batch()
-		images = h.Float32Images(b, images)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		b, images, pos := sr.Batch(), sr.Images(), sr.First()
 		for i := 0; i < b.Len(); i++ {
 			p := pos + int64(i)
 			if int(p%int64(shard.Count)) != shard.Index {
 				continue
 			}
-			if b.Labels[i] < 0 || b.Labels[i] >= int64(k) {
-				return fmt.Errorf("%s: example %d has label %d, outside the model's %d classes", sourceName(source), p, b.Labels[i], k)
-			}
-			ex := images[i*d : (i+1)*d]
-			for _, v := range ex {
-				if math.IsNaN(float64(v)) || v < 0 || v > 1 {
-					return fmt.Errorf("%s: example %d has pixel %v outside [0,1]", sourceName(source), p, v)
-				}
-			}
-			if err := each(ex, b.Labels[i], p); err != nil {
+			if err := each(images[i*d:(i+1)*d], b.Labels[i], p); err != nil {
 				return err
 			}
 		}
-		pos += int64(b.Len())
 	}
 	if err := sr.Err(); err != nil {
-		return fmt.Errorf("%s: %w", sourceName(source), err)
+		return err
+	}
+	if sr.Len() == 0 {
+		return fmt.Errorf("%s: the stream holds no examples", sourceName(source))
 	}
 	return nil
 }
 
+// fits asks every oracle that can say so whether its programs fit in
+// memory, before any example is read.
+func fits(oracles ...attack.Oracle) error {
+	for _, o := range oracles {
+		if f, ok := o.(interface{ Fits() error }); ok {
+			if err := f.Fits(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stoppable makes an oracle fail with ctx's cause once ctx is done, so
+// that an attack stops at its next query rather than at the end of its
+// batch.
+type stoppable struct {
+	attack.Oracle
+	ctx context.Context
+}
+
+func (o stoppable) stopped() error {
+	if o.ctx.Err() != nil {
+		return context.Cause(o.ctx)
+	}
+	return nil
+}
+
+func (o stoppable) Logits(x []float32, n int, logits []float32) error {
+	if err := o.stopped(); err != nil {
+		return err
+	}
+	return o.Oracle.Logits(x, n, logits)
+}
+
+func (o stoppable) LossGrad(l attack.Loss, x []float32, labels []int64, n int, loss, grad, logits []float32) error {
+	if err := o.stopped(); err != nil {
+		return err
+	}
+	return o.Oracle.LossGrad(l, x, labels, n, loss, grad, logits)
+}
+
+func (o stoppable) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
+	if err := o.stopped(); err != nil {
+		return err
+	}
+	return o.Oracle.VJP(x, cot, n, grad, logits)
+}
+
 // Run attacks the examples of r and writes the attack stream to w, in
-// bounded memory: batch by batch.
-func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
+// bounded memory: batch by batch. It stops, with ctx's cause, once ctx is
+// done: between batches, and at the attack's next query of a model.
+func Run(ctx context.Context, cfg Config, r io.Reader, w io.Writer) (n int, err error) {
+	if err := fits(cfg.Target, cfg.Craft); err != nil {
+		return 0, err
+	}
+	target := cfg.Target
+	cfg.Craft = stoppable{cfg.Craft, ctx}
 	d, k := cfg.Target.InputSize(), cfg.Target.Classes()
 	if cfg.Shard.Count == 0 {
 		cfg.Shard = Shard{0, 1}
@@ -270,7 +329,7 @@ func Run(cfg Config, r io.Reader, w io.Writer) (n int, err error) {
 		out, err = newOutput(w, h, cfg.Attack.Name(), params, cfg.Eps, cfg.Shard, cfg.Metadata, cfg.Zstd, d, k)
 		return err
 	}
-	err = examples(r, cfg.Source, cfg.Shard, d, k, begin, func(ex []float32, label, p int64) error {
+	err = readShard(ctx, r, cfg.Source, cfg.Shard, cfg.Batch, target, begin, func(ex []float32, label, p int64) error {
 		x = append(x, ex...)
 		labels = append(labels, label)
 		index = append(index, p)

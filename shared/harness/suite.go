@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ type SuiteConfig struct {
 	// "suite" with this name among its parameters.
 	Name    string
 	Members []attack.Member
-	Target  attack.Oracle
+	Target  Target
 	Eps     float64
 	Norm    attack.Norm
 	// Batch is how many examples a member attacks per call.
@@ -49,7 +50,13 @@ type memberInfo struct {
 // (-1 for none). Unlike Run it holds the shard's examples in memory, so
 // that every member attacks full batches of the examples still unbroken;
 // -shard bounds that memory.
-func RunSuite(cfg SuiteConfig, r io.Reader, w io.Writer) (n int, err error) {
+//
+// It stops, with ctx's cause, once ctx is done: while it reads, and at a
+// member's next query of the model.
+func RunSuite(ctx context.Context, cfg SuiteConfig, r io.Reader, w io.Writer) (n int, err error) {
+	if err := fits(cfg.Target); err != nil {
+		return 0, err
+	}
 	d, k := cfg.Target.InputSize(), cfg.Target.Classes()
 	if cfg.Shard.Count == 0 {
 		cfg.Shard = Shard{0, 1}
@@ -76,7 +83,7 @@ func RunSuite(cfg SuiteConfig, r io.Reader, w io.Writer) (n int, err error) {
 		labels, index []int64
 	)
 	begin := func(hh stream.Header) error { h = hh; return nil }
-	err = examples(r, cfg.Source, cfg.Shard, d, k, begin, func(ex []float32, label, p int64) error {
+	err = readShard(ctx, r, cfg.Source, cfg.Shard, cfg.Batch, cfg.Target, begin, func(ex []float32, label, p int64) error {
 		x = append(x, ex...)
 		labels = append(labels, label)
 		index = append(index, p)
@@ -98,7 +105,7 @@ func RunSuite(cfg SuiteConfig, r io.Reader, w io.Writer) (n int, err error) {
 				Finished: p.Done == p.Total, Broken: p.Broken, Robust: p.Robust, Examples: n})
 		}
 	}
-	res, err := suite.Run(cfg.Target, x, labels, n, cfg.Seed)
+	res, err := suite.Run(stoppable{cfg.Target, ctx}, x, labels, n, cfg.Seed)
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package plot
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image"
 	"image/png"
@@ -66,7 +67,7 @@ func scored(t *testing.T, eps ...string) (score.Result, score.Gallery) {
 	for k, e := range eps {
 		for _, a := range []string{"pgd", "fgsm"} {
 			data := attackStream(t, a, e, 12, func(i int) bool { return i < 3*(k+1) })
-			if err := s.Read(a+e, bytes.NewReader(data)); err != nil {
+			if err := s.Read(context.Background(), a+e, bytes.NewReader(data)); err != nil {
 				t.Fatal(err)
 			}
 		}

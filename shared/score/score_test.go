@@ -2,6 +2,7 @@ package score
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -538,7 +539,7 @@ func TestScorerAttackStreams(t *testing.T) {
 		{"clean", plainStream(t, labels)},
 	}
 	for _, in := range inputs {
-		if err := s.Read(in.name, bytes.NewReader(in.data)); err != nil {
+		if err := s.Read(context.Background(), in.name, bytes.NewReader(in.data)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -608,7 +609,7 @@ func TestScorerRefuses(t *testing.T) {
 			var err error
 			step := "read"
 			for i, in := range tc.inputs {
-				if err = s.Read(string(rune('a'+i)), bytes.NewReader(in)); err != nil {
+				if err = s.Read(context.Background(), string(rune('a'+i)), bytes.NewReader(in)); err != nil {
 					break
 				}
 			}

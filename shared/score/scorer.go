@@ -1,6 +1,7 @@
 package score
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"sgn/shared/attack"
 	"sgn/shared/classifier"
 	"sgn/shared/engine"
+	"sgn/shared/examples"
 )
 
 // Scorer reads streams into a Table, running a model on them when it has
@@ -61,11 +63,37 @@ func (s *Scorer) Close() error {
 	return nil
 }
 
-// Read adds one stream, named name in messages.
-func (s *Scorer) Read(name string, r io.Reader) error {
-	sr, err := stream.NewReader(r)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+// batchReader is what Read needs of a stream: examples.Reader, which
+// checks examples for the model, or a plain stream.Reader.
+type batchReader interface {
+	Header() stream.Header
+	Next() bool
+	Batch() *stream.Batch
+	Err() error
+	Close()
+}
+
+// Read adds one stream, named name in messages. It stops, with ctx's
+// cause, once ctx is done.
+func (s *Scorer) Read(ctx context.Context, name string, r io.Reader) error {
+	var (
+		sr batchReader
+		er *examples.Reader // when running the model
+		k  int
+	)
+	if s.cls != nil {
+		k = s.cls.Net.Config.Classes
+		var err error
+		if er, err = examples.NewReader(name, r, examples.Model{Shape: s.cls.Net.Config.InShape, Classes: k}, s.batch); err != nil {
+			return err
+		}
+		sr = er
+	} else {
+		plain, err := stream.NewReader(r, stream.WithMaxRows(examples.MaxRows(s.batch)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		sr = plain
 	}
 	defer sr.Close()
 	h := sr.Header()
@@ -84,12 +112,6 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 			return fmt.Errorf("%s: images of shape %v, the other streams' %v", name, h.Shape, s.shape)
 		}
 	}
-	if s.cls != nil {
-		want := s.cls.Net.Config.InShape
-		if len(h.Shape) != 3 || h.Shape[0] != want[0] || h.Shape[1] != want[1] || h.Shape[2] != want[2] {
-			return fmt.Errorf("%s: images of shape %v, the model takes %v", name, h.Shape, want)
-		}
-	}
 	src, err := SourceFromHeader(name, h)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -104,13 +126,12 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 		return fmt.Errorf("%s: a suite's stream without its %s column", name, stream.ColBrokenBy)
 	}
 	var next int64
-	var images, pixels []float32
+	var pixels []float32
 	var logits []float32
-	k := 0
-	if s.cls != nil {
-		k = s.cls.Net.Config.Classes
-	}
 	for sr.Next() {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", name, context.Cause(ctx))
+		}
 		b := sr.Batch()
 		n := b.Len()
 		index := make([]int64, n)
@@ -138,13 +159,7 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 			}
 		}
 		if s.cls != nil {
-			images = h.Float32Images(b, images)
-			d := h.ExampleSize()
-			for j, v := range images {
-				if !(v >= 0 && v <= 1) {
-					return fmt.Errorf("%s: example %d has pixel %v outside [0,1]", name, index[j/d], v)
-				}
-			}
+			images := er.Images()
 			if cap(logits) < n*k {
 				logits = make([]float32, n*k)
 			}
@@ -185,6 +200,9 @@ func (s *Scorer) Read(name string, r io.Reader) error {
 		}
 	}
 	if err := sr.Err(); err != nil {
+		if er != nil {
+			return err // it names the stream
+		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if reference {

@@ -2,6 +2,7 @@ package score
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"slices"
@@ -114,7 +115,7 @@ func TestScorerSuiteStream(t *testing.T) {
 		{"pgd-0.3.arrow", attackStreamClean(t, "pgd", "0.3", all, labels, clean, pgd03)},
 		{"pgd-0.5.arrow", attackStreamClean(t, "pgd", "0.5", all, labels, clean, pgd05)},
 	} {
-		if err := s.Read(in.name, bytes.NewReader(in.data)); err != nil {
+		if err := s.Read(context.Background(), in.name, bytes.NewReader(in.data)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,7 +205,7 @@ func TestScorerRefusesSuites(t *testing.T) {
 			s := NewScorer(nil, 4)
 			var err error
 			for _, in := range tc.inputs {
-				if err = s.Read("aa.arrow", bytes.NewReader(in)); err != nil {
+				if err = s.Read(context.Background(), "aa.arrow", bytes.NewReader(in)); err != nil {
 					break
 				}
 			}

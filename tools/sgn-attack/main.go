@@ -202,7 +202,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		for _, note := range b.Notes {
 			fmt.Fprintf(stderr, "sgn-attack: %s\n", note)
 		}
-		n, err = harness.RunSuite(harness.SuiteConfig{Name: *suiteName, Members: b.Members, Target: targetOracle, Eps: float64(eps), Norm: norm,
+		n, err = harness.RunSuite(ctx, harness.SuiteConfig{Name: *suiteName, Members: b.Members, Target: targetOracle, Eps: float64(eps), Norm: norm,
 			Batch: *batch, Shard: shard, Seed: *seed, Params: b.Params, Metadata: meta, Zstd: *zstd, Source: orStdin(*dataPath), Progress: progress}, data, out)
 		if err != nil {
 			return err
@@ -271,7 +271,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	var last harness.Step
-	n, err = harness.Run(harness.Config{
+	n, err = harness.Run(ctx, harness.Config{
 		Attack: harness.Named(a, name), Craft: craft, Target: targetOracle, Eps: float64(eps), Norm: norm,
 		Batch: *batch, Shard: shard, Seed: *seed, Params: params, Metadata: meta, Zstd: *zstd, Source: orStdin(*dataPath),
 		Progress: func(s harness.Step) { progress(s); last = s }, Total: total,

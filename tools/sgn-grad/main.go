@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer commit(false)
-	sum, err := harness.Gradients(harness.GradConfig{Model: cls, Loss: loss, Self: *self, Batch: *batch, Zstd: *zstd, Source: orStdin(*dataPath)}, data, out)
+	sum, err := harness.Gradients(ctx, harness.GradConfig{Model: cls, Loss: loss, Self: *self, Batch: *batch, Zstd: *zstd, Source: orStdin(*dataPath)}, data, out)
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer scorer.Close()
 	inputs := fs.Args()
 	if len(inputs) == 0 {
-		if err := scorer.Read("stdin", stdin); err != nil {
+		if err := scorer.Read(ctx, "stdin", stdin); err != nil {
 			return err
 		}
 	}
@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
-		err = scorer.Read(path, f)
+		err = scorer.Read(ctx, path, f)
 		f.Close()
 		if err != nil {
 			return err
