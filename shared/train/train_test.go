@@ -245,7 +245,7 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"label out of range", badLabel, nil, "label 3"},
-		{"nan pixel", nanData, nil, "non-finite"},
+		{"nan pixel", nanData, nil, "example 1 has pixel NaN outside [0,1]"},
 		{"empty", empty, nil, "no training examples"},
 		{"flat images", badShape, nil, "C,H,W"},
 		{"arch does not take shape", good, func(c *Config) { c.Arch = "cifar-cnn" }, "multiples of 8"},

@@ -16,6 +16,7 @@ import (
 	"sgn/shared/augment"
 	"sgn/shared/classifier"
 	"sgn/shared/engine"
+	"sgn/shared/examples"
 	"sgn/shared/model"
 	"sgn/shared/optim"
 	"sgn/shared/rng"
@@ -47,6 +48,13 @@ type Progress struct {
 	Step    int     `json:"step"`    // optimiser steps taken
 	Seconds float64 `json:"seconds"` // training wall time so far
 	Done    bool    `json:"done"`
+	// The current epoch's sums so far, so that an epoch resumed part-way
+	// (or resumed once complete) reports on all its batches. Checkpoints
+	// written before they were recorded lack them.
+	EpochExamples int     `json:"epoch_examples,omitempty"`
+	EpochLoss     float64 `json:"epoch_loss_sum,omitempty"`
+	EpochCorrect  float64 `json:"epoch_correct,omitempty"`
+	EpochSeconds  float64 `json:"epoch_seconds,omitempty"`
 }
 
 // saved is the "train" part of a checkpoint's configuration.
@@ -75,6 +83,10 @@ type Record struct {
 	EpochSeconds float64  `json:"epoch_seconds"`
 	StepMillis   float64  `json:"step_ms"`
 	WallSeconds  float64  `json:"wall_seconds"` // cumulative training time, for convergence plots
+	// TrainExamples is how many examples TrainLoss and TrainAcc are over:
+	// 0 for an epoch finished before a resume from a checkpoint that did
+	// not record its sums.
+	TrainExamples int `json:"train_examples"`
 }
 
 // Hooks let the caller watch and persist a run.
@@ -119,7 +131,8 @@ type Trainer struct {
 	labels       []int64
 }
 
-// New starts a run from scratch on data.
+// New starts a run from scratch on data. Errors about the data, and about
+// the network it makes (its shape and classes decide its size), name it.
 func New(cfg Config, data Data) (*Trainer, error) {
 	if err := checkData(data); err != nil {
 		return nil, err
@@ -129,11 +142,14 @@ func New(cfg Config, data Data) (*Trainer, error) {
 		return nil, err
 	}
 	classes := classNames(data.Header)
+	if len(classes) > model.MaxClasses {
+		return nil, fmt.Errorf("%s: metadata %s names %d classes, more than the %d a model may have", data.name(), stream.MetaClasses, len(classes), model.MaxClasses)
+	}
 	mcfg := model.Config{Arch: cfg.Arch, InShape: data.Header.Shape, Classes: len(classes)}
 	mcfg.Mean, mcfg.Std = normalisation(data.Header.Shape[0])
 	net, err := model.New(mcfg, rng.New(cfg.Seed).Split("init").Rand())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", data.name(), err)
 	}
 	if cfg.SGN != nil {
 		if err := sgn.Wrap(net, *cfg.SGN); err != nil {
@@ -177,13 +193,40 @@ func Resume(cls *classifier.Classifier, data Data) (*Trainer, error) {
 	if err := t.setup(); err != nil {
 		return nil, err
 	}
+	if err := t.checkProgress(s.Examples != 0); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("resume: %w", err)
+	}
 	if err := t.noise.UnmarshalBinary(cls.Sections["rng"]); err != nil {
+		t.Close()
 		return nil, fmt.Errorf("resume: rng state: %w", err)
 	}
 	if err := t.opt.UnmarshalBinary(cls.Sections["optimizer"]); err != nil {
+		t.Close()
 		return nil, fmt.Errorf("resume: optimizer state: %w", err)
 	}
 	return t, nil
+}
+
+// checkProgress refuses a saved progress that this run cannot continue
+// from: negative counts, an epoch beyond the run or a batch beyond the
+// epoch. sameData says the data is known to be the run's own, so that the
+// steps must be the batches done so far.
+func (t *Trainer) checkProgress(sameData bool) error {
+	p, batches := t.progress, t.Batches()
+	switch {
+	case p.Epoch < 0 || p.Batch < 0 || p.Step < 0 || p.EpochExamples < 0 || !(p.Seconds >= 0) || math.IsInf(p.Seconds, 0):
+		return fmt.Errorf("the training progress (epoch %d, batch %d, step %d, %v s) has a negative or non-finite count", p.Epoch, p.Batch, p.Step, p.Seconds)
+	case p.Epoch > t.cfg.Epochs || p.Epoch == t.cfg.Epochs && p.Batch > 0:
+		return fmt.Errorf("the training progress is at epoch %d, batch %d of a %d-epoch run", p.Epoch, p.Batch, t.cfg.Epochs)
+	case p.Batch > batches:
+		return fmt.Errorf("the training progress is at batch %d of an epoch of %d batches", p.Batch, batches)
+	case sameData && p.Step != p.Epoch*batches+p.Batch:
+		return fmt.Errorf("the training progress counts %d steps, but %d epochs of %d batches and %d batches make %d", p.Step, p.Epoch, batches, p.Batch, p.Epoch*batches+p.Batch)
+	case p.EpochExamples > p.Batch*t.cfg.Batch:
+		return fmt.Errorf("the training progress counts %d examples in %d batches of %d", p.EpochExamples, p.Batch, t.cfg.Batch)
+	}
+	return nil
 }
 
 // Extend sets the run's length to epochs: longer, even for a finished
@@ -233,6 +276,9 @@ func (t *Trainer) Progress() Progress { return t.progress }
 // Batches is the number of optimiser steps per epoch.
 func (t *Trainer) Batches() int { return len(t.trainIdx) / t.cfg.Batch }
 
+// checkData checks the training examples as every tool checks examples
+// (package examples): images C,H,W, labels among the classes the stream
+// declares, pixels in [0,1].
 func checkData(d Data) error {
 	h := d.Header
 	if len(h.Shape) != 3 {
@@ -241,16 +287,11 @@ func checkData(d Data) error {
 	if d.Examples == nil || d.Examples.Len() == 0 {
 		return fmt.Errorf("%s: no training examples", d.name())
 	}
-	k := len(classNames(h))
-	for i, l := range d.Examples.Labels {
-		if l < 0 || l >= int64(k) {
-			return fmt.Errorf("%s: example %d has label %d, outside [0,%d) for %d classes", d.name(), i, l, k, k)
-		}
+	if err := examples.CheckLabels(d.Examples.Labels, 0, len(classNames(h))); err != nil {
+		return fmt.Errorf("%s: %w", d.name(), err)
 	}
-	for i, v := range d.Examples.Floats {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("%s: example %d has a non-finite pixel", d.name(), i/h.ExampleSize())
-		}
+	if err := examples.CheckBatch(h, d.Examples, 0); err != nil {
+		return fmt.Errorf("%s: %w", d.name(), err)
 	}
 	return nil
 }
@@ -288,12 +329,12 @@ func normalisation(channels int) (mean, std []float32) {
 func (t *Trainer) setup() error {
 	n := t.data.Examples.Len()
 	if t.cfg.Val >= n {
-		return fmt.Errorf("-val %d holds out all %d examples", t.cfg.Val, n)
+		return fmt.Errorf("%s: -val %d holds out all %d examples", t.data.name(), t.cfg.Val, n)
 	}
 	perm := rng.Permutation(rng.New(t.cfg.Seed).Split("validation"), n, nil)
 	t.valIdx, t.trainIdx = perm[:t.cfg.Val], perm[t.cfg.Val:]
 	if len(t.trainIdx) < t.cfg.Batch {
-		return fmt.Errorf("%d training examples is fewer than one batch of %d", len(t.trainIdx), t.cfg.Batch)
+		return fmt.Errorf("%s: %d training examples are fewer than one batch of %d", t.data.name(), len(t.trainIdx), t.cfg.Batch)
 	}
 	if t.cls.SGN != nil {
 		t.forward = sgn.Forward(*t.cls.SGN)
@@ -372,7 +413,7 @@ func (t *Trainer) Snapshot() (*classifier.Classifier, error) {
 
 // Run trains until the configured number of epochs is done or ctx is
 // cancelled; on cancellation it saves a snapshot at the end of the current
-// batch and returns an error wrapping ctx.Err().
+// batch and returns an error wrapping context.Cause(ctx).
 func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 	save := func() error {
 		if h.Save == nil {
@@ -390,8 +431,6 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 	for t.progress.Epoch < t.cfg.Epochs {
 		epoch := t.progress.Epoch
 		order = rng.Permutation(rng.New(t.cfg.Seed).Split(fmt.Sprintf("epoch %d", epoch)), len(t.trainIdx), order)
-		var elapsed, lossSum, correct, seen float64
-		stepsThisRun := 0
 		for t.progress.Batch < batches {
 			b := t.progress.Batch
 			lr := t.sched.LR(t.progress.Step, total)
@@ -404,14 +443,14 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 			// taken mid-epoch carries the time it took to get there and
 			// the time spent saving snapshots is not counted.
 			took := time.Since(start).Seconds()
-			elapsed += took
-			t.progress.Seconds += took
-			lossSum += loss * float64(t.cfg.Batch)
-			correct += acc * float64(t.cfg.Batch)
-			seen += float64(t.cfg.Batch)
-			t.progress.Batch++
-			t.progress.Step++
-			stepsThisRun++
+			p := &t.progress
+			p.Seconds += took
+			p.EpochSeconds += took
+			p.EpochLoss += loss * float64(t.cfg.Batch)
+			p.EpochCorrect += acc * float64(t.cfg.Batch)
+			p.EpochExamples += t.cfg.Batch
+			p.Batch++
+			p.Step++
 			if h.Batch != nil {
 				h.Batch(epoch, t.progress.Batch, batches, loss)
 			}
@@ -429,16 +468,18 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 				if err := save(); err != nil {
 					return fmt.Errorf("save on interrupt: %w", err)
 				}
-				return fmt.Errorf("interrupted in epoch %d after batch %d (checkpoint saved): %w", epoch+1, t.progress.Batch, ctx.Err())
+				return fmt.Errorf("%w in epoch %d after batch %d; checkpoint saved", context.Cause(ctx), epoch+1, t.progress.Batch)
 			}
 		}
-		t.progress.Epoch++
-		t.progress.Batch = 0
-		rec := Record{Epoch: t.progress.Epoch, Step: t.progress.Step, LR: t.sched.LR(max(t.progress.Step-1, 0), total), EpochSeconds: elapsed, WallSeconds: t.progress.Seconds}
-		if seen > 0 {
-			rec.TrainLoss, rec.TrainAcc = lossSum/seen, correct/seen
-			rec.StepMillis = elapsed * 1000 / float64(stepsThisRun)
+		p := &t.progress
+		rec := Record{Epoch: p.Epoch + 1, Step: p.Step, LR: t.sched.LR(max(p.Step-1, 0), total), EpochSeconds: p.EpochSeconds, WallSeconds: p.Seconds}
+		if n := p.EpochExamples; n > 0 {
+			rec.TrainLoss, rec.TrainAcc, rec.TrainExamples = p.EpochLoss/float64(n), p.EpochCorrect/float64(n), n
+			rec.StepMillis = p.EpochSeconds * 1000 / float64(n/t.cfg.Batch)
 		}
+		p.Epoch++
+		p.Batch = 0
+		p.EpochExamples, p.EpochLoss, p.EpochCorrect, p.EpochSeconds = 0, 0, 0, 0
 		if len(t.valIdx) > 0 {
 			clean, robust, err := t.validate()
 			if err != nil {
