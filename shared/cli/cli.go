@@ -1,5 +1,6 @@
 // Package cli holds the conventions every sgn tool follows: exit codes,
-// one-line error messages, usage text, and quiet handling of closed pipes.
+// one-line error messages, usage text, signals, and quiet handling of
+// closed pipes.
 package cli
 
 import (
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -34,14 +36,70 @@ func Usagef(format string, args ...any) error {
 }
 
 // Main runs a tool's body and turns its error into the exit code and the
-// single line on stderr that the tools promise. A write to a closed pipe
-// (as in `sgn-fetch mnist | head`) ends the tool quietly with success,
-// the way Unix filters behave.
+// single line on stderr that the tools promise.
+//
+// SIGINT or SIGTERM cancels the context run is given, with an Interrupted
+// cause. A tool that stops for it (having removed its temporary files, or
+// saved its state) reports its line and then dies of that signal, the
+// conventional status (130 or 143 in a shell), so that the script or make
+// that ran it stops too; one that finished its work anyway exits as usual.
+// A second signal ends the tool at once; the temporary files it leaves are
+// removed by the next run that writes the same output.
+//
+// A write to a closed pipe (as in `sgn-fetch mnist | head`) fails with
+// EPIPE rather than killing the tool with SIGPIPE, and the tool ends
+// quietly with success, the way Unix filters behave.
 func Main(name string, run func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// Without a handler for SIGPIPE, the runtime kills a program whose
+	// write to stdout or stderr meets a closed pipe (exit 141).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		cancel(&Interrupted{Signal: <-sigs})
+		dieOf(<-sigs)
+	}()
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	os.Exit(Report(name, err, os.Stderr))
+	code := Report(name, err, os.Stderr)
+	var in *Interrupted
+	if code != ExitOK && errors.As(context.Cause(ctx), &in) {
+		dieOf(in.Signal)
+	}
+	os.Exit(code)
+}
+
+// Interrupted is the cause of the context Main gives a tool once a signal
+// has asked it to stop.
+type Interrupted struct{ Signal os.Signal }
+
+func (e *Interrupted) Error() string {
+	switch e.Signal {
+	case os.Interrupt:
+		return "interrupted by SIGINT"
+	case syscall.SIGTERM:
+		return "interrupted by SIGTERM"
+	}
+	return "interrupted by " + e.Signal.String()
+}
+
+// Is makes an interruption a cancellation: errors.Is(err, context.Canceled)
+// holds for it.
+func (e *Interrupted) Is(target error) bool { return target == context.Canceled }
+
+// dieOf ends the process by sig, with the signal's default action, or
+// with status 128+sig if that does not end it.
+func dieOf(sig os.Signal) {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		os.Exit(ExitFailure)
+	}
+	signal.Reset(s)
+	syscall.Kill(os.Getpid(), s)
+	// The signal arrives asynchronously.
+	time.Sleep(time.Second)
+	os.Exit(128 + int(s))
 }
 
 // Report writes err to w as one line prefixed with the tool's name and
