@@ -16,6 +16,7 @@ import (
 	"sgn/format/stream"
 	"sgn/shared/classifier"
 	"sgn/shared/cli"
+	"sgn/shared/outfile"
 	"sgn/shared/sgn"
 	"sgn/shared/train"
 )
@@ -154,11 +155,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	data, err := readData(*dataPath, stdin)
-	if err != nil {
-		return err
-	}
-	channels := data.Header.Shape[0]
 	if *outPath == "" && *resume != "" {
 		*outPath = *resume
 	}
@@ -171,6 +167,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *outPath == "" && cli.IsTerminal(stdout) {
 		return cli.Usagef("refusing to write a checkpoint to a terminal: use -o FILE or redirect stdout")
 	}
+	// The output is checked before the data is read and a first epoch is
+	// trained. A device or FIFO gets the final checkpoint only.
+	var out *outfile.Target
+	if *outPath != "" {
+		var err error
+		if out, err = outfile.Inspect(*outPath); err != nil {
+			return err
+		}
+		if *saveEvery > 0 && !out.Replaceable() {
+			return cli.Usagef("-save-every needs -o to be a regular file, not %s: the numbered checkpoints are named after it", *outPath)
+		}
+	}
+
+	data, err := readData(*dataPath, stdin)
+	if err != nil {
+		return err
+	}
+	channels := data.Header.Shape[0]
 
 	// The run a new command line describes; on -resume, what it asks of the
 	// saved run.
@@ -245,7 +259,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				if err != nil {
 					return err
 				}
-				if err := snap.Save(*outPath); err != nil {
+				if err := snap.SaveTo(out); err != nil {
 					return err
 				}
 			}
@@ -284,6 +298,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Epoch: func(r train.Record) error {
 			bar.Done()
 			line := fmt.Sprintf("epoch %d/%d: loss %.4f train acc %.4f", r.Epoch, c.Epochs, r.TrainLoss, r.TrainAcc)
+			if r.TrainExamples == 0 {
+				line = fmt.Sprintf("epoch %d/%d: trained before the resume (its loss was not recorded)", r.Epoch, c.Epochs)
+			}
 			if r.ValClean != nil {
 				line += fmt.Sprintf(" val clean %.4f val pgd-%d %.4f", *r.ValClean, c.ValSteps, *r.ValPGD)
 			}
@@ -298,8 +315,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		},
 		Save: func(snap *classifier.Classifier) error {
 			last = snap
-			if *outPath != "" {
-				return snap.Save(*outPath)
+			if out != nil && out.Replaceable() {
+				return snap.SaveTo(out)
 			}
 			return nil
 		},
@@ -314,14 +331,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	bar.Done()
 	if errors.Is(runErr, train.ErrDiverged) {
 		where := "no checkpoint was written"
-		if last != nil && *outPath != "" {
+		if last != nil && out != nil && out.Replaceable() {
 			where = "the last good checkpoint is " + *outPath
 		}
 		return fmt.Errorf("%w; %s", runErr, where)
 	}
-	if *outPath == "" && last != nil && (runErr == nil || ctx.Err() != nil) {
-		if err := last.Encode(stdout); err != nil {
-			return fmt.Errorf("write checkpoint to stdout: %w", err)
+	if last != nil && (runErr == nil || ctx.Err() != nil) {
+		switch {
+		case out == nil:
+			if err := last.Encode(stdout); err != nil {
+				return fmt.Errorf("write checkpoint to stdout: %w", err)
+			}
+		case !out.Replaceable():
+			if err := last.SaveTo(out); err != nil {
+				return err
+			}
 		}
 	}
 	return runErr
