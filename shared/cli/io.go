@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"os"
 
@@ -71,4 +72,22 @@ func CreateOutput(path string, stdout io.Writer) (w io.Writer, commit func(ok bo
 		}
 		return f.Commit()
 	}, nil
+}
+
+// Interruptible returns a reader of r that fails with ctx's cause once ctx
+// is done, so that a tool reading a long input stops at its next read.
+func Interruptible(ctx context.Context, r io.Reader) io.Reader {
+	return interruptible{ctx, r}
+}
+
+type interruptible struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (i interruptible) Read(p []byte) (int, error) {
+	if i.ctx.Err() != nil {
+		return 0, context.Cause(i.ctx)
+	}
+	return i.r.Read(p)
 }

@@ -59,13 +59,13 @@ func Inspect(path string) (*Target, error) {
 		// only when the first bytes are written; its permission is checked
 		// now.
 		if err := syscall.Access(path, accessWrite); err != nil {
-			return nil, fmt.Errorf("write %s: %w", path, err)
+			return nil, createError(path, err)
 		}
 		t.through = true
 		return t, nil
 	case err == nil:
 		if t.dest, err = filepath.EvalSymlinks(path); err != nil {
-			return nil, fmt.Errorf("write %s: %w", path, err)
+			return nil, createError(path, err)
 		}
 		t.exists, t.mode, t.links = true, st.Mode(), 1
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
@@ -73,20 +73,29 @@ func Inspect(path string) (*Target, error) {
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		if t.dest, err = danglingTarget(path); err != nil {
-			return nil, fmt.Errorf("write %s: %w", path, err)
+			return nil, createError(path, err)
 		}
 	default:
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return nil, createError(path, err)
 	}
 	dir := filepath.Dir(t.dest)
 	removeStale(dir, filepath.Base(t.dest))
 	probe, err := createTemp(dir, filepath.Base(t.dest))
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, createError(path, err)
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 	return t, nil
+}
+
+// createError says that path cannot be made, naming it once.
+func createError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("create %s: %w", path, err)
 }
 
 // danglingTarget returns the missing file that path, a chain of symbolic

@@ -180,7 +180,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 
-	data, err := readData(*dataPath, stdin)
+	data, err := readData(ctx, *dataPath, stdin)
 	if err != nil {
 		return err
 	}
@@ -357,7 +357,7 @@ func StepPath(out string, step int) string {
 	return fmt.Sprintf("%s-step%07d.sgn", strings.TrimSuffix(out, ".sgn"), step)
 }
 
-func readData(path string, stdin io.Reader) (train.Data, error) {
+func readData(ctx context.Context, path string, stdin io.Reader) (train.Data, error) {
 	r, name := stdin, "stdin"
 	if path != "" {
 		f, err := os.Open(path)
@@ -367,7 +367,7 @@ func readData(path string, stdin io.Reader) (train.Data, error) {
 		defer f.Close()
 		r, name = f, path
 	}
-	h, b, err := stream.ReadAll(r, 0)
+	h, b, err := stream.ReadAll(cli.Interruptible(ctx, r), 0)
 	if err != nil {
 		return train.Data{}, fmt.Errorf("read examples from %s: %w", name, err)
 	}
