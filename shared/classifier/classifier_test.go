@@ -19,7 +19,7 @@ import (
 )
 
 // small returns an MLP on 1x4x4 images, as an SGN when sg is set.
-func small(t *testing.T, sg bool) *classifier.Classifier {
+func small(t testing.TB, sg bool) *classifier.Classifier {
 	t.Helper()
 	cfg := model.Config{Arch: "mlp", InShape: []int{1, 4, 4}, Classes: 3, Mean: []float32{0.5}, Std: []float32{0.25}}
 	net, err := model.New(cfg, rand.New(rand.NewPCG(1, 2)))
