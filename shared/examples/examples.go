@@ -45,36 +45,48 @@ func CheckLabels(labels []int64, first int64, classes int) error {
 // values, the first at position first of its stream.
 func CheckPixels(x []float32, d int, first int64) error {
 	for i, v := range x {
-		if !(v >= 0 && v <= 1) {
-			return fmt.Errorf("example %d has pixel %v outside [0,1]", first+int64(i/d), v)
+		if !inUnit(v) {
+			return pixelError(v, first+int64(i/d))
 		}
 	}
 	return nil
 }
 
-// checkChunk is how many examples CheckBatch converts at once.
-const checkChunk = 256
-
 // CheckBatch checks the pixels of every example of b, a batch of a stream
-// of header h whose first example is at position first, without
-// converting the whole batch at once: sgn-train holds its data this way.
+// of header h whose first example is at position first, as CheckPixels
+// checks them once converted, without converting them: sgn-train holds its
+// data this way, and its float32 expansion would be four times its size.
 func CheckBatch(h stream.Header, b *stream.Batch, first int64) error {
-	d := h.ExampleSize()
-	var buf []float32
-	for lo := 0; lo < b.Len(); lo += checkChunk {
-		hi := min(lo+checkChunk, b.Len())
-		part := &stream.Batch{Labels: b.Labels[lo:hi]}
-		if h.Elem == stream.Float32 {
-			part.Floats = b.Floats[lo*d : hi*d]
-		} else {
-			part.Pixels = b.Pixels[lo*d : hi*d]
+	d, scale := h.ExampleSize(), h.Scale()
+	if h.Elem == stream.Float32 {
+		for i, v := range b.Floats {
+			if scale != 1 {
+				v *= scale // as Float32Images scales
+			}
+			if !inUnit(v) {
+				return pixelError(v, first+int64(i/d))
+			}
 		}
-		buf = h.Float32Images(part, buf)
-		if err := CheckPixels(buf, d, first+int64(lo)); err != nil {
-			return err
+		return nil
+	}
+	// A byte has 256 values: each is checked once, as Float32Images
+	// converts it.
+	var bad [256]bool
+	for p := range bad {
+		bad[p] = !inUnit(float32(p) * scale)
+	}
+	for i, p := range b.Pixels {
+		if bad[p] {
+			return pixelError(float32(p)*scale, first+int64(i/d))
 		}
 	}
 	return nil
+}
+
+func inUnit(v float32) bool { return v >= 0 && v <= 1 }
+
+func pixelError(v float32, example int64) error {
+	return fmt.Errorf("example %d has pixel %v outside [0,1]", example, v)
 }
 
 // MaxRows is the largest record batch a tool working on batch examples at

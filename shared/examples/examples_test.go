@@ -103,4 +103,17 @@ func TestCheckBatch(t *testing.T) {
 	if err := CheckBatch(h, b, 0); err == nil || !strings.Contains(err.Error(), "example 700 has pixel 1.5") {
 		t.Errorf("error %v, want example 700", err)
 	}
+	// Bytes at their default scale, 1/255, are in range; at scale 1 only 0
+	// and 1 are.
+	h = stream.Header{Shape: []int{1, 2, 2}, Elem: stream.Uint8}
+	b = &stream.Batch{Pixels: make([]uint8, 1000*4), Labels: make([]int64, 1000)}
+	b.Pixels[10] = 255
+	if err := CheckBatch(h, b, 0); err != nil {
+		t.Error(err)
+	}
+	h.Metadata = map[string]string{stream.MetaPixelScale: "1"}
+	b.Pixels[10], b.Pixels[999*4] = 1, 2
+	if err := CheckBatch(h, b, 5); err == nil || !strings.Contains(err.Error(), "example 1004 has pixel 2") {
+		t.Errorf("error %v, want example 1004", err)
+	}
 }

@@ -83,6 +83,9 @@ func (s *Scorer) Read(ctx context.Context, name string, r io.Reader) error {
 	)
 	if s.cls != nil {
 		k = s.cls.Net.Config.Classes
+		if err := s.oracle.Fits(); err != nil {
+			return err
+		}
 		var err error
 		if er, err = examples.NewReader(name, r, examples.Model{Shape: s.cls.Net.Config.InShape, Classes: k}, s.batch); err != nil {
 			return err
