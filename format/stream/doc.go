@@ -23,8 +23,9 @@
 // io.ErrUnexpectedEOF, so that a consumer never mistakes a crashed
 // producer's output for a short dataset. Bytes after the marker are not
 // read. The reader checks every declared length before allocating for it
-// (see WithMaxBatchBytes) and decompresses zstd and LZ4 bodies itself, so
-// its memory use is bounded by about twice the largest record batch
+// (see WithMaxBatchBytes, and WithMaxRows for a consumer that works on a few
+// hundred examples at a time) and decompresses zstd and LZ4 bodies itself,
+// so its memory use is bounded by about twice the largest record batch
 // whatever the input.
 //
 // The package also implements the fixed_shape_tensor extension type itself
