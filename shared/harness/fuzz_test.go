@@ -71,10 +71,10 @@ func FuzzToolInputs(f *testing.F) {
 	f.Add(good[:len(good)/2])
 	floats := stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1e30"}}
 	f.Add(fuzzStream(f, floats, &stream.Batch{Floats: h.Float32Images(b, nil), Labels: b.Labels}))
-	adv := stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{score.MetaAttack: "fgsm", score.MetaEps: "0.1"},
-		Extra: []stream.ColumnSpec{{Name: score.ColIndex, Type: stream.Int64Column}, {Name: score.ColCleanPred, Type: stream.Int64Column}, {Name: score.ColAdvPred, Type: stream.Int64Column}}}
+	adv := stream.Header{Shape: h.Shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaAttack: "fgsm", stream.MetaAttackEps: "0.1"},
+		Extra: []stream.ColumnSpec{{Name: stream.ColIndex, Type: stream.Int64Column}, {Name: stream.ColCleanPred, Type: stream.Int64Column}, {Name: stream.ColAdvPred, Type: stream.Int64Column}}}
 	f.Add(fuzzStream(f, adv, &stream.Batch{Floats: h.Float32Images(b, nil), Labels: b.Labels, Extra: []stream.Column{
-		{Name: score.ColIndex, Int64: []int64{0, 1, 2, 3, 4, 5}}, {Name: score.ColCleanPred, Int64: b.Labels}, {Name: score.ColAdvPred, Int64: b.Labels}}}))
+		{Name: stream.ColIndex, Int64: []int64{0, 1, 2, 3, 4, 5}}, {Name: stream.ColCleanPred, Int64: b.Labels}, {Name: stream.ColAdvPred, Int64: b.Labels}}}))
 	flat := h
 	flat.Shape = []int{16}
 	f.Add(fuzzStream(f, flat, b))
