@@ -3,7 +3,9 @@
 # the final evaluation of CELLDIR/model.sgn on the TEST examples.
 #
 # At EPS, the strongest set sgn has, each attack seeing the whole model:
-# APGD with cross-entropy and with the DLR loss, PGD with the margin loss
+# AutoAttack's standard suite (APGD-CE, APGD-T, FAB-T, Square with 5,000
+# queries, each on what the ones before left unbroken), APGD with
+# cross-entropy and with the DLR loss, PGD with the margin loss
 # and two restarts, FGSM, the gradient-free Square attack (QUERIES), and
 # PGD crafted on TRANSFER_MODEL; for an SGN also PGD through its detached
 # self-gradient path and through smooth surrogates of its sign
@@ -25,6 +27,7 @@ attack() {
 		{ tail -n 3 "$dir/final/log" >&2; exit 1; }
 }
 start=$(date +%s.%N)
+attack autoattack -suite standard -steps "$steps"
 attack apgd-ce -apgd -loss ce -steps "$steps"
 attack apgd-dlr -apgd -loss dlr -steps "$steps"
 attack pgd-cw -pgd -loss cw -steps "$steps" -restarts 2
