@@ -70,13 +70,15 @@ $(DIR)/$(1)/point-final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
 	BIN=$(BIN) bash $(POINT) $(DIR)/$(1)/model.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
 
 # A pilot cell's final evaluation is its curve's last point (it only
-# chooses the headline reading); every other cell's is final.sh's.
+# chooses the headline reading); every other cell's is final.sh's, with
+# AutoAttack's standard suite for the cells the verdict reads (headline and
+# baseline), without it for ablations.
 ifeq ($(call field,$(1),4),pilot)
 $(DIR)/$(1)/final.json: $(DIR)/$(1)/point-final.json
 	cp $$< $$@
 else
 $(DIR)/$(1)/final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
-	BIN=$(BIN) bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) '$(SWEEP_EPS)' \
+	BIN=$(BIN) SUITE=$(if $(filter headline baseline,$(call field,$(1),4)),standard,none) bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) '$(SWEEP_EPS)' \
 		$(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/model.sgn)
 endif
 
