@@ -105,6 +105,12 @@ type Named struct {
 // shortName names an attack the way tables and plots show it:
 // apgd-ce, pgd-cw, pgd-ce-smooth0.05, transfer, square, ...
 func shortName(a score.AttackResult) string {
+	if a.Attack == "suite" {
+		if a.Params["suite"] == "standard" {
+			return "autoattack" // AutoAttack's standard suite, as papers name it
+		}
+		return "suite-" + a.Params["suite"]
+	}
 	name := a.Attack
 	if l := a.Params["loss"]; l != "" && name != "square" && name != "fgsm" {
 		name += "-" + l

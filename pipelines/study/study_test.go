@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sgn/shared/score"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -195,5 +197,24 @@ func TestReportVerdicts(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(results, "report.md"))
 	if strings.Count(string(md), ": not tested.**") != 2 {
 		t.Errorf("empty study: report %s, want both claims not tested", md)
+	}
+}
+
+func TestShortName(t *testing.T) {
+	tests := []struct {
+		a    score.AttackResult
+		want string
+	}{
+		{score.AttackResult{Attack: "apgd", Params: map[string]string{"loss": "ce"}}, "apgd-ce"},
+		{score.AttackResult{Attack: "pgd", Params: map[string]string{"loss": "cw", "surrogate": "tanh(s/0.005)"}}, "pgd-cw-smooth0.005"},
+		{score.AttackResult{Attack: "pgd", Params: map[string]string{"loss": "ce", "sg_grad": "detached"}}, "pgd-ce-detached"},
+		{score.AttackResult{Attack: "square", Params: map[string]string{"loss": "margin"}}, "square"},
+		{score.AttackResult{Attack: "suite", Params: map[string]string{"suite": "standard"}}, "autoattack"},
+		{score.AttackResult{Attack: "suite", Params: map[string]string{"suite": "sgn"}}, "suite-sgn"},
+	}
+	for _, tt := range tests {
+		if got := shortName(tt.a); got != tt.want {
+			t.Errorf("shortName(%s %v) = %q, want %q", tt.a.Attack, tt.a.Params, got, tt.want)
+		}
 	}
 }
