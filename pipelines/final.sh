@@ -30,7 +30,12 @@ attack() {
 }
 start=$(date +%s.%N)
 if [ "${SUITE:-standard}" != none ]; then
-	attack autoattack -suite "${SUITE:-standard}" -steps "$steps"
+	# In shards, each its own stream: a run cut short loses one shard's
+	# work, not hours of it (sgn-score puts the shards back together).
+	n=${SUITE_SHARDS:-4}
+	for i in $(seq 0 $((n - 1))); do
+		attack "autoattack-$i-of-$n" -suite "${SUITE:-standard}" -steps "$steps" -shard "$i/$n"
+	done
 fi
 attack apgd-ce -apgd -loss ce -steps "$steps"
 attack apgd-dlr -apgd -loss dlr -steps "$steps"
