@@ -159,16 +159,12 @@ func TestOutputPaths(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := os.ReadFile(fifo)
-		got <- b
-	}()
+	got := clitest.ReadFIFO(t, fifo)
 	if r := train(fifo); r.Code != 0 {
 		t.Fatalf("-o FIFO: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// One checkpoint, the final one: the reader decodes it whole.
-	if cls, err := classifier.Load(bytes.NewReader(<-got)); err != nil || !strings.Contains(string(cls.Train), `"done":true`) {
+	if cls, err := classifier.Load(bytes.NewReader(got())); err != nil || !strings.Contains(string(cls.Train), `"done":true`) {
 		t.Errorf("the FIFO's reader got %v", err)
 	}
 
