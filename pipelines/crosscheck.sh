@@ -8,7 +8,8 @@
 #    on the first MNIST test images or CIFAR-shaped ones, trained with
 #    sgn-train or random), the model as a checkpoint and what sgn computes:
 #    logits, input gradient, self-gradients, one training step's parameter
-#    gradients and running statistics, PGD-10 without random start.
+#    gradients and running statistics, PGD-10 without random start; for
+#    an SGN, sgn-grad writes its self-gradient columns on the same inputs.
 # 2. sgn-convert turns each checkpoint into safetensors, which
 #    pipelines/torch/models.py loads (strict), and
 #    pipelines/torch/crosscheck.py recomputes everything in PyTorch, prints
@@ -28,7 +29,7 @@ OUT=${OUT:-pipelines/out/crosscheck}
 
 rm -rf "$OUT/cases"
 mkdir -p "$OUT/bin" "$OUT/cases"
-"$GO" build -o "$OUT/bin" ./tools/sgn-fetch ./tools/sgn-train ./tools/sgn-convert ./tools/sgn-score ./pipelines/crosscheck
+"$GO" build -o "$OUT/bin" ./tools/sgn-fetch ./tools/sgn-train ./tools/sgn-convert ./tools/sgn-score ./tools/sgn-grad ./pipelines/crosscheck
 export PATH="$PWD/$OUT/bin:$PATH"
 log="$OUT/crosscheck.log"
 : >"$log"
@@ -43,6 +44,12 @@ sgn-train -arch madry-mnist -sgn -epochs 1 -data "$OUT/train.arrow" -o "$OUT/mad
 crosscheck cases -mnist "$OUT/test.arrow" -trained "madry=$OUT/madry.sgn,madry-sgn=$OUT/madry-sgn.sgn" -o "$OUT/cases" 2>>"$log"
 for ck in "$OUT"/cases/*.sgn; do
 	sgn-convert -to safetensors -o "${ck%.sgn}.safetensors" "$ck" 2>>"$log"
+done
+# sgn-grad's self-gradient columns, for the SGN cases, against PyTorch's.
+for x in "$OUT"/cases/*.x.arrows; do
+	c=${x%.x.arrows}
+	sgn-grad -model "$c.sgn" -data "$x" -o "$c.grad.arrows" 2>>"$log"
+	crosscheck selfgrads "$c.grad.arrows" "$c.sgn-grad.safetensors" 2>>"$log"
 done
 status=0
 "$PY" pipelines/torch/crosscheck.py check "$OUT/cases" || status=1
