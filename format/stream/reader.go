@@ -223,12 +223,29 @@ func ReadAll(r io.Reader, limit int) (Header, *Batch, error) {
 	if limit < 0 {
 		return Header{}, nil, fmt.Errorf("negative row limit %d", limit)
 	}
+	return readAll(r, limit, nil)
+}
+
+// ReadAllChecked is ReadAll of a whole stream that calls check with the
+// stream's header before reading any record batch, and stops with check's
+// error: a caller can refuse what it cannot use (a shape too large for its
+// model, say) before the examples take memory.
+func ReadAllChecked(r io.Reader, check func(Header) error) (Header, *Batch, error) {
+	return readAll(r, 0, check)
+}
+
+func readAll(r io.Reader, limit int, check func(Header) error) (Header, *Batch, error) {
 	sr, err := NewReader(r)
 	if err != nil {
 		return Header{}, nil, err
 	}
 	defer sr.Close()
 	h := sr.Header()
+	if check != nil {
+		if err := check(h); err != nil {
+			return Header{}, nil, err
+		}
+	}
 	all := &Batch{}
 	for _, c := range h.Extra {
 		all.Extra = append(all.Extra, Column{Name: c.Name})
