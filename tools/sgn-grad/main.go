@@ -25,7 +25,7 @@ the tap, a tensor column of the tapped activation's shape) and
 selfgrad.<tap>.l2; the gates are in the metadata (sgn.gates). A summary of
 the norms goes to stderr.`
 
-const examples = `  sgn-grad -model sgn.sgn -data test.arrow > grads.arrow
+const examples = `  sgn-grad -model sgn.sgn -data test.arrows > grads.arrows
   sgn-fetch -split test -limit 100 mnist | sgn-grad -model sgn.sgn -self -loss cw | sgn-score ...`
 
 func main() { cli.Main("sgn-grad", run) }
