@@ -6,8 +6,8 @@
 // and running statistics, and a deterministic PGD attack.
 // pipelines/torch/crosscheck.py computes the same in PyTorch and compares.
 //
-//	crosscheck cases -mnist TEST.arrow [-trained NAME=FILE,...] -o DIR
-//	crosscheck examples IN.arrow OUT.safetensors
+//	crosscheck cases -mnist TEST.arrows [-trained NAME=FILE,...] -o DIR
+//	crosscheck examples IN.arrows OUT.safetensors
 //	crosscheck selfgrads GRADS.arrows OUT.safetensors
 //
 // For an SGN, cases also writes the inputs as an example stream,
@@ -95,7 +95,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: crosscheck cases -mnist TEST.arrow [-trained NAME=FILE,...] [-only NAME,...] -o DIR\n       crosscheck examples IN.arrow OUT.safetensors\n       crosscheck selfgrads GRADS.arrows OUT.safetensors")
+	fmt.Fprintln(os.Stderr, "usage: crosscheck cases -mnist TEST.arrows [-trained NAME=FILE,...] [-only NAME,...] -o DIR\n       crosscheck examples IN.arrows OUT.safetensors\n       crosscheck selfgrads GRADS.arrows OUT.safetensors")
 	os.Exit(2)
 }
 
