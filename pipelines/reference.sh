@@ -47,33 +47,33 @@ field() { grep -o "\"$1\":[0-9.e+-]*" "$2" | head -1 | cut -d: -f2; }
 perstep() { grep -o '[0-9.]* ms/step' "$1" | tail -1; }
 
 say "reference runs, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-"$BIN/sgn-fetch" -limit 10000 -o "$OUT/train10k.arrow" mnist
-"$BIN/sgn-fetch" -split test -o "$OUT/test.arrow" mnist
-"$BIN/sgn-fetch" -split test -limit 1000 -o "$OUT/test1k.arrow" mnist
+"$BIN/sgn-fetch" -limit 10000 -o "$OUT/train10k.arrows" mnist
+"$BIN/sgn-fetch" -split test -o "$OUT/test.arrows" mnist
+"$BIN/sgn-fetch" -split test -limit 1000 -o "$OUT/test1k.arrows" mnist
 
-timed plain "$BIN/sgn-train" -epochs 1 -data "$OUT/train10k.arrow" -o "$OUT/plain.sgn"
-"$BIN/sgn-score" -json -model "$OUT/plain.sgn" "$OUT/test.arrow" >"$OUT/plain.json"
+timed plain "$BIN/sgn-train" -epochs 1 -data "$OUT/train10k.arrows" -o "$OUT/plain.sgn"
+"$BIN/sgn-score" -json -model "$OUT/plain.sgn" "$OUT/test.arrows" >"$OUT/plain.json"
 say "plain, 1 epoch of 10,000: $T ($(perstep "$OUT/plain.log")); clean accuracy $(field accuracy "$OUT/plain.json") (n=10,000)"
 
-timed pgd "$BIN/sgn-train" -adv pgd -eps 0.3 -steps 7 -eps-warmup 1 -epochs 3 -val 500 -data "$OUT/train10k.arrow" -o "$OUT/pgd.sgn"
-"$BIN/sgn-attack" -pgd -steps 20 -eps 0.3 -model "$OUT/pgd.sgn" -data "$OUT/test1k.arrow" 2>"$OUT/pgd-attack.log" |
+timed pgd "$BIN/sgn-train" -adv pgd -eps 0.3 -steps 7 -eps-warmup 1 -epochs 3 -val 500 -data "$OUT/train10k.arrows" -o "$OUT/pgd.sgn"
+"$BIN/sgn-attack" -pgd -steps 20 -eps 0.3 -model "$OUT/pgd.sgn" -data "$OUT/test1k.arrows" 2>"$OUT/pgd-attack.log" |
 	"$BIN/sgn-score" -json >"$OUT/pgd.json"
 say "PGD-7 training, 3 epochs of 10,000: $T ($(perstep "$OUT/pgd.log")); clean $(field clean_accuracy "$OUT/pgd.json"), PGD-20 $(field accuracy "$OUT/pgd.json") (n=1,000)"
 
 for n in 1k ""; do
-	timed "attack$n" "$BIN/sgn-attack" -pgd -steps 10 -eps 0.3 -model "$OUT/plain.sgn" -data "$OUT/test$n.arrow" -o "$OUT/attack$n.arrow"
-	count=$("$BIN/sgn-score" -json "$OUT/attack$n.arrow" | grep -o '"n":[0-9]*' | head -1 | cut -d: -f2)
+	timed "attack$n" "$BIN/sgn-attack" -pgd -steps 10 -eps 0.3 -model "$OUT/plain.sgn" -data "$OUT/test$n.arrows" -o "$OUT/attack$n.arrows"
+	count=$("$BIN/sgn-score" -json "$OUT/attack$n.arrows" | grep -o '"n":[0-9]*' | head -1 | cut -d: -f2)
 	say "sgn-attack -pgd -steps 10 on $count test images: $T"
 done
 
 # The cost of SGN in training: ms per step on 2,560 images (20 steps, the
 # first one compiling the graph), plain and SGN with both gradient paths,
 # without and with FGSM-RS.
-"$BIN/sgn-fetch" -limit 2560 -o "$OUT/train2560.arrow" mnist
+"$BIN/sgn-fetch" -limit 2560 -o "$OUT/train2560.arrows" mnist
 cost=""
 for adv in none fgsm; do
 	for model in plain "sgn exact" "sgn detached"; do
-		set -- -epochs 1 -adv "$adv" -eps 0.3 -data "$OUT/train2560.arrow" -o "$OUT/cost.sgn"
+		set -- -epochs 1 -adv "$adv" -eps 0.3 -data "$OUT/train2560.arrows" -o "$OUT/cost.sgn"
 		[ "$model" = plain ] || set -- "$@" -sgn -sg-grad "${model#sgn }"
 		"$BIN/sgn-train" "$@" 2>"$OUT/cost.log"
 		label=$model

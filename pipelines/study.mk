@@ -32,31 +32,31 @@ attacks_of = $(ATTACKS) $(if $(filter sgn%,$(1)),$(SGN_ATTACKS))
 .PHONY: report
 .SECONDARY:
 
-$(DIR)/train.arrow:
+$(DIR)/train.arrows:
 	@mkdir -p $(DIR)
 	$(BIN)/sgn-fetch $(LIMIT_TRAIN) $(DATASET) > $@.tmp && mv $@.tmp $@
-$(DIR)/test.arrow:
+$(DIR)/test.arrows:
 	@mkdir -p $(DIR)
 	$(BIN)/sgn-fetch -split test $(LIMIT_TEST) $(DATASET) > $@.tmp && mv $@.tmp $@
 
-$(DIR)/%.sgn: $(DIR)/train.arrow
+$(DIR)/%.sgn: $(DIR)/train.arrows
 	$(BIN)/sgn-train -epochs $(EPOCHS) -eps $(EPS) $(TRAIN_FLAGS_$*) -log $(DIR)/$*.log.jsonl -data $< -o $@ 2> $(DIR)/$*.train.txt || { cat $(DIR)/$*.train.txt; exit 1; }
 	@tail -n 1 $(DIR)/$*.train.txt
 
-# $(DIR)/<model>.<attack>.<shard>.arrow
+# $(DIR)/<model>.<attack>.<shard>.arrows
 define attack_rule
-$(DIR)/$(1).$(2).%.arrow: $(DIR)/$(1).sgn $(DIR)/test.arrow $(if $(filter transfer,$(2)),$(DIR)/plain.sgn)
-	$(BIN)/sgn-attack -eps $(EPS) $(ATTACK_FLAGS_$(2)) -shard $$*/$(SHARDS) -model $(DIR)/$(1).sgn -data $(DIR)/test.arrow -o $$@
+$(DIR)/$(1).$(2).%.arrows: $(DIR)/$(1).sgn $(DIR)/test.arrows $(if $(filter transfer,$(2)),$(DIR)/plain.sgn)
+	$(BIN)/sgn-attack -eps $(EPS) $(ATTACK_FLAGS_$(2)) -shard $$*/$(SHARDS) -model $(DIR)/$(1).sgn -data $(DIR)/test.arrows -o $$@
 endef
 $(foreach m,$(MODELS),$(foreach a,$(call attacks_of,$(m)),$(eval $(call attack_rule,$(m),$(a)))))
 
-$(DIR)/%.score.json: $(DIR)/%.sgn $(DIR)/test.arrow
-	$(BIN)/sgn-score -json -model $(DIR)/$*.sgn $(DIR)/test.arrow > $@
+$(DIR)/%.score.json: $(DIR)/%.sgn $(DIR)/test.arrows
+	$(BIN)/sgn-score -json -model $(DIR)/$*.sgn $(DIR)/test.arrows > $@
 
 define model_rule
-$(DIR)/$(1).robust.json: $(foreach a,$(call attacks_of,$(1)),$(foreach s,$(SHARD_IDS),$(DIR)/$(1).$(a).$(s).arrow))
+$(DIR)/$(1).robust.json: $(foreach a,$(call attacks_of,$(1)),$(foreach s,$(SHARD_IDS),$(DIR)/$(1).$(a).$(s).arrows))
 	$(BIN)/sgn-score -json $$^ > $$@
-$(DIR)/$(1).robust.md: $(foreach a,$(call attacks_of,$(1)),$(foreach s,$(SHARD_IDS),$(DIR)/$(1).$(a).$(s).arrow))
+$(DIR)/$(1).robust.md: $(foreach a,$(call attacks_of,$(1)),$(foreach s,$(SHARD_IDS),$(DIR)/$(1).$(a).$(s).arrows))
 	$(BIN)/sgn-score -md $$^ > $$@
 endef
 $(foreach m,$(MODELS),$(eval $(call model_rule,$(m))))
@@ -67,14 +67,14 @@ $(foreach m,$(MODELS),$(eval $(call model_rule,$(m))))
 # <model>.sweep.json.
 SWEEP_MODELS := plain fgsm sgn sgn-fixed
 define sweep_rule
-$(DIR)/$(1).$(2).sweep.arrow: $(DIR)/$(1).sgn $(DIR)/test.arrow
-	$(BIN)/sgn-attack -pgd -eps $(2) -steps $(STEPS) -model $(DIR)/$(1).sgn -data $(DIR)/test.arrow -o $$@
+$(DIR)/$(1).$(2).sweep.arrows: $(DIR)/$(1).sgn $(DIR)/test.arrows
+	$(BIN)/sgn-attack -pgd -eps $(2) -steps $(STEPS) -model $(DIR)/$(1).sgn -data $(DIR)/test.arrows -o $$@
 endef
 $(foreach m,$(SWEEP_MODELS),$(foreach e,$(SWEEP_EPS),$(eval $(call sweep_rule,$(m),$(e)))))
-sweep_of = $(foreach e,$(SWEEP_EPS),$(DIR)/$(1).$(e).sweep.arrow)
+sweep_of = $(foreach e,$(SWEEP_EPS),$(DIR)/$(1).$(e).sweep.arrows)
 define plot_rule
-$(DIR)/$(1).png: $(DIR)/$(1).sgn $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrow)
-	$(BIN)/sgn-score -json -plot $$@ $(DIR)/test.arrow $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrow) > $(DIR)/$(1).sweep.json.tmp && mv $(DIR)/$(1).sweep.json.tmp $(DIR)/$(1).sweep.json
+$(DIR)/$(1).png: $(DIR)/$(1).sgn $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrows)
+	$(BIN)/sgn-score -json -plot $$@ $(DIR)/test.arrows $(call sweep_of,$(1)) $(foreach s,$(SHARD_IDS),$(DIR)/$(1).pgd.$(s).arrows) > $(DIR)/$(1).sweep.json.tmp && mv $(DIR)/$(1).sweep.json.tmp $(DIR)/$(1).sweep.json
 endef
 $(foreach m,$(SWEEP_MODELS),$(eval $(call plot_rule,$(m))))
 

@@ -1,7 +1,8 @@
 package stream
 
 // Column is one extra column of a batch. Exactly one of its slices is
-// non-nil, the one matching the column's ColumnType.
+// non-nil, the one matching the column's ColumnType; a Float32TensorColumn
+// is held in Float32, row after row, ColumnSpec.Size() values a row.
 type Column struct {
 	Name    string
 	Int64   []int64
@@ -9,7 +10,8 @@ type Column struct {
 	Float64 []float64
 }
 
-// Len returns the number of values in the column.
+// Len returns the number of values in the column: its rows times
+// ColumnSpec.Size() for a tensor column.
 func (c Column) Len() int {
 	return max(len(c.Int64), len(c.Float32), len(c.Float64))
 }

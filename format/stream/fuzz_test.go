@@ -54,8 +54,8 @@ func FuzzReader(f *testing.F) {
 			if len(b.Pixels)+len(b.Floats) != n*size || len(b.Extra) != len(h.Extra) {
 				t.Fatalf("batch of %d rows has %d+%d image values and %d extras for header %+v", n, len(b.Pixels), len(b.Floats), len(b.Extra), h)
 			}
-			for _, c := range b.Extra {
-				if c.Len() != n || c.set() != 1 {
+			for i, c := range b.Extra {
+				if c.Len() != n*h.Extra[i].Size() || c.set() != 1 {
 					t.Fatalf("column %q: %d values for %d rows", c.Name, c.Len(), n)
 				}
 			}

@@ -61,6 +61,10 @@ const (
 	Int64Column ColumnType = iota + 1
 	Float32Column
 	Float64Column
+	// Float32TensorColumn holds a float32 tensor of ColumnSpec.Shape per
+	// row, as the canonical arrow.fixed_shape_tensor type, like the image
+	// column (sgn-grad's self-gradients).
+	Float32TensorColumn
 )
 
 func (c ColumnType) String() string {
@@ -71,13 +75,24 @@ func (c ColumnType) String() string {
 		return "float32"
 	case Float64Column:
 		return "float64"
+	case Float32TensorColumn:
+		return "float32 tensor"
 	}
 	return fmt.Sprintf("ColumnType(%d)", int(c))
 }
 
+// values returns the type of the Column slice that holds a column of type
+// c: a tensor column's values are in Float32.
+func (c ColumnType) values() ColumnType {
+	if c == Float32TensorColumn {
+		return Float32Column
+	}
+	return c
+}
+
 func (c ColumnType) arrowType() arrow.DataType {
 	switch c {
-	case Float32Column:
+	case Float32Column, Float32TensorColumn:
 		return arrow.PrimitiveTypes.Float32
 	case Float64Column:
 		return arrow.PrimitiveTypes.Float64
@@ -87,8 +102,19 @@ func (c ColumnType) arrowType() arrow.DataType {
 
 // ColumnSpec names and types an extra column.
 type ColumnSpec struct {
-	Name string
-	Type ColumnType
+	Name  string
+	Type  ColumnType
+	Shape []int // per-row tensor shape of a Float32TensorColumn, else nil
+}
+
+// Size returns the number of values per row: the product of Shape for a
+// tensor column, 1 for the others.
+func (c ColumnSpec) Size() int {
+	n := 1
+	for _, d := range c.Shape {
+		n *= d
+	}
+	return n
 }
 
 // Header describes an example stream: what its Arrow schema says.
@@ -150,9 +176,20 @@ func (h Header) clone() Header {
 	return Header{
 		Shape:    slices.Clone(h.Shape),
 		Elem:     h.Elem,
-		Extra:    slices.Clone(h.Extra),
+		Extra:    cloneSpecs(h.Extra),
 		Metadata: maps.Clone(h.Metadata),
 	}
+}
+
+func cloneSpecs(specs []ColumnSpec) []ColumnSpec {
+	if specs == nil {
+		return nil
+	}
+	out := make([]ColumnSpec, len(specs))
+	for i, c := range specs {
+		out[i] = ColumnSpec{Name: c.Name, Type: c.Type, Shape: slices.Clone(c.Shape)}
+	}
+	return out
 }
 
 func parseScale(s string) (float32, error) {
@@ -189,8 +226,23 @@ func (h Header) validate() error {
 			return fmt.Errorf("column %q appears twice", c.Name)
 		}
 		seen[c.Name] = true
-		if c.Type != Int64Column && c.Type != Float32Column && c.Type != Float64Column {
-			return fmt.Errorf("column %q has type %v, want int64, float32 or float64", c.Name, c.Type)
+		switch c.Type {
+		case Int64Column, Float32Column, Float64Column:
+			if c.Shape != nil {
+				return fmt.Errorf("column %q of type %v has a tensor shape", c.Name, c.Type)
+			}
+		case Float32TensorColumn:
+			if len(c.Shape) == 0 {
+				return fmt.Errorf("tensor column %q has no shape", c.Name)
+			}
+			if slices.ContainsFunc(c.Shape, func(d int) bool { return d <= 0 }) {
+				return fmt.Errorf("tensor column %q: shape %v has a dimension below 1", c.Name, c.Shape)
+			}
+			if _, err := tensorSize(c.Shape); err != nil {
+				return fmt.Errorf("tensor column %q: %w", c.Name, err)
+			}
+		default:
+			return fmt.Errorf("column %q has type %v, want int64, float32, float64 or float32 tensor", c.Name, c.Type)
 		}
 	}
 	if s, ok := h.Metadata[MetaPixelScale]; ok {
@@ -222,6 +274,14 @@ func (h Header) schema() (*arrow.Schema, *FixedShapeTensorType, error) {
 		{Name: LabelColumn, Type: arrow.PrimitiveTypes.Int64},
 	}
 	for _, c := range h.Extra {
+		if c.Type == Float32TensorColumn {
+			ct, err := NewFixedShapeTensorType(arrow.PrimitiveTypes.Float32, c.Shape, nil, nil)
+			if err != nil {
+				return nil, nil, fmt.Errorf("column %q: %w", c.Name, err)
+			}
+			fields = append(fields, arrow.Field{Name: c.Name, Type: ct})
+			continue
+		}
 		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type.arrowType()})
 	}
 	keys := slices.Sorted(maps.Keys(h.Metadata))
@@ -291,13 +351,19 @@ func headerFromSchema(s *arrow.Schema) (Header, layout, error) {
 			var c ColumnSpec
 			switch f.Type.ID() {
 			case arrow.INT64:
-				c, lay.cols = ColumnSpec{f.Name, Int64Column}, append(lay.cols, colDef{name: f.Name, width: 8})
+				c, lay.cols = ColumnSpec{f.Name, Int64Column, nil}, append(lay.cols, colDef{name: f.Name, width: 8})
 			case arrow.FLOAT32:
-				c, lay.cols = ColumnSpec{f.Name, Float32Column}, append(lay.cols, colDef{name: f.Name, width: 4})
+				c, lay.cols = ColumnSpec{f.Name, Float32Column, nil}, append(lay.cols, colDef{name: f.Name, width: 4})
 			case arrow.FLOAT64:
-				c, lay.cols = ColumnSpec{f.Name, Float64Column}, append(lay.cols, colDef{name: f.Name, width: 8})
+				c, lay.cols = ColumnSpec{f.Name, Float64Column, nil}, append(lay.cols, colDef{name: f.Name, width: 8})
+			case arrow.EXTENSION:
+				tt, err := asTensorType(f.Type)
+				if err != nil || tt.ValueType().ID() != arrow.FLOAT32 {
+					return h, lay, fmt.Errorf("schema: column %q has type %v, want a %s of float32", f.Name, f.Type, FixedShapeTensorName)
+				}
+				c, lay.cols = ColumnSpec{f.Name, Float32TensorColumn, tt.Shape()}, append(lay.cols, colDef{name: f.Name, width: 4, listSize: tt.Size()})
 			default:
-				return h, lay, fmt.Errorf("schema: column %q has type %v, want int64, float32 or float64", f.Name, f.Type)
+				return h, lay, fmt.Errorf("schema: column %q has type %v, want int64, float32, float64 or a %s of float32", f.Name, f.Type, FixedShapeTensorName)
 			}
 			h.Extra = append(h.Extra, c)
 			lay.extra = append(lay.extra, i)

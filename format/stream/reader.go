@@ -180,6 +180,16 @@ func (r *Reader) load(rec arrow.RecordBatch) error {
 			c.Float32 = orEmpty(a.Float32Values())
 		case *array.Float64:
 			c.Float64 = orEmpty(a.Float64Values())
+		case array.ExtensionArray:
+			fsl, ok := a.Storage().(*array.FixedSizeList)
+			if !ok || fsl.Offset() != 0 || spec.Type != Float32TensorColumn {
+				return fmt.Errorf("column %q: unexpected storage %T", spec.Name, a.Storage())
+			}
+			vals, ok := fsl.ListValues().(*array.Float32)
+			if !ok || vals.Len() < n*spec.Size() {
+				return fmt.Errorf("column %q: %T of %d elements, want %d float32", spec.Name, fsl.ListValues(), fsl.ListValues().Len(), n*spec.Size())
+			}
+			c.Float32 = orEmpty(vals.Float32Values()[:n*spec.Size()])
 		default:
 			return fmt.Errorf("column %q: unexpected array %T", spec.Name, a)
 		}
@@ -213,12 +223,29 @@ func ReadAll(r io.Reader, limit int) (Header, *Batch, error) {
 	if limit < 0 {
 		return Header{}, nil, fmt.Errorf("negative row limit %d", limit)
 	}
+	return readAll(r, limit, nil)
+}
+
+// ReadAllChecked is ReadAll of a whole stream that calls check with the
+// stream's header before reading any record batch, and stops with check's
+// error: a caller can refuse what it cannot use (a shape too large for its
+// model, say) before the examples take memory.
+func ReadAllChecked(r io.Reader, check func(Header) error) (Header, *Batch, error) {
+	return readAll(r, 0, check)
+}
+
+func readAll(r io.Reader, limit int, check func(Header) error) (Header, *Batch, error) {
 	sr, err := NewReader(r)
 	if err != nil {
 		return Header{}, nil, err
 	}
 	defer sr.Close()
 	h := sr.Header()
+	if check != nil {
+		if err := check(h); err != nil {
+			return Header{}, nil, err
+		}
+	}
 	all := &Batch{}
 	for _, c := range h.Extra {
 		all.Extra = append(all.Extra, Column{Name: c.Name})
@@ -236,7 +263,7 @@ func ReadAll(r io.Reader, limit int) (Header, *Batch, error) {
 		for i, c := range b.Extra {
 			dst := &all.Extra[i]
 			dst.Int64 = append(dst.Int64, c.Int64[:min(len(c.Int64), n)]...)
-			dst.Float32 = append(dst.Float32, c.Float32[:min(len(c.Float32), n)]...)
+			dst.Float32 = append(dst.Float32, c.Float32[:min(len(c.Float32), n*h.Extra[i].Size())]...)
 			dst.Float64 = append(dst.Float64, c.Float64[:min(len(c.Float64), n)]...)
 		}
 	}
@@ -250,7 +277,7 @@ func ReadAll(r io.Reader, limit int) (Header, *Batch, error) {
 		switch c.Type {
 		case Int64Column:
 			dst.Int64 = orEmpty(dst.Int64)
-		case Float32Column:
+		case Float32Column, Float32TensorColumn:
 			dst.Float32 = orEmpty(dst.Float32)
 		case Float64Column:
 			dst.Float64 = orEmpty(dst.Float64)

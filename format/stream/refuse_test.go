@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -216,7 +217,7 @@ func TestOtherProducers(t *testing.T) {
 			}
 			defer r.Close()
 			h := r.Header()
-			if h.Elem != Uint8 || h.ExampleSize() != 4 || len(h.Extra) != 1 || h.Extra[0] != (ColumnSpec{"score", Float64Column}) {
+			if h.Elem != Uint8 || h.ExampleSize() != 4 || len(h.Extra) != 1 || !reflect.DeepEqual(h.Extra[0], ColumnSpec{Name: "score", Type: Float64Column}) {
 				t.Fatalf("header %+v", h)
 			}
 			if !r.Next() {

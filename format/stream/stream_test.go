@@ -28,7 +28,8 @@ func testHeader(elem ElemType, extra bool) Header {
 		h.Metadata[MetaPixelScale] = "0.00392156862745098"
 	}
 	if extra {
-		h.Extra = []ColumnSpec{{"clean_pred", Int64Column}, {"linf", Float32Column}, {"l2", Float64Column}}
+		h.Extra = []ColumnSpec{{Name: "clean_pred", Type: Int64Column}, {Name: "linf", Type: Float32Column}, {Name: "l2", Type: Float64Column},
+			{Name: "selfgrad.input", Type: Float32TensorColumn, Shape: []int{2, 1, 3}}}
 	}
 	return h
 }
@@ -74,6 +75,12 @@ func testBatch(h Header, first, n int) *Batch {
 			col.Float64 = make([]float64, n)
 			for i := range n {
 				col.Float64[i] = math.Sqrt(float64(first + i))
+			}
+		case Float32TensorColumn:
+			per := c.Size()
+			col.Float32 = make([]float32, n*per)
+			for i := range col.Float32 {
+				col.Float32[i] = float32(first*per+i) / 8
 			}
 		}
 		b.Extra = append(b.Extra, col)
@@ -201,7 +208,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("ReadAll batch differs from what was written")
 			}
 			for i, c := range all.Extra {
-				if c.set() != 1 || c.typ() != h.Extra[i].Type {
+				if c.set() != 1 || c.typ() != h.Extra[i].Type.values() {
 					t.Errorf("ReadAll column %q has %d slices set", c.Name, c.set())
 				}
 			}

@@ -133,11 +133,11 @@ func (w *Writer) check(b *Batch) error {
 		if n == 0 && c.Len() == 0 {
 			continue
 		}
-		if c.set() != 1 || c.typ() != spec.Type {
+		if c.set() != 1 || c.typ() != spec.Type.values() {
 			return fmt.Errorf("batch column %q does not hold exactly its %v values", c.Name, spec.Type)
 		}
-		if c.Len() != n {
-			return fmt.Errorf("batch column %q has %d values for %d examples", c.Name, c.Len(), n)
+		if c.Len() != n*spec.Size() {
+			return fmt.Errorf("batch column %q has %d values for %d examples of %d", c.Name, c.Len(), n, spec.Size())
 		}
 	}
 	return nil
@@ -163,14 +163,14 @@ func (w *Writer) Write(b *Batch) error {
 		pending := w.pend.Len()
 		if pending == 0 && n-start >= w.rows {
 			// A whole batch straight from the caller's slices.
-			if err := w.writeRecord(slice(b, start, start+w.rows, size)); err != nil {
+			if err := w.writeRecord(w.slice(b, start, start+w.rows, size)); err != nil {
 				return err
 			}
 			start += w.rows
 			continue
 		}
 		k := min(w.rows-pending, n-start)
-		appendRows(&w.pend, slice(b, start, start+k, size))
+		appendRows(&w.pend, w.slice(b, start, start+k, size))
 		start += k
 		if w.pend.Len() == w.rows {
 			if err := w.flush(); err != nil {
@@ -181,8 +181,9 @@ func (w *Writer) Write(b *Batch) error {
 	return nil
 }
 
-// slice returns rows [i, j) of b, sharing its memory.
-func slice(b *Batch, i, j, size int) *Batch {
+// slice returns rows [i, j) of b, sharing its memory; size is the image
+// size, the header gives each extra column's.
+func (w *Writer) slice(b *Batch, i, j, size int) *Batch {
 	s := &Batch{Labels: b.Labels[i:j]}
 	if b.Pixels != nil {
 		s.Pixels = b.Pixels[i*size : j*size]
@@ -190,13 +191,14 @@ func slice(b *Batch, i, j, size int) *Batch {
 	if b.Floats != nil {
 		s.Floats = b.Floats[i*size : j*size]
 	}
-	for _, c := range b.Extra {
+	for k, c := range b.Extra {
 		d := Column{Name: c.Name}
 		if c.Int64 != nil {
 			d.Int64 = c.Int64[i:j]
 		}
 		if c.Float32 != nil {
-			d.Float32 = c.Float32[i:j]
+			per := w.header.Extra[k].Size()
+			d.Float32 = c.Float32[i*per : j*per]
 		}
 		if c.Float64 != nil {
 			d.Float64 = c.Float64[i:j]
@@ -250,11 +252,7 @@ func (w *Writer) writeRecord(b *Batch) error {
 			c.Release()
 		}
 	}()
-	elems := array.NewData(w.tensor.ValueType(), n*w.tensor.Size(), []*memory.Buffer{nil, memory.NewBufferBytes(pixels)}, nil, 0, 0)
-	image := array.NewData(w.tensor, n, []*memory.Buffer{nil}, []arrow.ArrayData{elems}, 0, 0)
-	elems.Release()
-	cols = append(cols, array.MakeFromData(image))
-	image.Release()
+	cols = append(cols, tensorArray(w.tensor, n, pixels))
 	cols = append(cols, primitive(arrow.PrimitiveTypes.Int64, n, arrow.Int64Traits.CastToBytes(b.Labels)))
 	for i, spec := range w.header.Extra {
 		c := b.Extra[i]
@@ -266,6 +264,9 @@ func (w *Writer) writeRecord(b *Batch) error {
 			raw = arrow.Float32Traits.CastToBytes(c.Float32)
 		case Float64Column:
 			raw = arrow.Float64Traits.CastToBytes(c.Float64)
+		case Float32TensorColumn:
+			cols = append(cols, tensorArray(w.schema.Field(2+i).Type.(*FixedShapeTensorType), n, arrow.Float32Traits.CastToBytes(c.Float32)))
+			continue
 		}
 		cols = append(cols, primitive(spec.Type.arrowType(), n, raw))
 	}
@@ -280,6 +281,16 @@ func (w *Writer) writeRecord(b *Batch) error {
 		return w.err
 	}
 	return nil
+}
+
+// tensorArray returns an array of n tensors of type tt whose values are
+// raw, without copying them.
+func tensorArray(tt *FixedShapeTensorType, n int, raw []byte) arrow.Array {
+	elems := array.NewData(tt.ValueType(), n*tt.Size(), []*memory.Buffer{nil, memory.NewBufferBytes(raw)}, nil, 0, 0)
+	defer elems.Release()
+	d := array.NewData(tt, n, []*memory.Buffer{nil}, []arrow.ArrayData{elems}, 0, 0)
+	defer d.Release()
+	return array.MakeFromData(d)
 }
 
 func primitive(t arrow.DataType, n int, raw []byte) arrow.Array {

@@ -6,11 +6,15 @@
 // and running statistics, and a deterministic PGD attack.
 // pipelines/torch/crosscheck.py computes the same in PyTorch and compares.
 //
-//	crosscheck cases -mnist TEST.arrow [-trained NAME=FILE,...] -o DIR
-//	crosscheck examples IN.arrow OUT.safetensors
+//	crosscheck cases -mnist TEST.arrows [-trained NAME=FILE,...] -o DIR
+//	crosscheck examples IN.arrows OUT.safetensors
+//	crosscheck selfgrads GRADS.arrows OUT.safetensors
 //
-// examples converts an example stream to images (F32, pixels in [0, 1])
-// and labels (I64) for PyTorch, which has no Arrow reader here.
+// For an SGN, cases also writes the inputs as an example stream,
+// CASE.x.arrows, for sgn-grad. examples converts an example stream to
+// images (F32, pixels in [0, 1]) and labels (I64) for PyTorch, which has no
+// Arrow reader here; selfgrads takes the self-gradient columns of
+// sgn-grad's output (selfgrad.TAP) into tensors sgn-grad.selfgrad.TAP.
 package main
 
 import (
@@ -76,6 +80,11 @@ func main() {
 			usage()
 		}
 		err = exportExamples(os.Args[2], os.Args[3])
+	case "selfgrads":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		err = exportSelfGrads(os.Args[2], os.Args[3])
 	default:
 		usage()
 	}
@@ -86,7 +95,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: crosscheck cases -mnist TEST.arrow [-trained NAME=FILE,...] [-only NAME,...] -o DIR\n       crosscheck examples IN.arrow OUT.safetensors")
+	fmt.Fprintln(os.Stderr, "usage: crosscheck cases -mnist TEST.arrows [-trained NAME=FILE,...] [-only NAME,...] -o DIR\n       crosscheck examples IN.arrows OUT.safetensors\n       crosscheck selfgrads GRADS.arrows OUT.safetensors")
 	os.Exit(2)
 }
 
@@ -151,6 +160,52 @@ func exportExamples(in, out string) error {
 	return writeSafetensors(out, f)
 }
 
+// exportSelfGrads writes the self-gradient tensor columns of sgn-grad's
+// stream in, flattened per example as the expected files hold them.
+func exportSelfGrads(in, out string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h, b, err := stream.ReadAll(f, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	sf := &safetensors.File{}
+	for i, c := range h.Extra {
+		if c.Type != stream.Float32TensorColumn {
+			continue
+		}
+		tap, ok := strings.CutPrefix(c.Name, stream.SelfGradColumn(""))
+		if !ok {
+			continue
+		}
+		sf.Tensors = append(sf.Tensors, safetensors.Float32("sgn-grad.selfgrad."+tap, []int{b.Len(), c.Size()}, b.Extra[i].Float32))
+	}
+	if len(sf.Tensors) == 0 {
+		return fmt.Errorf("%s: no self-gradient tensor columns", in)
+	}
+	return writeSafetensors(out, sf)
+}
+
+// writeStream writes images x and labels y as an example stream of
+// float32 pixels in [0, 1].
+func writeStream(path string, shape []int, x []float32, y []int64) error {
+	var buf bytes.Buffer
+	w, err := stream.NewWriter(&buf, stream.Header{Shape: shape, Elem: stream.Float32, Metadata: map[string]string{stream.MetaPixelScale: "1"}})
+	if err != nil {
+		return err
+	}
+	if err := w.Write(&stream.Batch{Floats: x, Labels: y}); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
 func writeSafetensors(path string, f *safetensors.File) error {
 	var buf bytes.Buffer
 	if err := safetensors.Encode(&buf, f); err != nil {
@@ -195,6 +250,11 @@ func runCase(tc testCase, trained map[string]string, mnistX []float32, mnistY []
 	}
 	if err := cls.Save(filepath.Join(dir, tc.name+".sgn")); err != nil {
 		return err
+	}
+	if cls.SGN != nil {
+		if err := writeStream(filepath.Join(dir, tc.name+".x.arrows"), cls.Net.Config.InShape, x, y); err != nil {
+			return err
+		}
 	}
 	out := &safetensors.File{Metadata: map[string]string{"case": tc.name}}
 	add := func(name string, shape []int, v []float32) {

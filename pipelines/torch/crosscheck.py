@@ -5,7 +5,8 @@ check DIR [CASE...]: for each case CASE that pipelines/crosscheck (Go) wrote, lo
 DIR/CASE.safetensors (the model, through sgn-convert) into models.py,
 recomputes what DIR/CASE.expected.safetensors holds (logits, input
 gradient, self-gradients, one training step's parameter gradients and
-running statistics, PGD) in float32 and, but for PGD, float64, prints a
+running statistics, PGD) and, for an SGN, DIR/CASE.sgn-grad.safetensors
+(sgn-grad's self-gradient columns) in float32 and, but for PGD, float64, prints a
 table of relative errors and exits 1 if any of sgn's exceeds its
 tolerance.
 
@@ -38,8 +39,8 @@ import models  # noqa: E402
 # derivatives and the deeper networks compound it; PGD's iterates agree
 # to the rounding of one step unless a gradient component's sign flips,
 # which float32 noise decides where it is near 0.
-TOL = {"logits": 1e-4, "input_grad": 1e-3, "selfgrad": 1e-3, "train_grads": 1e-3, "running_stats": 1e-4, "pgd": 1e-4}
-COLUMNS = ["logits", "input_grad", "selfgrad", "train_grads", "running_stats", "pgd"]
+TOL = {"logits": 1e-4, "input_grad": 1e-3, "selfgrad": 1e-3, "sgn-grad": 1e-3, "train_grads": 1e-3, "running_stats": 1e-4, "pgd": 1e-4}
+COLUMNS = ["logits", "input_grad", "selfgrad", "sgn-grad", "train_grads", "running_stats", "pgd"]
 
 
 def rel(a, b):
@@ -77,6 +78,8 @@ def compute(net, exp, meta, dtype):
             out["logits"], out["probe_logits"] = d["logits"], d["probe_logits"]
             for t, s in d["selfgrads"].items():
                 out["selfgrad." + t] = s.flatten(1)
+                # sgn-grad's selfgrad.TAP columns (CASE.sgn-grad.safetensors).
+                out["sgn-grad.selfgrad." + t] = s.flatten(1)
         else:
             out["logits"] = net(x)
     xr = x.clone().requires_grad_(True)
@@ -113,6 +116,8 @@ def group(name):
         return "logits"
     if name.startswith("selfgrad."):
         return "selfgrad"
+    if name.startswith("sgn-grad."):
+        return "sgn-grad"
     if name.startswith("step."):
         return "running_stats" if name.endswith(("running_mean", "running_var")) else "train_grads"
     return name
@@ -126,6 +131,9 @@ def check(directory, only=()):
         if only and case not in only:
             continue
         exp, meta = models.load_safetensors(path)
+        extra = os.path.join(directory, case + ".sgn-grad.safetensors")
+        if os.path.exists(extra):
+            exp.update(models.load_safetensors(extra)[0])
         net = models.load(os.path.join(directory, case + ".safetensors"))
         start = time.time()
         f32, f64 = compute(net, exp, meta, torch.float32), compute(net, exp, meta, torch.float64)

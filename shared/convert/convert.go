@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -219,13 +218,16 @@ func hasPrefix(f *safetensors.File, prefix string) bool {
 	return false
 }
 
-// newNet returns a network of cfg (wrapped as an SGN when sc is set) whose
-// parameters are to be overwritten.
+// newNet returns a network of cfg (wrapped as an SGN when sc is set) with
+// its parameters named and shaped but without data, which fill takes from
+// the file: a configuration that claims a large model costs nothing until
+// the tensors are found to fit it.
 func newNet(cfg model.Config, sc *sgn.Config) (*model.Net, error) {
-	net, err := model.New(cfg, rand.New(rand.NewPCG(0, 0)))
+	params, err := cfg.Params()
 	if err != nil {
 		return nil, err
 	}
+	net := &model.Net{Config: cfg, Params: params}
 	if sc != nil {
 		if err := sgn.Wrap(net, *sc); err != nil {
 			return nil, err

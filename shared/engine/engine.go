@@ -241,6 +241,15 @@ func (p *Program) Output(name string) ([]float32, error) {
 	return p.read(name, n)
 }
 
+// OutputShape returns the shape of the named output, batch dimension first.
+func (p *Program) OutputShape(name string) ([]int, error) {
+	n := p.outs[name]
+	if n == nil {
+		return nil, fmt.Errorf("program has no output %q", name)
+	}
+	return slices.Clone([]int(n.Shape())), nil
+}
+
 func (p *Program) value(n *G.Node) G.Value {
 	if r := p.reads[n]; r != nil {
 		return *r

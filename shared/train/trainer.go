@@ -141,12 +141,10 @@ func New(cfg Config, data Data) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	classes := classNames(data.Header)
-	if len(classes) > model.MaxClasses {
-		return nil, fmt.Errorf("%s: metadata %s names %d classes, more than the %d a model may have", data.name(), stream.MetaClasses, len(classes), model.MaxClasses)
+	mcfg, err := modelConfig(cfg, data.Header, data.name())
+	if err != nil {
+		return nil, err
 	}
-	mcfg := model.Config{Arch: cfg.Arch, InShape: data.Header.Shape, Classes: len(classes)}
-	mcfg.Mean, mcfg.Std = normalisation(data.Header.Shape[0])
 	net, err := model.New(mcfg, rng.New(cfg.Seed).Split("init").Rand())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", data.name(), err)
@@ -162,6 +160,36 @@ func New(cfg Config, data Data) (*Trainer, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// modelConfig returns the network a run of cfg trains on examples of h.
+func modelConfig(cfg Config, h stream.Header, name string) (model.Config, error) {
+	classes := classNames(h)
+	if len(classes) > model.MaxClasses {
+		return model.Config{}, fmt.Errorf("%s: metadata %s names %d classes, more than the %d a model may have", name, stream.MetaClasses, len(classes), model.MaxClasses)
+	}
+	mcfg := model.Config{Arch: cfg.Arch, InShape: h.Shape, Classes: len(classes)}
+	mcfg.Mean, mcfg.Std = normalisation(h.Shape[0])
+	return mcfg, nil
+}
+
+// CheckModel checks, from the header of the examples named name alone,
+// that the network a new run of cfg would build for them can be built and
+// fits the bounds on model size, so that a tool can refuse a stream of
+// huge images before reading its examples. New makes the same checks.
+func CheckModel(cfg Config, h stream.Header, name string) error {
+	if len(h.Shape) != 3 {
+		return nil // New names the shape, with the examples read
+	}
+	cfg.Defaults(h.Shape[0])
+	mcfg, err := modelConfig(cfg, h, name)
+	if err != nil {
+		return err
+	}
+	if err := mcfg.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // Resume continues the run saved in cls on the same data.

@@ -66,14 +66,10 @@ func TestOutputThroughFIFOAndDevice(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := os.ReadFile(fifo)
-		got <- b
-	}()
+	got := clitest.ReadFIFO(t, fifo)
 	args := []string{"-fgsm", "-model", filepath.Join(dir, "m.sgn"), "-data", filepath.Join(dir, "test.arrow"), "-o"}
 	tools.MustRun(t, self, nil, append(args, fifo)...)
-	if _, b := clitest.ReadStream(t, <-got); b.Len() != 64 {
+	if _, b := clitest.ReadStream(t, got()); b.Len() != 64 {
 		t.Errorf("the FIFO's reader got %d examples, want 64", b.Len())
 	}
 	if st, err := os.Lstat(fifo); err != nil || st.Mode()&fs.ModeNamedPipe == 0 {

@@ -41,18 +41,18 @@ from -transfer. A suite holds the examples of its shard in memory.
 Progress goes to stderr: a bar with rate and time left at a terminal, one
 line per attack otherwise.`
 
-const examples = `  sgn-attack -pgd -data test.arrow < model.sgn | sgn-score
-  sgn-attack -suite standard -eps 0.3 -model m.sgn -data test.arrow -o aa.arrow && sgn-score -md aa.arrow
-  sgn-attack -suite sgn -transfer plain.sgn -eps 8/255 -model sgn.sgn -data test.arrow -o aa-sgn.arrow
-  sgn-attack -apgd -targeted -model m.sgn -data test.arrow > apgd-t.arrow
-  sgn-attack -fab -norm l2 -eps 2 -model m.sgn -data test.arrow > fab-t.arrow
-  sgn-attack -apgd -norm l1 -eps 10 -model m.sgn -data test.arrow > apgd-l1.arrow
-  sgn-attack -pgd -loss cw -restarts 5 -steps 100 -model m.sgn -data test.arrow -o pgd-cw.arrow
-  sgn-attack -pgd -sg-grad detached -model sgn.sgn -data test.arrow > bpda.arrow
-  sgn-attack -pgd -sg-surrogate 0.1 -model sgn.sgn -data test.arrow > smooth.arrow
-  sgn-attack -square -eps 0.3 -model m.sgn -data test.arrow > square.arrow
-  sgn-attack -pgd -transfer plain.sgn -model sgn.sgn -data test.arrow > transfer.arrow
-  for i in 0 1; do sgn-attack -suite standard -shard $i/2 -model m.sgn -data test.arrow -o aa.$i.arrow & done`
+const examples = `  sgn-attack -pgd -data test.arrows < model.sgn | sgn-score
+  sgn-attack -suite standard -eps 0.3 -model m.sgn -data test.arrows -o aa.arrows && sgn-score -md aa.arrows
+  sgn-attack -suite sgn -transfer plain.sgn -eps 8/255 -model sgn.sgn -data test.arrows -o aa-sgn.arrows
+  sgn-attack -apgd -targeted -model m.sgn -data test.arrows > apgd-t.arrows
+  sgn-attack -fab -norm l2 -eps 2 -model m.sgn -data test.arrows > fab-t.arrows
+  sgn-attack -apgd -norm l1 -eps 10 -model m.sgn -data test.arrows > apgd-l1.arrows
+  sgn-attack -pgd -loss cw -restarts 5 -steps 100 -model m.sgn -data test.arrows -o pgd-cw.arrows
+  sgn-attack -pgd -sg-grad detached -model sgn.sgn -data test.arrows > bpda.arrows
+  sgn-attack -pgd -sg-surrogate 0.1 -model sgn.sgn -data test.arrows > smooth.arrows
+  sgn-attack -square -eps 0.3 -model m.sgn -data test.arrows > square.arrows
+  sgn-attack -pgd -transfer plain.sgn -model sgn.sgn -data test.arrows > transfer.arrows
+  for i in 0 1; do sgn-attack -suite standard -shard $i/2 -model m.sgn -data test.arrows -o aa.$i.arrows & done`
 
 func main() { cli.Main("sgn-attack", run) }
 

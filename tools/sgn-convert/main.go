@@ -28,7 +28,7 @@ then come from the tensors, and the model gets no input normalisation.`
 
 const examples = `  sgn-convert -to safetensors model.sgn > model.safetensors
   sgn-convert -to safetensors -o model.safetensors < model.sgn
-  sgn-convert -to sgn torch.safetensors | sgn-attack -pgd -data test.arrow | sgn-score
+  sgn-convert -to sgn torch.safetensors | sgn-attack -pgd -data test.arrows | sgn-score
   sgn-convert -to sgn -arch preact-resnet18 -o resnet.sgn state_dict.safetensors`
 
 func main() { cli.Main("sgn-convert", run) }

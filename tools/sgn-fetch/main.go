@@ -29,9 +29,9 @@ machine (GoMNIST in the Go module cache, Debian's dataset-fashion-mnist);
 each file's published SHA-256 is checked whatever its source.`
 
 const examples = `  sgn-fetch mnist | sgn-train -sgn -adv fgsm -o model.sgn
-  sgn-fetch -split test -o test.arrow mnist
-  sgn-fetch -split test -limit 1000 fashion-mnist > fashion-test-1k.arrow
-  sgn-fetch -from ~/Downloads -zstd cifar10 > cifar10-train.arrow`
+  sgn-fetch -split test -o test.arrows mnist
+  sgn-fetch -split test -limit 1000 fashion-mnist > fashion-test-1k.arrows
+  sgn-fetch -from ~/Downloads -zstd cifar10 > cifar10-train.arrows`
 
 // batchRows is the number of examples per record batch.
 const batchRows = 256

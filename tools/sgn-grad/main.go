@@ -1,6 +1,6 @@
 // Command sgn-grad writes, for each example, the gradient of the loss with
-// respect to the input and, for a self-gradient network, the norms of its
-// self-gradients and its gate values.
+// respect to the input and, for a self-gradient network, its self-gradients
+// at each tap, their norms and its gate values.
 package main
 
 import (
@@ -20,10 +20,12 @@ const synopsis = `sgn-grad -model FILE [-data FILE] [-self] [-loss ce|cw] [-o FI
 Reads a checkpoint and an example stream (whichever of -model and -data is
 not given comes from stdin) and writes a stream whose image column is the
 gradient of the loss with respect to the input, with columns pred, loss,
-grad_l2, grad_linf and, for an SGN, selfgrad.<tap>.l2; the gates are in
-the metadata (sgn.gates). A summary of the norms goes to stderr.`
+grad_l2, grad_linf and, for an SGN, selfgrad.<tap> (the self-gradient at
+the tap, a tensor column of the tapped activation's shape) and
+selfgrad.<tap>.l2; the gates are in the metadata (sgn.gates). A summary of
+the norms goes to stderr.`
 
-const examples = `  sgn-grad -model sgn.sgn -data test.arrow > grads.arrow
+const examples = `  sgn-grad -model sgn.sgn -data test.arrows > grads.arrows
   sgn-fetch -split test -limit 100 mnist | sgn-grad -model sgn.sgn -self -loss cw | sgn-score ...`
 
 func main() { cli.Main("sgn-grad", run) }

@@ -40,6 +40,7 @@ func TestSGNGradients(t *testing.T) {
 		{"examples on stdin", []string{"-model", model}, data},
 		{"model on stdin", []string{"-data", data}, model},
 		{"self-label", []string{"-self", "-model", model, "-data", data}, ""},
+		{"batches of 10", []string{"-batch", "10", "-model", model, "-data", data}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,8 +70,37 @@ func TestSGNGradients(t *testing.T) {
 			if !ok1 || !ok2 || !ok3 || sg.Len() != 64 || l2.Len() != 64 || pred.Len() != 64 {
 				t.Fatalf("columns %+v, want selfgrad.input.l2, grad_l2 and pred for every row", h.Extra)
 			}
+			// The self-gradient itself, a tensor column of the input's shape,
+			// row by row in the order of the examples, whose norms are the
+			// L2 column's.
+			var spec stream.ColumnSpec
+			for _, c := range h.Extra {
+				if c.Name == stream.SelfGradColumn("input") {
+					spec = c
+				}
+			}
+			s, ok := b.Column(stream.SelfGradColumn("input"))
+			if !ok || spec.Type != stream.Float32TensorColumn || !slices.Equal(spec.Shape, []int{1, 28, 28}) || s.Len() != 64*d {
+				t.Fatalf("column selfgrad.input: %+v with %d values, want a float32 tensor column [1 28 28] of 64 rows", spec, s.Len())
+			}
+			distinct := 0
 			for i := range 64 {
-				if v := float64(sg.Float32[i]); !(v >= 0) || math.IsInf(v, 0) {
+				var ss float64
+				for _, g := range s.Float32[i*d : (i+1)*d] {
+					ss += float64(g) * float64(g)
+				}
+				if got := float64(sg.Float32[i]); math.Abs(got-math.Sqrt(ss)) > 1e-4*(1+got) {
+					t.Errorf("example %d: selfgrad.input.l2 %g, the self-gradient's norm is %g", i, got, math.Sqrt(ss))
+				}
+				if i > 0 && !slices.Equal(s.Float32[i*d:(i+1)*d], s.Float32[(i-1)*d:i*d]) {
+					distinct++
+				}
+			}
+			if distinct < 60 {
+				t.Errorf("only %d of 63 examples have a self-gradient unlike the one before", distinct)
+			}
+			for i := range 64 {
+				if v := float64(sg.Float32[i]); !(v > 0) || math.IsInf(v, 0) {
 					t.Errorf("example %d: self-gradient L2 %v", i, v)
 				}
 				var ss float64

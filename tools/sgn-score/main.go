@@ -41,10 +41,10 @@ and clean when a plain example stream is among the inputs (without -model it
 is not scored, only shown: example i is the one at its position i).`
 
 const examples = `  sgn-fetch -split test mnist | sgn-score -model model.sgn
-  sgn-attack -pgd -data test.arrow < model.sgn | sgn-score -json
-  sgn-score pgd.arrow cw.arrow square.arrow
-  sgn-score -md aa.0.arrow aa.1.arrow
-  sgn-score -plot robust.png test.arrow pgd-0.1.arrow pgd-0.2.arrow pgd-0.3.arrow`
+  sgn-attack -pgd -data test.arrows < model.sgn | sgn-score -json
+  sgn-score pgd.arrows cw.arrows square.arrows
+  sgn-score -md aa.0.arrows aa.1.arrows
+  sgn-score -plot robust.png test.arrows pgd-0.1.arrows pgd-0.2.arrows pgd-0.3.arrows`
 
 func main() { cli.Main("sgn-score", run) }
 

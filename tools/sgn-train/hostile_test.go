@@ -53,12 +53,17 @@ func TestHostileData(t *testing.T) {
 			&stream.Batch{Floats: x, Labels: b.Labels})
 		return path
 	}
+	// The same images cut short: the model is refused from the header,
+	// before the examples are read (and take memory).
+	sq := clitest.ReadFile(t, square)
+	cut := clitest.WriteFile(t, tmp, "cut.arrow", sq[:len(sq)-40])
 	classes := filepath.Join(tmp, "classes.arrow")
 	names, _ := json.Marshal(make([]string, 200000))
 	clitest.WriteStream(t, classes, stream.Header{Shape: h.Shape, Elem: h.Elem, Metadata: map[string]string{stream.MetaClasses: string(names)}}, b)
 	tools.AssertRefusals(t, self, []clitest.Refusal{
 		{Name: "2.5 KB of huge images", Args: []string{"-epochs", "1", "-data", huge}, Code: 1, Want: []string{"huge.arrow", "madry-mnist on 1x8x1000000 inputs", "a model may have"}},
 		{Name: "mlp on 4096x4096 images", Args: []string{"-arch", "mlp", "-epochs", "1", "-data", square}, Code: 1, Want: []string{"square.arrow", "(17.2 GB of float32)"}},
+		{Name: "mlp on 4096x4096 images, refused before reading", Args: []string{"-arch", "mlp", "-epochs", "1", "-data", cut}, Code: 1, Want: []string{"cut.arrow", "(17.2 GB of float32)"}},
 		{Name: "pixel 1e30", Args: []string{"-arch", "mlp", "-data", pixel("big.arrow", 1e30, "1")}, Code: 1, Want: []string{"big.arrow", "example 3 has pixel 1e+30 outside [0,1]"}},
 		{Name: "pixel -1", Args: []string{"-arch", "mlp", "-data", pixel("neg.arrow", -1, "1")}, Code: 1, Want: []string{"neg.arrow", "pixel -1 outside [0,1]"}},
 		{Name: "pixel scale 1e30", Args: []string{"-arch", "mlp", "-data", pixel("scale.arrow", 1e10, "1e30")}, Code: 1, Want: []string{"scale.arrow", "pixel +Inf outside [0,1]"}},
@@ -159,16 +164,12 @@ func TestOutputPaths(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := os.ReadFile(fifo)
-		got <- b
-	}()
+	got := clitest.ReadFIFO(t, fifo)
 	if r := train(fifo); r.Code != 0 {
 		t.Fatalf("-o FIFO: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// One checkpoint, the final one: the reader decodes it whole.
-	if cls, err := classifier.Load(bytes.NewReader(<-got)); err != nil || !strings.Contains(string(cls.Train), `"done":true`) {
+	if cls, err := classifier.Load(bytes.NewReader(got())); err != nil || !strings.Contains(string(cls.Train), `"done":true`) {
 		t.Errorf("the FIFO's reader got %v", err)
 	}
 

@@ -33,9 +33,9 @@ const examples = `  sgn-fetch mnist | sgn-train -epochs 1 -o plain.sgn
   sgn-fetch mnist | sgn-train -adv pgd -eps 0.3 -val 1000 -log pgd.jsonl -o pgd.sgn
   sgn-fetch mnist | sgn-train -sgn -sg-taps input -sg-gate learned -adv fgsm -o sgn.sgn
   sgn-fetch cifar10 | sgn-train -arch preact-resnet18 -adv fgsm -epochs 15 -o fast.sgn
-  sgn-train -data train.arrow -adv fgsm -epochs 5 -save-every 100 -o fgsm.sgn
-  sgn-train -data train.arrow -resume pgd.sgn
-  sgn-train -data train.arrow -resume pgd.sgn -epochs 20`
+  sgn-train -data train.arrows -adv fgsm -epochs 5 -save-every 100 -o fgsm.sgn
+  sgn-train -data train.arrows -resume pgd.sgn
+  sgn-train -data train.arrows -resume pgd.sgn -epochs 20`
 
 func main() { cli.Main("sgn-train", run) }
 
@@ -180,7 +180,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 
-	data, err := readData(ctx, *dataPath, stdin)
+	// A new run refuses, from the stream's header, a model that cannot be
+	// built for its examples before it reads them.
+	checkHeader := func(h stream.Header, name string) error {
+		if *resume != "" || len(h.Shape) == 0 {
+			return nil
+		}
+		c := cfg
+		applyDefaults(&c, h.Shape[0], set)
+		return train.CheckModel(c, h, name)
+	}
+	data, err := readData(ctx, *dataPath, stdin, checkHeader)
 	if err != nil {
 		return err
 	}
@@ -357,7 +367,9 @@ func StepPath(out string, step int) string {
 	return fmt.Sprintf("%s-step%07d.sgn", strings.TrimSuffix(out, ".sgn"), step)
 }
 
-func readData(ctx context.Context, path string, stdin io.Reader) (train.Data, error) {
+// readData reads the examples at path (or stdin), calling check with
+// their header before it reads any of them.
+func readData(ctx context.Context, path string, stdin io.Reader, check func(stream.Header, string) error) (train.Data, error) {
 	r, name := stdin, "stdin"
 	if path != "" {
 		f, err := os.Open(path)
@@ -367,7 +379,14 @@ func readData(ctx context.Context, path string, stdin io.Reader) (train.Data, er
 		defer f.Close()
 		r, name = f, path
 	}
-	h, b, err := stream.ReadAll(cli.Interruptible(ctx, r), 0)
+	var refused error // check's, which names the examples itself
+	h, b, err := stream.ReadAllChecked(cli.Interruptible(ctx, r), func(h stream.Header) error {
+		refused = check(h, name)
+		return refused
+	})
+	if refused != nil {
+		return train.Data{}, refused
+	}
 	if err != nil {
 		return train.Data{}, fmt.Errorf("read examples from %s: %w", name, err)
 	}

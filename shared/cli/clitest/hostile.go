@@ -124,3 +124,26 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+// ReadFIFO starts reading the FIFO at path and returns a function that
+// waits for what was written to it before its writer closed it. The
+// function fails the test if nothing closes the FIFO within a minute (as
+// when a tool replaced it instead of writing to it).
+func ReadFIFO(t testing.TB, path string) func() []byte {
+	t.Helper()
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := os.ReadFile(path)
+		got <- b
+	}()
+	return func() []byte {
+		t.Helper()
+		select {
+		case b := <-got:
+			return b
+		case <-time.After(time.Minute):
+			t.Fatalf("nothing was written to the FIFO %s", path)
+			return nil
+		}
+	}
+}
