@@ -5,9 +5,10 @@
 # `up` writes the munge key, slurm.conf, state, spool and logs under DIR,
 # starts munged, slurmctld and slurmd on 127.0.0.1 only, records their PIDs
 # in DIR/*.pid and waits until the node takes jobs; the clients need
-# SLURM_CONF=DIR/slurm.conf (DIR/env says so). `down` stops exactly the
-# daemons `up` recorded. It must run as root: slurmd starts jobs as their
-# users. The daemons run under nice (NICE, default 19), and so do the
+# SLURM_CONF=DIR/slurm.conf (DIR/env says so). `down` cancels the jobs
+# still there, then stops exactly the daemons `up` recorded and any job step
+# daemon (slurmstepd) left working in DIR. It must run as root: slurmd
+# starts jobs as their users. The daemons run under nice (NICE, default 19), and so do the
 # jobs, which inherit slurmd's priority.
 set -euo pipefail
 cmd=${1:?usage: cluster.sh up|down DIR} dir=${2:?usage: cluster.sh up|down DIR}
@@ -27,19 +28,40 @@ stop() {
 	rm -f "$1"
 }
 
+[ ! -d "$dir" ] || dir=$(cd "$dir" && pwd)
 case $cmd in
 down)
-	# slurmd first, so that no job outlives the controller that knows it.
+	# The jobs first, while the controller can still end them properly.
+	if [ -f "$dir/slurmctld.pid" ] && jobs=$(SLURM_CONF=$dir/slurm.conf squeue -h -o %A 2>/dev/null) && [ -n "$jobs" ]; then
+		SLURM_CONF=$dir/slurm.conf scancel $jobs || true
+		for _ in $(seq 60); do
+			[ -n "$(SLURM_CONF=$dir/slurm.conf squeue -h -o %A 2>/dev/null)" ] || break
+			sleep 1
+		done
+	fi
 	stop "$dir/slurmd.pid" slurmd
 	stop "$dir/slurmctld.pid" slurmctld
 	stop "$dir/munged.pid" munged
+	# A job step daemon that outlived slurmd still works in DIR: it is ours.
+	for p in $(pgrep -x slurmstepd || true); do
+		case $(readlink "/proc/$p/cwd" 2>/dev/null) in
+		"$dir" | "$dir"/*) kill -9 "$p" 2>/dev/null || true ;;
+		esac
+	done
 	exit 0 ;;
 up) ;;
 *) echo "usage: cluster.sh up|down DIR" >&2; exit 2 ;;
 esac
 
 [ "$(id -u)" = 0 ] || { echo "cluster.sh: must run as root (slurmd starts jobs as their users)" >&2; exit 1; }
-dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
+# The daemons bind to the host name's address: it must be a loopback one.
+case $(getent hosts "$(hostname)" | awk '{ print $1; exit }') in
+127.*|::1) ;;
+*) echo "cluster.sh: $(hostname) does not resolve to a loopback address; the daemons would listen beyond this machine" >&2; exit 1 ;;
+esac
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
 # munged runs as the munge user and checks that its directories are private.
 chmod 0711 "$dir"
 runuser -u munge -- test -x "$dir" || { echo "cluster.sh: user munge cannot reach $dir (chmod o+x its parents)" >&2; exit 1; }
@@ -52,12 +74,6 @@ runuser -u munge -- nice -n "$NICE" munged \
 	--key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
 	--pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed"
 cp "$dir/munge/munged.pid" "$dir/munged.pid"
-
-# The daemons bind to the host name's address: it must be a loopback one.
-case $(getent hosts "$(hostname)" | awk '{ print $1; exit }') in
-127.*|::1) ;;
-*) echo "cluster.sh: $(hostname) does not resolve to a loopback address; the daemons would listen beyond this machine" >&2; exit 1 ;;
-esac
 
 # Free ports for the two daemons, so that a system Slurm is not disturbed.
 port() {
@@ -94,9 +110,9 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 ReturnToService=2
 MpiDefault=none
-# Jobs get SIGTERM, then SIGKILL 10 s later (a training job saves its
+# Jobs get SIGTERM, then SIGKILL 30 s later (a training job saves its
 # checkpoint in between); finished jobs stay visible for an hour.
-KillWait=10
+KillWait=30
 MinJobAge=3600
 # No slurmdbd: sacct reads the job completion log (sacct -c).
 AccountingStorageType=accounting_storage/none

@@ -4,8 +4,21 @@
 # study's variables on the job's targets, so make skips what is done; in a
 # job array, a target @FILE stands for the targets on line
 # SLURM_ARRAY_TASK_ID+1 of FILE (commas separate them). STATE/JOB says how
-# the job ended, for slurm/run's report: running, exit N, or terminated.
+# the job ended, for slurm/run's report: running, exit N, stopped (near its
+# time limit) or terminated.
 set -euo pipefail
+
+# Signals first, so that none arrives before its handler. SIGUSR1 comes
+# from sbatch --signal=B:USR1@SECONDS, before the time limit: the sgn tools
+# get SIGTERM (sgn-train saves its checkpoint) and make ends as on any
+# failure. SIGTERM is Slurm's own, at the time limit or on scancel, sent to
+# every process of the job with SIGKILL KillWait seconds later: make and
+# its shells end at once, and this script must outlive the sgn tools, or
+# Slurm may kill them with it before sgn-train has saved.
+stop=0 term=0
+trap 'stop=1; pkill -TERM -g $$ "^sgn-" || true' USR1
+trap 'term=1' TERM
+
 mk=$1 state=$2
 shift 2
 args=()
@@ -31,20 +44,25 @@ cd "$(dirname "$mk")"
 make --no-print-directory -f "$mk" "${args[@]}" &
 pid=$!
 
-# At its time limit, or on scancel, Slurm sends SIGTERM to every process of
-# the job and SIGKILL KillWait seconds later. sgn-train saves a checkpoint
-# on SIGTERM, but make and its shells end at once; the job must outlive
-# them until the sgn tools have finished, or Slurm may reap those with it.
-term=0
-trap 'term=1' TERM
+# wait returns early when a trapped signal arrives; wait again until make
+# has ended. Then wait for the sgn tools it started: Slurm's SIGTERM may
+# end make before it reaches this script, while sgn-train is still saving.
+# (Orphaned, they may stay zombies a while: those have finished.)
 rc=0
-wait "$pid" || rc=$?
+while :; do
+	wait "$pid" && rc=0 || rc=$?
+	kill -0 "$pid" 2>/dev/null || break
+done
+while ps -o stat=,comm= -g $$ | awk '$1 !~ /^Z/ && $2 ~ /^sgn-/ { f = 1 } END { exit !f }'; do sleep 0.2; done
 if [ "$term" = 1 ]; then
-	wait "$pid" || true
-	while pgrep -g $$ '^sgn-' >/dev/null; do sleep 0.2; done
 	echo terminated >"$marker"
 	echo "job.sh: job $id terminated by SIGTERM" >&2
 	exit 143
+fi
+if [ "$stop" = 1 ]; then
+	echo stopped >"$marker"
+	echo "job.sh: job $id stopped near its time limit" >&2
+	exit 1
 fi
 echo "exit $rc" >"$marker"
 exit "$rc"
