@@ -16,7 +16,14 @@ set -euo pipefail
 # its shells end at once, and this script must outlive the sgn tools, or
 # Slurm may kill them with it before sgn-train has saved.
 stop=0 term=0
-trap 'stop=1; pkill -TERM -g $$ "^sgn-" || true' USR1
+# tools: the PIDs of the sgn tools in this job (the process group or
+# session this script leads; orphaned tools are no longer its
+# descendants), but for zombies: those have finished.
+tools() {
+	ps -e -o pid=,pgid=,sid=,stat=,comm= |
+		awk -v me=$$ '($2 == me || $3 == me) && $4 !~ /^Z/ && $5 ~ /^sgn-/ { print $1 }'
+}
+trap 'stop=1; kill -TERM $(tools) 2>/dev/null || true' USR1
 trap 'term=1' TERM
 
 mk=$1 state=$2
@@ -47,13 +54,12 @@ pid=$!
 # wait returns early when a trapped signal arrives; wait again until make
 # has ended. Then wait for the sgn tools it started: Slurm's SIGTERM may
 # end make before it reaches this script, while sgn-train is still saving.
-# (Orphaned, they may stay zombies a while: those have finished.)
 rc=0
 while :; do
 	wait "$pid" && rc=0 || rc=$?
 	kill -0 "$pid" 2>/dev/null || break
 done
-while ps -o stat=,comm= -g $$ | awk '$1 !~ /^Z/ && $2 ~ /^sgn-/ { f = 1 } END { exit !f }'; do sleep 0.2; done
+while [ -n "$(tools)" ]; do sleep 0.2; done
 if [ "$term" = 1 ]; then
 	echo terminated >"$marker"
 	echo "job.sh: job $id terminated by SIGTERM" >&2

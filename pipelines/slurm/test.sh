@@ -5,12 +5,13 @@
 # single-node cluster on this machine (cluster.sh: Debian's slurmctld,
 # slurmd and munge, installed with apt-get when missing; 127.0.0.1 only)
 # and runs it again through Slurm. Mid-run, the sgn-1 training gets the
-# warning Slurm sends before a time limit and stops with its checkpoint,
-# and a final-evaluation (attack) job is killed with scancel; both are
-# reported, and resubmitting completes the study: the training resumes,
-# the attack streams already written are kept. The report must equal the
-# local one but for times and checkpoint hashes (the checkpoints record
-# their training time), and every figure of every cell must be the same.
+# warning Slurm sends before a time limit and stops with its checkpoint;
+# resubmitted, it resumes, and its final-evaluation (attack) job is killed
+# with scancel after its first attack. Each is reported, and resubmitting
+# completes the study, keeping the attack stream already written. The
+# report must equal the local one but for times and checkpoint hashes (the
+# checkpoints record their training time), and every figure of every cell
+# must be the same.
 # The daemons are stopped on the way out, whatever happens.
 #
 # It needs root (slurmd starts jobs as their users); without root, or
@@ -79,51 +80,68 @@ slurm() {
 echo "test-slurm: $study with RUNNER=slurm"
 t0=$(now)
 slurm | tee "$tmp/submit1.log"
-jobs1=$(wc -l <"$out/slurm/jobs.tsv")
+jobs=$(wc -l <"$out/slurm/jobs.tsv")
 
-# The job ids and task numbers of the two jobs to interrupt.
+# The job id and task number of a cell's training or evaluation target in
+# the last submission, and its state.
 job_of() { awk -F'\t' -v n="sgn-$study-$1" '$2 == n { print $1 }' "$out/slurm/jobs.tsv"; }
 task_of() { grep -n -F "$2" "$out/slurm/tasks/$1" | cut -d: -f1 | awk '{ print $1 - 1 }'; }
+state() { squeue -h -r -j "${1%_*}" -o '%K %T' 2>/dev/null | awk -v t="${1#*_}" '$1 == t { print $2 }' || true; }
+# until_file FILE JOB WHAT: wait for FILE, written by JOB (WHAT it is).
+until_file() {
+	local i=0
+	while [ ! -f "$1" ]; do
+		i=$((i + 1))
+		if [ $((i % 10)) = 0 ] && [ -z "$(state "$2")" ] && [ ! -f "$1" ]; then
+			fail "job $2 ($3) ended without writing $1"
+		fi
+		sleep 0.2
+	done
+}
+
+# Once sgn-1 has written its first curve checkpoint (step 4 of 8,
+# studies/tiny.tsv), the warning Slurm sends before a time limit (sbatch
+# --signal=B:USR1@...): the training stops, saving its checkpoint.
 train=$(job_of train)_$(task_of train "$out/sgn-1/trained")
-attack=$(job_of eval-plain-1)_$(task_of eval-plain-1 "$out/plain-1/final.json")
-state() { squeue -h -j "$1" -o %T 2>/dev/null || true; }
+until_file "$out/sgn-1/model-step0000004.sgn" "$train" "sgn-1's training"
+[ "$(state "$train")" = RUNNING ] || fail "job $train (sgn-1's training) ended before it could be stopped"
+scancel --batch --signal=USR1 "$train"
+echo "test-slurm: sent job $train (sgn-1's training) the warning before a time limit; the queue then:"
+squeue -o '%.10i %32j %.9T %.8M %.5C %R'
 
-# Once sgn-1 has written its step-8 checkpoint, the warning before a time
-# limit (sbatch --signal=B:USR1@...); once plain-1's final evaluation has
-# finished its first attack, scancel (SIGTERM, then SIGKILL).
-stopped= killed=
-while [ -z "$stopped" ] || [ -z "$killed" ]; do
-	if [ -z "$stopped" ] && [ -f "$out/sgn-1/model-step0000008.sgn" ]; then
-		[ "$(state "$train")" = RUNNING ] || fail "job $train (sgn-1's training) ended before it could be stopped"
-		scancel --batch --signal=USR1 "$train"
-		stopped=1
-		echo "test-slurm: sent job $train (sgn-1's training) the warning before a time limit"
-	fi
-	if [ -z "$killed" ] && [ -f "$out/plain-1/final/apgd-ce.arrow" ]; then
-		[ "$(state "$attack")" = RUNNING ] || fail "job $attack (plain-1's final evaluation) ended before it could be killed"
-		scancel "$attack"
-		killed=1
-		echo "test-slurm: killed job $attack (plain-1's final evaluation) after its first attack"
-	fi
-	sleep 0.2
-done
-kept=$(stat -c %Y "$out/plain-1/final/apgd-ce.arrow")
-
-# The first submission must end reporting both, and what they held back.
+# The first submission must end reporting it, and what it held back.
 echo "test-slurm: waiting for the first submission"
-if slurm SLURM_WAIT=1 | tee "$tmp/wait1.log"; then fail "the first submission succeeded despite the interrupted jobs"; fi
+if slurm SLURM_WAIT=1 | tee "$tmp/wait1.log"; then fail "the first submission succeeded despite the stopped training"; fi
 grep -q "STOPPED  job $train " "$tmp/wait1.log" || fail "no report of the stopped training job $train"
-grep -q "KILLED   job $attack .*CANCELLED" "$tmp/wait1.log" || fail "no report of the killed attack job $attack"
-grep -q "NOT RUN .*sgn-$study-report" "$tmp/wait1.log" || fail "the report job ran despite the failures"
+grep -q "NOT RUN .*sgn-$study-report" "$tmp/wait1.log" || fail "the report job ran despite the stopped training"
 grep -q 'interrupted .*checkpoint saved' "$out/sgn-1/train.txt" || fail "sgn-1's training did not save a checkpoint when stopped"
 
+# Resubmitted, the training resumes from its checkpoint; once sgn-1's
+# final evaluation has finished its first attack, scancel its job
+# (SIGTERM, then SIGKILL).
 echo "test-slurm: resubmitting"
-slurm SLURM_WAIT=1 | tee "$tmp/submit2.log" || fail "the resubmitted study did not complete"
-slurm_time=$(since "$t0")
-jobs2=$(wc -l <"$out/slurm/jobs.tsv")
+slurm | tee "$tmp/submit2.log"
+jobs="$jobs, $(wc -l <"$out/slurm/jobs.tsv")"
 grep -q "sgn-1 resumes from its checkpoint" "$tmp/submit2.log" || fail "sgn-1's training did not resume"
-[ "$(stat -c %Y "$out/plain-1/final/apgd-ce.arrow")" = "$kept" ] || fail "plain-1's first attack was run again"
-slurm | grep -q "nothing to do" || fail "a third submission found something to do"
+attack=$(job_of eval-sgn-1)_$(task_of eval-sgn-1 "$out/sgn-1/final.json")
+until_file "$out/sgn-1/final/apgd-ce.arrow" "$attack" "sgn-1's final evaluation"
+[ "$(state "$attack")" = RUNNING ] || fail "job $attack (sgn-1's final evaluation) ended before it could be killed"
+scancel "$attack"
+echo "test-slurm: killed job $attack (sgn-1's final evaluation) after its first attack"
+kept=$(stat -c %Y "$out/sgn-1/final/apgd-ce.arrow")
+echo "test-slurm: waiting for the second submission"
+if slurm SLURM_WAIT=1 | tee "$tmp/wait2.log"; then fail "the second submission succeeded despite the killed attack"; fi
+grep -q "KILLED   job $attack .*CANCELLED" "$tmp/wait2.log" || fail "no report of the killed attack job $attack"
+grep -q "NOT RUN .*sgn-$study-report" "$tmp/wait2.log" || fail "the report job ran despite the killed attack"
+
+# The third submission completes the study, keeping the attack stream
+# written before the kill; a fourth has nothing to do.
+echo "test-slurm: resubmitting"
+slurm SLURM_WAIT=1 | tee "$tmp/submit3.log" || fail "the resubmitted study did not complete"
+slurm_time=$(since "$t0")
+jobs="$jobs, $(wc -l <"$out/slurm/jobs.tsv")"
+[ "$(stat -c %Y "$out/sgn-1/final/apgd-ce.arrow")" = "$kept" ] || fail "sgn-1's first attack was run again"
+slurm | grep -q "nothing to do" || fail "a fourth submission found something to do"
 
 # Same figures: every accuracy of every cell, and the report but for the
 # durations and checkpoint hashes. (Not the training log's loss and
@@ -147,5 +165,5 @@ diff <(mask "$tmp/local-results/$study/report.md") <(mask "$tmp/slurm-results/$s
 echo "test-slurm: the jobs, as Slurm's completion log has them (sacct -c):"
 sacct -c -o JobID,JobName%28,State,ExitCode,Start,End 2>/dev/null
 echo "test-slurm: PASS: $cells cells, the same figures as RUNNER=local;" \
-	"$jobs1 jobs submitted, then $jobs2 to finish after a stopped training and a killed attack;" \
-	"wall time $slurm_time on Slurm (both submissions), $local_time locally"
+	"$jobs jobs in the three submissions (a stopped training, a killed attack);" \
+	"wall time $slurm_time on Slurm (all submissions), $local_time locally"
