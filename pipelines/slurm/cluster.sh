@@ -8,8 +8,8 @@
 # SLURM_CONF=DIR/slurm.conf (DIR/env says so). `down` cancels the jobs
 # still there, then stops exactly the daemons `up` recorded and any job step
 # daemon (slurmstepd) left working in DIR. It must run as root: slurmd
-# starts jobs as their users. The daemons run under nice (NICE, default 19), and so do the
-# jobs, which inherit slurmd's priority.
+# starts jobs as their users. The daemons run under nice (NICE, default
+# 19), and so do the jobs, which inherit slurmd's priority.
 set -euo pipefail
 cmd=${1:?usage: cluster.sh up|down DIR} dir=${2:?usage: cluster.sh up|down DIR}
 NICE=${NICE:-19}
