@@ -59,6 +59,9 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { s = b - a; printf "%d min %02d s", s / 60, s % 60 }'; }
 cores=$(nproc)
 
+# The tools first, so that neither run's time includes their build.
+make -C "$root/pipelines" --no-print-directory tools >"$tmp/build.log" 2>&1 || { tail -n 20 "$tmp/build.log"; fail "the build failed"; }
+
 # The reference: the same study run by make here, a job per core.
 echo "test-slurm: $study with RUNNER=local (make -j$cores)"
 t0=$(now)
@@ -87,6 +90,16 @@ jobs=$(wc -l <"$out/slurm/jobs.tsv")
 job_of() { awk -F'\t' -v n="sgn-$study-$1" '$2 == n { print $1 }' "$out/slurm/jobs.tsv"; }
 task_of() { grep -n -F "$2" "$out/slurm/tasks/$1" | cut -d: -f1 | awk '{ print $1 - 1 }'; }
 state() { squeue -h -r -j "${1%_*}" -o '%K %T' 2>/dev/null | awk -v t="${1#*_}" '$1 == t { print $2 }' || true; }
+# wait_queue: until Slurm holds none of the last submission's jobs.
+wait_queue() {
+	local ids q
+	ids=$(cut -f1 "$out/slurm/jobs.tsv")
+	while :; do
+		q=$(squeue -h -o %F) || { sleep 2; continue; }
+		grep -qxF "$ids" <<<"$q" || return 0
+		sleep 2
+	done
+}
 # until_file FILE JOB WHAT: wait for FILE, written by JOB (WHAT it is).
 until_file() {
 	local i=0
@@ -109,39 +122,41 @@ scancel --batch --signal=USR1 "$train"
 echo "test-slurm: sent job $train (sgn-1's training) the warning before a time limit; the queue then:"
 squeue -o '%.10i %32j %.9T %.8M %.5C %R'
 
-# The first submission must end reporting it, and what it held back.
-echo "test-slurm: waiting for the first submission"
-if slurm SLURM_WAIT=1 | tee "$tmp/wait1.log"; then fail "the first submission succeeded despite the stopped training"; fi
-grep -q "STOPPED  job $train " "$tmp/wait1.log" || fail "no report of the stopped training job $train"
-grep -q "NOT RUN .*sgn-$study-report" "$tmp/wait1.log" || fail "the report job ran despite the stopped training"
-grep -q 'interrupted .*checkpoint saved' "$out/sgn-1/train.txt" || fail "sgn-1's training did not save a checkpoint when stopped"
-
-# Resubmitted, the training resumes from its checkpoint; once sgn-1's
-# final evaluation has finished its first attack, scancel its job
-# (SIGTERM, then SIGKILL).
+# The submission ends, and the next reports the stopped training and what
+# it held back, and submits the rest: the training resumes from its
+# checkpoint. (Waiting with SLURM_WAIT=1 would resubmit too, had every job
+# already ended.)
+wait_queue
 echo "test-slurm: resubmitting"
 slurm | tee "$tmp/submit2.log"
 jobs="$jobs, $(wc -l <"$out/slurm/jobs.tsv")"
+grep -q "STOPPED  job $train " "$tmp/submit2.log" || fail "no report of the stopped training job $train"
+grep -q "NOT RUN .*sgn-$study-report" "$tmp/submit2.log" || fail "the report job ran despite the stopped training"
+grep -q 'interrupted .*checkpoint saved' "$out/sgn-1/train.txt" || fail "sgn-1's training did not save a checkpoint when stopped"
 grep -q "sgn-1 resumes from its checkpoint" "$tmp/submit2.log" || fail "sgn-1's training did not resume"
+
+# Once sgn-1's final evaluation has finished its first attack, scancel its
+# job (SIGTERM, then SIGKILL).
 attack=$(job_of eval-sgn-1)_$(task_of eval-sgn-1 "$out/sgn-1/final.json")
 until_file "$out/sgn-1/final/apgd-ce.arrow" "$attack" "sgn-1's final evaluation"
 [ "$(state "$attack")" = RUNNING ] || fail "job $attack (sgn-1's final evaluation) ended before it could be killed"
 scancel "$attack"
 echo "test-slurm: killed job $attack (sgn-1's final evaluation) after its first attack"
 kept=$(stat -c %Y "$out/sgn-1/final/apgd-ce.arrow")
-echo "test-slurm: waiting for the second submission"
-if slurm SLURM_WAIT=1 | tee "$tmp/wait2.log"; then fail "the second submission succeeded despite the killed attack"; fi
-grep -q "KILLED   job $attack .*CANCELLED" "$tmp/wait2.log" || fail "no report of the killed attack job $attack"
-grep -q "NOT RUN .*sgn-$study-report" "$tmp/wait2.log" || fail "the report job ran despite the killed attack"
 
-# The third submission completes the study, keeping the attack stream
-# written before the kill; a fourth has nothing to do.
+# The third submission reports the killed job and completes the study,
+# keeping the attack stream written before the kill; a fourth has nothing
+# to do.
+wait_queue
 echo "test-slurm: resubmitting"
 slurm SLURM_WAIT=1 | tee "$tmp/submit3.log" || fail "the resubmitted study did not complete"
 slurm_time=$(since "$t0")
 jobs="$jobs, $(wc -l <"$out/slurm/jobs.tsv")"
+grep -q "KILLED   job $attack .*CANCELLED" "$tmp/submit3.log" || fail "no report of the killed attack job $attack"
+grep -q "NOT RUN .*sgn-$study-report" "$tmp/submit3.log" || fail "the report job ran despite the killed attack"
 [ "$(stat -c %Y "$out/sgn-1/final/apgd-ce.arrow")" = "$kept" ] || fail "sgn-1's first attack was run again"
-slurm | grep -q "nothing to do" || fail "a fourth submission found something to do"
+slurm >"$tmp/submit4.log"
+grep -q "nothing to do" "$tmp/submit4.log" || fail "a fourth submission found something to do"
 
 # Same figures: every accuracy of every cell, and the report but for the
 # durations and checkpoint hashes. (Not the training log's loss and
