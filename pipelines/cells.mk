@@ -15,7 +15,11 @@
 #   CELLS        the cells to run (default: every cell of the study file)
 #
 # Make's usual rule applies: what is done is skipped, a training cut short
-# resumes from its last checkpoint.
+# resumes from its last checkpoint. Besides `cells`, two targets serve a
+# batch scheduler (slurm/run): `plan` prints one line per cell (the cell,
+# the cell its transfer attack comes from or -, and its evaluation targets,
+# those that must run in one job joined by commas), and `report` writes
+# RESULTS/report.md from the cell results there.
 
 STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
 ALL_CELLS  := $(shell awk -F'\t' '!/^\#/ && NF {print $$1}' $(STUDY_FILE))
@@ -28,11 +32,17 @@ POINT  := $(ROOT)/pipelines/point.sh
 FINAL  := $(ROOT)/pipelines/final.sh
 STUDYC := $(BIN)/sgn-study
 
-.PHONY: cells
+.PHONY: cells plan report
 .SECONDARY:
 .DELETE_ON_ERROR:
 
 cells: $(foreach c,$(CELLS),$(RESULTS)/cells/$(c).json)
+
+plan:
+	@$(foreach c,$(CELLS),printf '%s\t%s\t%s\n' '$(c)' '$(call field,$(c),8)' '$(strip $($(c)_eval))';)
+
+report:
+	$(STUDYC) report -study $(STUDY_FILE) -results $(RESULTS)
 
 $(DIR)/train.arrow:
 	@mkdir -p $(DIR)
@@ -74,9 +84,11 @@ $(DIR)/$(1)/point-final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
 # AutoAttack's standard suite for the cells the verdict reads (headline and
 # baseline), without it for ablations.
 ifeq ($(call field,$(1),4),pilot)
+$(1)_eval := $$(filter-out $(DIR)/$(1)/point-final.json,$$($(1)_points)) $(DIR)/$(1)/point-final.json,$(DIR)/$(1)/final.json
 $(DIR)/$(1)/final.json: $(DIR)/$(1)/point-final.json
 	cp $$< $$@
 else
+$(1)_eval := $$($(1)_points) $(DIR)/$(1)/final.json
 $(DIR)/$(1)/final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
 	BIN=$(BIN) SUITE=$(if $(filter headline baseline,$(call field,$(1),4)),standard,none) bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) '$(SWEEP_EPS)' \
 		$(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/model.sgn)
