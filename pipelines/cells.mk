@@ -11,6 +11,7 @@
 #   CURVE_STEPS  iterations of each curve attack
 #   FINAL_STEPS  iterations of each final attack
 #   SQUARE_Q     queries of the final Square attack
+#   SUITE_Q      queries of the suite's Square attack (AutoAttack's 5,000)
 #   SWEEP_EPS    further budgets of the eps sweep
 #   CELLS        the cells to run (default: every cell of the study file)
 #
@@ -90,7 +91,7 @@ $(DIR)/$(1)/final.json: $(DIR)/$(1)/point-final.json
 else
 $(1)_eval := $$($(1)_points) $(DIR)/$(1)/final.json
 $(DIR)/$(1)/final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
-	BIN=$(BIN) SUITE=$(if $(filter headline baseline,$(call field,$(1),4)),standard,none) bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) '$(SWEEP_EPS)' \
+	BIN=$(BIN) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE=$(if $(filter headline baseline,$(call field,$(1),4)),standard,none) bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) '$(SWEEP_EPS)' \
 		$(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/model.sgn)
 endif
 

@@ -34,7 +34,7 @@ if [ "${SUITE:-standard}" != none ]; then
 	# work, not hours of it (sgn-score puts the shards back together).
 	n=${SUITE_SHARDS:-4}
 	for i in $(seq 0 $((n - 1))); do
-		attack "autoattack-$i-of-$n" -suite "${SUITE:-standard}" -steps "$steps" -shard "$i/$n"
+		attack "autoattack-$i-of-$n" -suite "${SUITE:-standard}" -steps "$steps" -queries "${SUITE_QUERIES:-5000}" -shard "$i/$n"
 	done
 fi
 attack apgd-ce -apgd -loss ce -steps "$steps"
