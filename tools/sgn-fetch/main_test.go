@@ -95,6 +95,11 @@ func TestWritesLimitedTestSplit(t *testing.T) {
 			h.Elem != stream.Uint8 || len(h.Shape) != 3 || h.Shape[0] != 1 || h.Shape[1] != 28 || h.Shape[2] != 28 {
 			t.Errorf("header %+v", h)
 		}
+		// The stream says where the files came from, but not where they
+		// are on this machine.
+		if src := h.Metadata[stream.MetaSource]; src != filepath.Base(dir) {
+			t.Errorf("metadata %s = %q, want %q", stream.MetaSource, src, filepath.Base(dir))
+		}
 		n, batches := 0, 0
 		var labels []int64
 		for r.Next() {
