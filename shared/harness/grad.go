@@ -79,13 +79,13 @@ func Gradients(ctx context.Context, cfg GradConfig, r io.Reader, w io.Writer) (G
 	}
 	// The image column holds raw gradient values, not pixels to rescale.
 	meta[stream.MetaPixelScale] = "1"
-	meta["sgn.grad.loss"] = string(cfg.Loss)
-	meta["sgn.grad.label"] = map[bool]string{true: "pred", false: "true"}[cfg.Self]
-	meta["sgn.model"] = cfg.Model.Describe()
-	cols := []stream.ColumnSpec{{Name: "pred", Type: stream.Int64Column}, {Name: "loss", Type: stream.Float32Column},
-		{Name: "grad_l2", Type: stream.Float32Column}, {Name: "grad_linf", Type: stream.Float32Column}}
+	meta[stream.MetaGradLoss] = string(cfg.Loss)
+	meta[stream.MetaGradLabel] = map[bool]string{true: "pred", false: "true"}[cfg.Self]
+	meta[stream.MetaModel] = cfg.Model.Describe()
+	cols := []stream.ColumnSpec{{Name: stream.ColPred, Type: stream.Int64Column}, {Name: stream.ColLoss, Type: stream.Float32Column},
+		{Name: stream.ColGradL2, Type: stream.Float32Column}, {Name: stream.ColGradLinf, Type: stream.Float32Column}}
 	for _, t := range taps {
-		cols = append(cols, stream.ColumnSpec{Name: "selfgrad." + t + ".l2", Type: stream.Float32Column})
+		cols = append(cols, stream.ColumnSpec{Name: stream.SelfGradL2Column(t), Type: stream.Float32Column})
 	}
 	// Gates are parameters: read them once from a first run below.
 	sum.SelfGradMeanL2 = map[string]float64{}
@@ -154,7 +154,7 @@ func Gradients(ctx context.Context, cfg GradConfig, r io.Reader, w io.Writer) (G
 					sum.NonFiniteExamples++
 				}
 			}
-			extra := []stream.Column{{Name: "pred", Int64: pred}, {Name: "loss", Float32: loss}, {Name: "grad_l2", Float32: l2}, {Name: "grad_linf", Float32: linf}}
+			extra := []stream.Column{{Name: stream.ColPred, Int64: pred}, {Name: stream.ColLoss, Float32: loss}, {Name: stream.ColGradL2, Float32: l2}, {Name: stream.ColGradLinf, Float32: linf}}
 			for _, t := range taps {
 				s, err := prog.Output("selfgrad." + t)
 				if err != nil {
@@ -166,7 +166,7 @@ func Gradients(ctx context.Context, cfg GradConfig, r io.Reader, w io.Writer) (G
 					v[i], _ = norms(s[i*per : (i+1)*per])
 					sum.SelfGradMeanL2[t] += float64(v[i])
 				}
-				extra = append(extra, stream.Column{Name: "selfgrad." + t + ".l2", Float32: v})
+				extra = append(extra, stream.Column{Name: stream.SelfGradL2Column(t), Float32: v})
 			}
 			if sw == nil {
 				if cfg.Model.SGN != nil {
@@ -179,7 +179,7 @@ func Gradients(ctx context.Context, cfg GradConfig, r io.Reader, w io.Writer) (G
 						sum.Gates[t] = slices.Clone(g)
 					}
 					gj, _ := json.Marshal(sum.Gates)
-					meta["sgn.gates"] = string(gj)
+					meta[stream.MetaGates] = string(gj)
 				}
 				if sw, err = stream.NewWriter(w, stream.Header{Shape: h.Shape, Elem: stream.Float32, Extra: cols, Metadata: meta}, opts...); err != nil {
 					return sum, err

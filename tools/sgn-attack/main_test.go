@@ -172,7 +172,7 @@ func TestSGNModel(t *testing.T) {
 			}
 			h, _ := clitest.ReadStream(t, r.Stdout)
 			want := cmp(mode, "exact")
-			if got := h.Metadata["sgn.attack.sg_grad"]; got != want {
+			if got := h.Metadata[stream.MetaSGGrad]; got != want {
 				t.Errorf("metadata sgn.attack.sg_grad = %q, want %q", got, want)
 			}
 			if rep := scoreJSON(t, r.Stdout); rep.N != 64 || rep.CleanAccuracy == nil || rep.Accuracy > *rep.CleanAccuracy {

@@ -60,12 +60,12 @@ func TestSGNGradients(t *testing.T) {
 				t.Errorf("gradient stream has pixel scale %g, want 1", h.Scale())
 			}
 			var gates map[string][]float32
-			if err := json.Unmarshal([]byte(h.Metadata["sgn.gates"]), &gates); err != nil || len(gates["input"]) == 0 {
-				t.Errorf("metadata sgn.gates = %q (%v), want the input tap's gates", h.Metadata["sgn.gates"], err)
+			if err := json.Unmarshal([]byte(h.Metadata[stream.MetaGates]), &gates); err != nil || len(gates["input"]) == 0 {
+				t.Errorf("metadata sgn.gates = %q (%v), want the input tap's gates", h.Metadata[stream.MetaGates], err)
 			}
 			sg, ok1 := b.Column("selfgrad.input.l2")
-			l2, ok2 := b.Column("grad_l2")
-			pred, ok3 := b.Column("pred")
+			l2, ok2 := b.Column(stream.ColGradL2)
+			pred, ok3 := b.Column(stream.ColPred)
 			if !ok1 || !ok2 || !ok3 || sg.Len() != 64 || l2.Len() != 64 || pred.Len() != 64 {
 				t.Fatalf("columns %+v, want selfgrad.input.l2, grad_l2 and pred for every row", h.Extra)
 			}
@@ -104,7 +104,7 @@ func TestPlainModelHasNoSelfGradients(t *testing.T) {
 			t.Errorf("plain model's gradients have column %s", c.Name)
 		}
 	}
-	if g, ok := h.Metadata["sgn.gates"]; ok {
+	if g, ok := h.Metadata[stream.MetaGates]; ok {
 		t.Errorf("plain model's gradients have gates %q", g)
 	}
 	if strings.Contains(r.Stderr, "self-gradient") {
