@@ -70,6 +70,8 @@ func TestHelp(t *testing.T) {
 	if code != cli.ExitOK || strings.Count(stderr, "Usage:") != 1 || !strings.Contains(stderr, "Examples:") || !strings.Contains(stderr, "-limit N") {
 		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage once with flags and examples", code, stderr)
 	}
+	clitest.AssertHelp(t, tools.Run(t, "sgn-fetch", nil, "-h"), "-limit N")
+	clitest.AssertVersion(t, tools.Run(t, "sgn-fetch", nil, "-version"))
 }
 
 func TestWritesLimitedTestSplit(t *testing.T) {

@@ -24,7 +24,7 @@ grad_l2, grad_linf and, for an SGN, selfgrad.<tap>.l2; the gates are in
 the metadata (sgn.gates). A summary of the norms goes to stderr.`
 
 const examples = `  sgn-grad -model sgn.sgn -data test.arrow > grads.arrow
-  sgn-fetch -split test -limit 100 mnist | sgn-grad -model sgn.sgn -self -loss cw | sgn-score ...`
+  sgn-fetch -split test -limit 100 mnist | sgn-grad -model sgn.sgn -self -loss cw -o grads-cw.arrow`
 
 func main() { cli.Main("sgn-grad", run) }
 

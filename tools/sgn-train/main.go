@@ -164,6 +164,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *saveEvery > 0 && *outPath == "" {
 		return cli.Usagef("-save-every needs -o FILE: the numbered checkpoints are named after it")
 	}
+	if *dataPath == "" {
+		if _, err := cli.FromStdin(stdin, "the examples", "-data FILE"); err != nil {
+			return err
+		}
+	}
 	if *outPath == "" && cli.IsTerminal(stdout) {
 		return cli.Usagef("refusing to write a checkpoint to a terminal: use -o FILE or redirect stdout")
 	}
@@ -243,7 +248,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				return cli.Usagef("-epochs %d: %v", cfg.Epochs, err)
 			}
 			extended = true
-			fmt.Fprintf(stderr, "sgn-train: the run in %s now lasts %d epochs instead of %d", *resume, cfg.Epochs, was)
+			fmt.Fprintf(stderr, "sgn-train: the run in %s now lasts %s instead of %d", *resume, cli.Count(cfg.Epochs, "epoch"), was)
 			if c := t.Config(); c.Schedule != "constant" && t.Progress().Step > 0 {
 				fmt.Fprintf(stderr, "; the %s schedule is recomputed for the new length, so the learning rate changes at once", c.Schedule)
 			}
@@ -251,7 +256,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		if p := t.Progress(); p.Epoch >= t.Config().Epochs {
 			defer t.Close()
-			fmt.Fprintf(stderr, "sgn-train: the run in %s is complete (%d of %d epochs); nothing to train\n", *resume, p.Epoch, t.Config().Epochs)
+			fmt.Fprintf(stderr, "sgn-train: the run in %s is complete (%d of %s); nothing to train\n", *resume, p.Epoch, cli.Count(t.Config().Epochs, "epoch"))
 			if *outPath != *resume || extended {
 				// The finished run, with its record brought up to date, is
 				// the result asked for at -o.
@@ -286,8 +291,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		defer logFile.Close()
 	}
 	c := t.Config()
-	fmt.Fprintf(stderr, "sgn-train: %s on %d examples (%s), %d epochs of %d batches, adv=%s eps=%.4g\n",
-		c.Arch, data.Examples.Len()-c.Val, data.Header.Metadata[stream.MetaDataset], c.Epochs, t.Batches(), c.Adv, c.Eps)
+	fmt.Fprintf(stderr, "sgn-train: %s on %s (%s), %s of %s, adv=%s eps=%.4g\n",
+		c.Arch, cli.Count(data.Examples.Len()-c.Val, "example"), data.Header.Metadata[stream.MetaDataset], cli.Count(c.Epochs, "epoch"), cli.Count(t.Batches(), "batch/batches"), c.Adv, c.Eps)
 
 	var last *classifier.Classifier
 	bar := cli.NewProgress(stderr, cli.IsTerminal(stderr))

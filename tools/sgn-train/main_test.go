@@ -216,6 +216,13 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-resume")
+	clitest.AssertVersion(t, tools.Run(t, self, nil, "-version"))
+}
+
+// TestTerminalStdin checks that the tool refuses to wait for its binary
+// input from a terminal.
+func TestTerminalStdin(t *testing.T) {
+	clitest.AssertRefusesTerminal(t, self, run, "-epochs", "1")
 }
 
 // -resume takes the run's settings from the checkpoint: changing any but
@@ -257,8 +264,8 @@ func TestResumeAcceptsItsOwnCommandLine(t *testing.T) {
 	// clitest.TrainMLP's flags, and this tool's defaults spelled out
 	r := tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-adv", "none", "-seed", "1",
 		"-data", filepath.Join(dir, "test.arrow"), "-resume", ckpt)
-	if !strings.Contains(r.Stderr, "complete") {
-		t.Errorf("stderr %q, want the run found complete", r.Stderr)
+	if !strings.Contains(r.Stderr, "complete (1 of 1 epoch)") {
+		t.Errorf("stderr %q, want the run found complete, in good English", r.Stderr)
 	}
 }
 
