@@ -500,7 +500,9 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 	return nil
 }
 
-// gather copies the examples idx into x (pixels in [0,1]) and labels.
+// gather copies the examples idx into x and labels, with the pixels
+// times the stream's sgn.pixel_scale, bytes and float32 alike, as every
+// reader of examples scales them, so that x is in [0,1].
 func (t *Trainer) gather(idx []int, x []float32, labels []int64) {
 	h, ex := t.data.Header, t.data.Examples
 	d := h.ExampleSize()
@@ -512,7 +514,9 @@ func (t *Trainer) gather(idx []int, x []float32, labels []int64) {
 				dst[k] = float32(v) * scale
 			}
 		} else {
-			copy(dst, ex.Floats[j*d:(j+1)*d])
+			for k, v := range ex.Floats[j*d : (j+1)*d] {
+				dst[k] = v * scale
+			}
 		}
 		labels[i] = ex.Labels[j]
 	}
