@@ -9,19 +9,13 @@ import (
 	"sgn/shared/dataset"
 )
 
-// A Fetcher finds the official files on the machine (here first in
-// ~/Downloads), else downloads them into the cache, and checks their
-// SHA-256 before reading them. The example is compiled but not run: its
-// output depends on what the machine holds.
+// A Fetcher finds the official files on the machine (the cache, the
+// GoMNIST module), else downloads them into the cache, and checks their
+// SHA-256 before reading them. WithFromDir would name a directory to look
+// in first. The example is compiled but not run: its output depends on
+// what the machine holds.
 func ExampleFetcher_Load() {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		log.Fatal(err)
-	}
-	f := dataset.NewFetcher(
-		dataset.WithFromDir(home+"/Downloads"),
-		dataset.WithProgress(os.Stderr, true),
-	)
+	f := dataset.NewFetcher(dataset.WithProgress(os.Stderr, true))
 	ds, err := f.Load(context.Background(), "mnist", "test")
 	if err != nil {
 		log.Fatal(err)
