@@ -18,6 +18,7 @@ import (
 	"sgn/shared/engine"
 	"sgn/shared/harness"
 	"sgn/shared/sgn"
+	"sgn/shared/train"
 )
 
 const synopsis = `sgn-attack -fgsm|-pgd|-cw|-apgd|-fab|-square|-suite standard|sgn [flags] [-model FILE] [-data FILE] [-o FILE]
@@ -156,7 +157,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("load model %s: %w", orStdin(*modelPath), err)
 	}
 	if !given {
-		eps = cli.Number(target.DefaultEps(string(norm)))
+		eps = cli.Number(train.AttackEps(target, string(norm)))
 	}
 	meta := map[string]string{
 		stream.MetaModel:       target.Describe(),
