@@ -15,6 +15,7 @@ import (
 	"sgn/shared/attack"
 	"sgn/shared/augment"
 	"sgn/shared/classifier"
+	"sgn/shared/cli"
 	"sgn/shared/engine"
 	"sgn/shared/examples"
 	"sgn/shared/model"
@@ -237,7 +238,7 @@ func (t *Trainer) checkProgress(sameData bool) error {
 func (t *Trainer) Extend(epochs int) error {
 	p := t.progress
 	if epochs < max(p.Epoch, 1) || (epochs == p.Epoch && p.Batch > 0) {
-		return fmt.Errorf("cannot shorten the run to %d epochs: %d epochs and %d batches are done", epochs, p.Epoch, p.Batch)
+		return fmt.Errorf("cannot shorten the run to %s: %s and %s are done", cli.Count(epochs, "epoch"), cli.Count(p.Epoch, "epoch"), cli.Count(p.Batch, "batch/batches"))
 	}
 	t.cfg.Epochs = epochs
 	t.progress.Done = p.Epoch == epochs

@@ -199,7 +199,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-epochs", "0"}, "epochs 0"},
 		{[]string{"-adv", "free"}, `"free"`},
 		{[]string{"-adv", "fgsm", "-eps", "8/0"}, "-eps"},
-		{[]string{"-sg-phi", "l2"}, "need -sgn"},
+		{[]string{"-sg-phi", "l2"}, "-sg-phi needs -sgn"},
 		{[]string{"extra.arrow"}, `unexpected argument "extra.arrow"`},
 	}
 	for _, tt := range tests {
@@ -238,7 +238,7 @@ func TestResumeRefusesNewSettings(t *testing.T) {
 		{[]string{"-lr", "0.1"}, []string{"-lr 0.1 (the run has 0.001)", "keeps the settings"}},
 		{[]string{"-adv", "pgd", "-arch", "mlp"}, []string{"-adv pgd (the run has none): a resumed"}}, // -arch mlp is the run's own
 		{[]string{"-sgn"}, []string{"-sgn true (the run has false)"}},
-		{[]string{"-epochs", "0"}, []string{"-epochs 0", "1 epochs and 0 batches are done"}},
+		{[]string{"-epochs", "0"}, []string{"-epochs 0", "1 epoch and 0 batches are done"}},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			ckpt := filepath.Join(t.TempDir(), "m.sgn")
