@@ -17,7 +17,7 @@ setup: deps
 		if command -v apt-get >/dev/null 2>&1; then \
 			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 			$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
-		else echo "setup: no apt-get; Fashion-MNIST tests will be skipped" >&2; fi; \
+		else echo "setup: no apt-get; Fashion-MNIST tests will be skipped (and fail under SGN_CI=1)" >&2; fi; \
 	fi
 
 deps:

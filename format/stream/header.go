@@ -12,20 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// Schema metadata keys written by the sgn tools.
-const (
-	MetaDataset    = "sgn.dataset"     // e.g. "mnist"
-	MetaSplit      = "sgn.split"       // "train" | "test"
-	MetaClasses    = "sgn.classes"     // JSON array of class names
-	MetaPixelScale = "sgn.pixel_scale" // e.g. "0.00392156862745098" (1/255): multiply stored uint8 pixels by it to get [0,1]
-)
-
-// Column names fixed by the format.
-const (
-	ImageColumn = "image"
-	LabelColumn = "label"
-)
-
 // ElemType is the storage type of the image column's elements.
 type ElemType int
 

@@ -400,73 +400,47 @@ func uncompressedMessage(info ipcMessage, buffers []fbPair, bodyLen int64) []byt
 
 // checkZstd refuses zstd data in which a frame's window (the history the
 // decoder allocates up front) exceeds limit bytes. It walks every frame,
-// since the decoder moves on to the next frame of a buffer by itself.
+// since the decoder moves on to the next frame of a buffer by itself:
+// zstd.Header decodes each frame header, and the block headers that
+// follow are walked here, as the decoder does not say where a frame ends.
 func checkZstd(data []byte, limit int64) error {
-	const (
-		magic         = 0xFD2FB528
-		skippableMask = 0xFFFFFFF0
-		skippable     = 0x184D2A50
-	)
 	for len(data) > 0 {
-		if len(data) < 8 {
+		var h zstd.Header
+		rest, err := h.DecodeAndStrip(data)
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
 			return fmt.Errorf("zstd data is truncated")
-		}
-		m := binary.LittleEndian.Uint32(data)
-		if m&skippableMask == skippable {
-			n := int64(binary.LittleEndian.Uint32(data[4:]))
-			if n > int64(len(data)-8) {
+		case errors.Is(err, zstd.ErrMagicMismatch):
+			return fmt.Errorf("compressed buffer is not zstd data")
+		case err != nil:
+			return fmt.Errorf("zstd frame header: %v", err)
+		case h.Skippable:
+			if uint64(h.SkippableSize) > uint64(len(rest)) {
 				return fmt.Errorf("zstd data is truncated")
 			}
-			data = data[8+n:]
+			data = rest[h.SkippableSize:]
 			continue
 		}
-		if m != magic {
-			return fmt.Errorf("compressed buffer is not zstd data")
+		// A single-segment frame is decoded into a buffer of its content
+		// size, which is then its window.
+		window := h.WindowSize
+		if h.SingleSegment {
+			window = h.FrameContentSize
 		}
-		fhd := data[4]
-		single := fhd&0x20 != 0
-		pos := 5
-		var window int64
-		if !single {
-			wd := data[pos]
-			pos++
-			exp := uint(wd>>3) + 10
-			base := int64(1) << exp
-			window = base + base/8*int64(wd&7)
+		if window > uint64(limit) {
+			return fmt.Errorf("zstd window of %d bytes exceeds %d", window, limit)
 		}
-		pos += [4]int{0, 1, 2, 4}[fhd&3] // dictionary id
-		fcsLen := [4]int{0, 2, 4, 8}[fhd>>6]
-		if single && fcsLen == 0 {
-			fcsLen = 1
-		}
-		if len(data) < pos+fcsLen {
-			return fmt.Errorf("zstd frame header is truncated")
-		}
-		if single {
-			switch fcsLen {
-			case 1:
-				window = int64(data[pos])
-			case 2:
-				window = int64(binary.LittleEndian.Uint16(data[pos:])) + 256
-			case 4:
-				window = int64(binary.LittleEndian.Uint32(data[pos:]))
-			case 8:
-				window = int64(binary.LittleEndian.Uint64(data[pos:]))
-			}
-		}
-		if window < 0 || window > limit {
-			return fmt.Errorf("zstd window of %d bytes exceeds %d", uint64(window), limit)
-		}
-		pos += fcsLen
+		data = rest
+		pos := 0
 		for last := false; !last; {
 			if len(data) < pos+3 {
 				return fmt.Errorf("zstd frame is truncated")
 			}
-			h := uint32(data[pos]) | uint32(data[pos+1])<<8 | uint32(data[pos+2])<<16
+			bh := uint32(data[pos]) | uint32(data[pos+1])<<8 | uint32(data[pos+2])<<16
 			pos += 3
-			last = h&1 != 0
-			size := int(h >> 3)
-			switch (h >> 1) & 3 {
+			last = bh&1 != 0
+			size := int(bh >> 3)
+			switch (bh >> 1) & 3 {
 			case 1: // RLE: one byte repeated size times
 				size = 1
 			case 3:
@@ -477,7 +451,7 @@ func checkZstd(data []byte, limit int64) error {
 			}
 			pos += size
 		}
-		if fhd&0x04 != 0 { // content checksum
+		if h.HasCheckSum {
 			pos += 4
 		}
 		if len(data) < pos {

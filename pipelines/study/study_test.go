@@ -68,8 +68,9 @@ func TestTimeToLevel(t *testing.T) {
 	}
 }
 
-// The committed study files parse, name only cells they define, and give
-// every headline method at least three seeds.
+// The committed study files parse, name only cells they define, and the
+// real studies (not tiny, the Slurm test's) give every headline method at
+// least three seeds.
 func TestStudyFiles(t *testing.T) {
 	files, err := filepath.Glob("../studies/*.tsv")
 	if err != nil || len(files) < 3 {
@@ -85,6 +86,9 @@ func TestStudyFiles(t *testing.T) {
 			if r.Role == "headline" {
 				seeds[r.Method]++
 			}
+		}
+		if filepath.Base(f) == "tiny.tsv" {
+			continue
 		}
 		for _, m := range []string{methodSGN, methodPGD, methodFGSM} {
 			if seeds[m] < 3 {

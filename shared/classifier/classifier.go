@@ -220,34 +220,3 @@ func FromCheckpoint(ck *checkpoint.Checkpoint) (*Classifier, error) {
 	}
 	return &Classifier{Net: net, SGN: cfg.SGN, Train: cfg.Train, Sections: ck.Sections}, nil
 }
-
-// DefaultEps is the budget attacks use when none is given: the one the
-// model was trained with, else the literature's for the data (0.3 L-inf
-// for one-channel images, 8/255 for colour; L2: 2 and 0.5; L1: 10 and 12,
-// RobustBench's for CIFAR-10).
-func (c *Classifier) DefaultEps(norm string) float64 {
-	var rec struct {
-		Config struct {
-			Eps  float64 `json:"eps"`
-			Norm string  `json:"norm"`
-			Adv  string  `json:"adv"`
-		} `json:"config"`
-	}
-	if json.Unmarshal(c.Train, &rec) == nil && rec.Config.Adv != "none" && rec.Config.Eps > 0 && rec.Config.Norm == norm {
-		return rec.Config.Eps
-	}
-	gray := c.Net.Config.InShape[0] == 1
-	switch {
-	case norm == "l1" && gray:
-		return 10
-	case norm == "l1":
-		return 12
-	case norm == "l2" && gray:
-		return 2
-	case norm == "l2":
-		return 0.5
-	case gray:
-		return 0.3
-	}
-	return 8.0 / 255
-}

@@ -62,7 +62,7 @@ func Main(name string, run func(ctx context.Context, args []string, stdin io.Rea
 		dieOf(<-sigs)
 	}()
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	code := Report(name, err, os.Stderr)
+	code := Exit(name, err, os.Stdout, os.Stderr)
 	var in *Interrupted
 	if code != ExitOK && errors.As(context.Cause(ctx), &in) {
 		dieOf(in.Signal)
@@ -102,6 +102,16 @@ func dieOf(sig os.Signal) {
 	os.Exit(128 + int(s))
 }
 
+// Exit is Report, except that for ErrVersion it prints the tool's Version
+// on stdout.
+func Exit(name string, err error, stdout, stderr io.Writer) int {
+	if errors.Is(err, ErrVersion) {
+		fmt.Fprintln(stdout, Version(name))
+		return ExitOK
+	}
+	return Report(name, err, stderr)
+}
+
 // Report writes err to w as one line prefixed with the tool's name and
 // returns the exit code for it.
 func Report(name string, err error, w io.Writer) int {
@@ -109,7 +119,7 @@ func Report(name string, err error, w io.Writer) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp), errors.Is(err, ErrVersion):
 		return ExitOK
 	case IsBrokenPipe(err):
 		return ExitOK
@@ -138,9 +148,14 @@ func oneLine(s string) string {
 	return string(b)
 }
 
-// IsTerminal reports whether f is a character device (a terminal), which is
-// when tools draw progress bars and refuse to write binary data.
+// IsTerminal reports whether f is a terminal, which is when tools draw
+// progress bars, refuse to write binary data and refuse to wait for input
+// typed at it: an *os.File open on one, or a value whose IsTerminal method
+// says so (a test's stand-in).
 func IsTerminal(f any) bool {
+	if t, ok := f.(interface{ IsTerminal() bool }); ok {
+		return t.IsTerminal()
+	}
 	file, ok := f.(*os.File)
 	if !ok {
 		return false
@@ -150,10 +165,12 @@ func IsTerminal(f any) bool {
 }
 
 // NewFlagSet returns a flag set that reports errors instead of exiting, with
-// a usage text made of synopsis, the flags, and examples.
+// a usage text made of synopsis, the flags, and examples, and with the
+// -version flag every tool has (see Parse).
 func NewFlagSet(name, synopsis, examples string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Bool("version", false, "print the version (module version and source revision) and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
@@ -165,7 +182,8 @@ func NewFlagSet(name, synopsis, examples string, stderr io.Writer) *flag.FlagSet
 }
 
 // Parse parses args with fs; a malformed command line becomes a UsageError
-// (the flag package has already printed the usage text).
+// (the flag package has already printed the usage text), and -version
+// returns ErrVersion, which the tool returns for Main to print the version.
 func Parse(fs *flag.FlagSet, args []string) error {
 	// The flag package would print its own message and the whole usage text
 	// on an error; tools print one line instead, and the usage only for -h.
@@ -179,6 +197,9 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		return err
 	case err != nil:
 		return &UsageError{Msg: err.Error()}
+	}
+	if v := fs.Lookup("version"); v != nil && v.Value.String() == "true" {
+		return ErrVersion
 	}
 	return nil
 }

@@ -8,11 +8,32 @@ import (
 	"sgn/shared/outfile"
 )
 
+// FromStdin returns stdin for reading what (such as "the checkpoint"),
+// or a UsageError when stdin is a terminal: binary input is never typed,
+// and a tool waiting silently for it looks hung. instead says how else to
+// give it (such as "-model FILE").
+func FromStdin(stdin io.Reader, what, instead string) (io.Reader, error) {
+	if IsTerminal(stdin) {
+		return nil, Usagef("%s would come from stdin, which is a terminal: give %s or redirect stdin", what, instead)
+	}
+	return stdin, nil
+}
+
 // OpenInputs opens a tool's checkpoint and example inputs: each from its
-// file when named, otherwise from stdin. Both cannot come from stdin.
+// file when named, otherwise from stdin, which must not be a terminal.
+// Both cannot come from stdin.
 func OpenInputs(modelPath, dataPath string, stdin io.Reader) (model, data io.Reader, closeAll func(), err error) {
 	if modelPath == "" && dataPath == "" {
 		return nil, nil, nil, Usagef("give -model FILE or -data FILE: the checkpoint and the examples cannot both come from stdin")
+	}
+	switch {
+	case modelPath == "":
+		_, err = FromStdin(stdin, "the checkpoint", "-model FILE")
+	case dataPath == "":
+		_, err = FromStdin(stdin, "the examples", "-data FILE")
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var files []*os.File
 	closeAll = func() {

@@ -51,3 +51,47 @@ func (n *Number) String() string {
 	}
 	return strconv.FormatFloat(float64(*n), 'g', -1, 64)
 }
+
+// An OptionalNumber is a Number flag that may be left unset, for a default
+// that depends on other settings and that the flag's usage text states in
+// words: unlike a sentinel value, an unset OptionalNumber makes the flag
+// package print no "(default ...)" of its own.
+type OptionalNumber struct {
+	value float64
+	set   bool
+}
+
+// Get returns the number and whether it was given.
+func (n *OptionalNumber) Get() (float64, bool) { return n.value, n.set }
+
+// Set implements flag.Value.
+func (n *OptionalNumber) Set(s string) error {
+	v, err := ParseNumber(s)
+	if err != nil {
+		return err
+	}
+	n.value, n.set = v, true
+	return nil
+}
+
+// String implements flag.Value: empty when unset.
+func (n *OptionalNumber) String() string {
+	if n == nil || !n.set {
+		return ""
+	}
+	return strconv.FormatFloat(n.value, 'g', -1, 64)
+}
+
+// Count returns n and the noun, in the plural (the noun with an s) unless
+// n is 1: "1 epoch", "2 epochs". A noun of another plural is given as
+// "batch/batches".
+func Count(n int, noun string) string {
+	one, many, irregular := strings.Cut(noun, "/")
+	if !irregular {
+		many = one + "s"
+	}
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

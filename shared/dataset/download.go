@@ -12,6 +12,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,7 +25,7 @@ func (f *Fetcher) download(ctx context.Context, spec *Spec, file File, dst strin
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", fmt.Errorf("cache: %w", err)
 	}
-	var errs []string
+	var errs []error
 	for _, base := range spec.URLs {
 		url := base + file.Name
 		err := f.downloadURL(ctx, url, file, dst)
@@ -34,11 +35,22 @@ func (f *Fetcher) download(ctx context.Context, spec *Spec, file File, dst strin
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		f.note("%v", err)
-		errs = append(errs, err.Error())
+		// Without network every mirror fails the same way: the error
+		// returned says so once, rather than a note per mirror.
+		if !noNetwork(err) {
+			f.note("%v", err)
+		}
+		errs = append(errs, err)
 	}
 	os.Remove(filepath.Dir(dst)) // only if empty: nothing was downloaded
-	return "", errors.New(strings.Join(errs, "; "))
+	if !slices.ContainsFunc(errs, func(err error) bool { return !noNetwork(err) }) {
+		return "", fmt.Errorf("no network to download it (%v)", errs[0])
+	}
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	return "", fmt.Errorf("the download failed (%s)", strings.Join(msgs, "; "))
 }
 
 // permanent marks a download error that trying the same URL again will not
@@ -202,11 +214,18 @@ func classify(url string, err, cause error) error {
 	if !errors.As(err, &urlErr) { // which already names the URL
 		err = fmt.Errorf("%s: %w", url, err)
 	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+	if noNetwork(err) {
 		return &permanent{err}
 	}
 	return err
+}
+
+// noNetwork reports whether err says the host cannot be reached at all
+// (no name resolution, no route, connection refused), which trying again
+// will not change.
+func noNetwork(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH)
 }
 
 // rangeStart parses the first byte position of "bytes START-END/TOTAL".

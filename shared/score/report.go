@@ -201,7 +201,7 @@ func modelName(r Result) string {
 		parts = append(parts, fmt.Sprintf("%s %s eps=%s", adv, c.Norm, strconv.FormatFloat(c.Eps, 'g', 6, 64)))
 	}
 	if c.Epochs > 0 {
-		parts = append(parts, fmt.Sprintf("%d epochs", c.Epochs))
+		parts = append(parts, fmt.Sprintf("%d epoch%s", c.Epochs, map[bool]string{false: "s"}[c.Epochs == 1]))
 	}
 	return strings.Join(parts, ", ")
 }

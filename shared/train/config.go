@@ -1,10 +1,12 @@
 package train
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 
+	"sgn/shared/classifier"
 	"sgn/shared/sgn"
 )
 
@@ -71,29 +73,44 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Defaults for the settings whose best value does not depend on the data.
+const (
+	sgdMomentum     = 0.9
+	sgdWeightDecay  = 5e-4
+	defaultBeta     = 6
+	defaultValSteps = 20
+)
+
 // Defaults fills what the user left unset (zero) with values that work for
-// the dataset at hand: MNIST-like data (one channel) gets the eps 0.3 of the
-// literature, colour images 8/255; step sizes follow Madry et al. and Wong et
-// al.
+// the dataset at hand: MNIST-like data (one channel) trains a Madry CNN with
+// Adam, colour images a CIFAR network with SGD and a one-cycle schedule;
+// the budget is the literature's (DefaultEps); step sizes follow Madry et
+// al. and Wong et al. Momentum and weight decay, for which zero is a
+// setting, are left as they are (see optimizerDefaults).
 func (c *Config) Defaults(channels int) {
+	gray := channels == 1
+	if c.Arch == "" {
+		c.Arch = map[bool]string{true: "madry-mnist", false: "cifar-cnn"}[gray]
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = map[bool]string{true: "adam", false: "sgd"}[gray]
+	}
+	if c.LR == 0 {
+		c.LR = map[string]float64{"adam": 1e-3, "sgd": 0.05}[c.Optimizer]
+	}
+	if c.Schedule == "" {
+		c.Schedule = map[string]string{"adam": "constant", "sgd": "cyclic"}[c.Optimizer]
+	}
+	if c.Norm == "" {
+		c.Norm = "linf"
+	}
 	if c.Eps == 0 {
-		if channels == 1 {
-			c.Eps = 0.3
-		} else {
-			c.Eps = 8.0 / 255
-		}
-		if c.Norm == "l2" {
-			if channels == 1 {
-				c.Eps = 2
-			} else {
-				c.Eps = 0.5
-			}
-		}
+		c.Eps = DefaultEps(channels, c.Norm)
 	}
 	if c.Steps == 0 {
 		switch c.Adv {
 		case "pgd", "trades":
-			if channels == 1 {
+			if gray {
 				c.Steps = 40
 			} else {
 				c.Steps = 10
@@ -111,9 +128,49 @@ func (c *Config) Defaults(channels int) {
 		}
 	}
 	if c.Beta == 0 {
-		c.Beta = 6
+		c.Beta = defaultBeta
 	}
 	if c.ValSteps == 0 {
-		c.ValSteps = 20
+		c.ValSteps = defaultValSteps
 	}
+}
+
+// optimizerDefaults returns the momentum and weight decay that suit
+// optimizer: SGD's usual 0.9 and 5e-4, and none for Adam.
+func optimizerDefaults(optimizer string) (momentum, weightDecay float64) {
+	if optimizer == "sgd" {
+		return sgdMomentum, sgdWeightDecay
+	}
+	return 0, 0
+}
+
+// DefaultEps is the literature's budget for images of the given channels
+// under norm: L-inf 0.3 for one channel (MNIST), 8/255 for colour
+// (CIFAR-10); L2 2 and 0.5; L1 10 and 12 (RobustBench's for CIFAR-10).
+func DefaultEps(channels int, norm string) float64 {
+	gray := channels == 1
+	switch {
+	case norm == "l1" && gray:
+		return 10
+	case norm == "l1":
+		return 12
+	case norm == "l2" && gray:
+		return 2
+	case norm == "l2":
+		return 0.5
+	case gray:
+		return 0.3
+	}
+	return 8.0 / 255
+}
+
+// AttackEps is the budget attacks on cls use when none is given: the one
+// it was trained with adversarially under norm, as its training record
+// says, else DefaultEps for its input.
+func AttackEps(cls *classifier.Classifier, norm string) float64 {
+	var s saved
+	if json.Unmarshal(cls.Train, &s) == nil && s.Config.Adv != "none" && s.Config.Eps > 0 && s.Config.Norm == norm {
+		return s.Config.Eps
+	}
+	return DefaultEps(cls.Net.Config.InShape[0], norm)
 }

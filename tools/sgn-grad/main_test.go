@@ -61,12 +61,12 @@ func TestSGNGradients(t *testing.T) {
 				t.Errorf("gradient stream has pixel scale %g, want 1", h.Scale())
 			}
 			var gates map[string][]float32
-			if err := json.Unmarshal([]byte(h.Metadata["sgn.gates"]), &gates); err != nil || len(gates["input"]) == 0 {
-				t.Errorf("metadata sgn.gates = %q (%v), want the input tap's gates", h.Metadata["sgn.gates"], err)
+			if err := json.Unmarshal([]byte(h.Metadata[stream.MetaGates]), &gates); err != nil || len(gates["input"]) == 0 {
+				t.Errorf("metadata sgn.gates = %q (%v), want the input tap's gates", h.Metadata[stream.MetaGates], err)
 			}
 			sg, ok1 := b.Column("selfgrad.input.l2")
-			l2, ok2 := b.Column("grad_l2")
-			pred, ok3 := b.Column("pred")
+			l2, ok2 := b.Column(stream.ColGradL2)
+			pred, ok3 := b.Column(stream.ColPred)
 			if !ok1 || !ok2 || !ok3 || sg.Len() != 64 || l2.Len() != 64 || pred.Len() != 64 {
 				t.Fatalf("columns %+v, want selfgrad.input.l2, grad_l2 and pred for every row", h.Extra)
 			}
@@ -122,6 +122,45 @@ func TestSGNGradients(t *testing.T) {
 	}
 }
 
+// TestHelpExamples runs the help text's examples on the fixture. A gradient
+// stream is no input of sgn-score or the other tools, so every example
+// ends with sgn-grad writing it.
+func TestHelpExamples(t *testing.T) {
+	dir := fixture.Dir(t)
+	files := map[string]string{"sgn.sgn": filepath.Join(dir, "sgn.sgn"), "test.arrow": filepath.Join(dir, "test.arrow")}
+	data := clitest.ReadFile(t, files["test.arrow"])
+	for _, line := range strings.Split(examples, "\n") {
+		line = strings.TrimSpace(line)
+		cmds := strings.Split(line, " | ")
+		last := strings.Fields(cmds[len(cmds)-1])
+		if len(last) == 0 || last[0] != self {
+			t.Errorf("example %q: sgn-grad's stream goes to %q, which does not read gradient streams", line, last)
+			continue
+		}
+		// Run sgn-grad's part, with the fixture for its files and, when
+		// sgn-fetch feeds it, the fixture's examples on stdin.
+		var stdin []byte
+		if len(cmds) > 1 {
+			stdin = data
+		}
+		args, out := []string{}, filepath.Join(t.TempDir(), "grads.arrow")
+		for i := 1; i < len(last); i++ {
+			switch a := last[i]; {
+			case a == "-o" || a == ">":
+				i++
+			case files[a] != "":
+				args = append(args, files[a])
+			default:
+				args = append(args, a)
+			}
+		}
+		tools.MustRun(t, self, stdin, append(args, "-o", out)...)
+		if _, b := clitest.ReadStream(t, clitest.ReadFile(t, out)); b.Len() != 64 {
+			t.Errorf("example %q wrote %d rows, want 64", line, b.Len())
+		}
+	}
+}
+
 func TestPlainModelHasNoSelfGradients(t *testing.T) {
 	dir := fixture.Dir(t)
 	r := tools.MustRun(t, self, nil, "-model", filepath.Join(dir, "m.sgn"), "-data", filepath.Join(dir, "test.arrow"))
@@ -134,7 +173,7 @@ func TestPlainModelHasNoSelfGradients(t *testing.T) {
 			t.Errorf("plain model's gradients have column %s", c.Name)
 		}
 	}
-	if g, ok := h.Metadata["sgn.gates"]; ok {
+	if g, ok := h.Metadata[stream.MetaGates]; ok {
 		t.Errorf("plain model's gradients have gates %q", g)
 	}
 	if strings.Contains(r.Stderr, "self-gradient") {
@@ -196,4 +235,11 @@ func TestFailedRunLeavesNoOutput(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-self")
+	clitest.AssertVersion(t, tools.Run(t, self, nil, "-version"))
+}
+
+// TestTerminalStdin checks that the tool refuses to wait for its binary
+// input from a terminal.
+func TestTerminalStdin(t *testing.T) {
+	clitest.AssertRefusesTerminal(t, self, run, "-data", "test.arrow")
 }

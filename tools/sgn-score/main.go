@@ -62,6 +62,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *asJSON && *asMD {
 		return cli.Usagef("-json and -md exclude each other")
 	}
+	in := stdin
+	if fs.NArg() == 0 {
+		var err error
+		if in, err = cli.FromStdin(stdin, "the streams to score", "STREAM files"); err != nil {
+			return err
+		}
+	}
 	var cls *classifier.Classifier
 	var opts []score.Option
 	if *modelPath != "" {
@@ -82,7 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer scorer.Close()
 	inputs := fs.Args()
 	if len(inputs) == 0 {
-		if err := scorer.Read(ctx, "stdin", stdin); err != nil {
+		if err := scorer.Read(ctx, "stdin", in); err != nil {
 			return err
 		}
 	}

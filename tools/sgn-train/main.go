@@ -17,7 +17,6 @@ import (
 	"sgn/shared/classifier"
 	"sgn/shared/cli"
 	"sgn/shared/outfile"
-	"sgn/shared/sgn"
 	"sgn/shared/train"
 )
 
@@ -39,122 +38,22 @@ const examples = `  sgn-fetch mnist | sgn-train -epochs 1 -o plain.sgn
 
 func main() { cli.Main("sgn-train", run) }
 
-// resumeFlags may accompany -resume with any value: where the data,
-// checkpoint and log go, and the run's length.
-var resumeFlags = map[string]bool{"resume": true, "data": true, "o": true, "log": true, "epochs": true, "save-every": true}
-
-// settingOf is the part of a run's configuration that the flag name sets,
-// in a comparable form, and whether the flag sets one.
-func settingOf(name string, c train.Config) (any, bool) {
-	sg := c.SGN
-	if sg == nil {
-		sg = &sgn.Config{}
-	}
-	switch name {
-	case "arch":
-		return c.Arch, true
-	case "batch":
-		return c.Batch, true
-	case "optimizer":
-		return c.Optimizer, true
-	case "lr":
-		return c.LR, true
-	case "schedule":
-		return c.Schedule, true
-	case "momentum":
-		return c.Momentum, true
-	case "wd":
-		return c.WeightDecay, true
-	case "adv":
-		return c.Adv, true
-	case "eps":
-		return c.Eps, true
-	case "alpha":
-		return c.Alpha, true
-	case "steps":
-		return c.Steps, true
-	case "norm":
-		return c.Norm, true
-	case "beta":
-		return c.Beta, true
-	case "eps-warmup":
-		return c.EpsWarmup, true
-	case "val":
-		return c.Val, true
-	case "val-steps":
-		return c.ValSteps, true
-	case "seed":
-		return c.Seed, true
-	case "augment", "no-augment":
-		return c.Augment, true
-	case "sgn":
-		return c.SGN != nil, true
-	case "sg-taps":
-		return strings.Join(sg.Taps, ","), true
-	case "sg-phi":
-		return sg.Phi, true
-	case "sg-label":
-		return sg.Label, true
-	case "sg-grad":
-		return sg.Grad, true
-	case "sg-gate":
-		return sg.Gate, true
-	case "sg-gate-bound":
-		return sg.GateBound, true
-	case "sg-probe-weight":
-		return sg.ProbeWeight, true
-	}
-	return nil, false
-}
-
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sgn-train", synopsis, examples, stderr)
 	var (
-		cfg        train.Config
-		sgnCfg     = sgn.DefaultConfig()
-		dataPath   = fs.String("data", "", "example stream `FILE` (default stdin)")
-		outPath    = fs.String("o", "", "checkpoint `FILE` (default stdout)")
-		logPath    = fs.String("log", "", "append one JSON record per epoch to `FILE`")
-		resume     = fs.String("resume", "", "continue the run saved in checkpoint `FILE`")
-		saveEvery  = fs.Int("save-every", 0, "also save a numbered checkpoint every `STEPS` optimiser steps (FILE-step0000100.sgn for -o FILE.sgn), for convergence curves")
-		useSGN     = fs.Bool("sgn", false, "train a self-gradient network")
-		taps       = fs.String("sg-taps", "input", "comma-separated SGN tap points: input and/or backbone blocks")
-		gateBound  = fs.Float64("sg-gate-bound", sgnCfg.GateBound, "bound e of a learned gate e*tanh(a)")
-		noAugment  = fs.Bool("no-augment", false, "disable random crop and flip (on by default for colour images)")
-		augmentSet = fs.Bool("augment", false, "force random crop and flip")
+		dataPath  = fs.String("data", "", "example stream `FILE` (default stdin)")
+		outPath   = fs.String("o", "", "checkpoint `FILE` (default stdout)")
+		logPath   = fs.String("log", "", "append one JSON record per epoch to `FILE`")
+		resume    = fs.String("resume", "", "continue the run saved in checkpoint `FILE`")
+		saveEvery = fs.Int("save-every", 0, "also save a numbered checkpoint every `STEPS` optimiser steps (FILE-step0000100.sgn for -o FILE.sgn), for convergence curves")
+		settings  = train.NewFlags(fs)
 	)
-	fs.StringVar(&cfg.Arch, "arch", "", "architecture: mlp, madry-mnist, cifar-cnn, preact-resnet18 (default madry-mnist for 1-channel images, cifar-cnn otherwise)")
-	fs.IntVar(&cfg.Epochs, "epochs", 10, "epochs")
-	fs.IntVar(&cfg.Batch, "batch", 128, "batch size")
-	fs.StringVar(&cfg.Optimizer, "optimizer", "", "sgd or adam (default adam for 1-channel images, sgd otherwise)")
-	fs.Float64Var(&cfg.LR, "lr", 0, "learning rate (default 1e-3 for adam, 0.05 for sgd)")
-	fs.StringVar(&cfg.Schedule, "schedule", "", "constant, step[:GAMMA@F1,F2], cosine, cyclic (default constant for adam, cyclic for sgd)")
-	fs.Float64Var(&cfg.Momentum, "momentum", 0.9, "SGD momentum")
-	fs.Float64Var(&cfg.WeightDecay, "wd", -1, "weight decay (default 0 for adam, 5e-4 for sgd)")
-	fs.StringVar(&cfg.Adv, "adv", "none", "adversarial training: none, fgsm (with random start), pgd, trades")
-	fs.Var((*cli.Number)(&cfg.Eps), "eps", "perturbation budget in pixel units, a number or a fraction such as 8/255 (default 0.3 for 1-channel linf, 8/255 for colour)")
-	fs.Float64Var(&cfg.Alpha, "alpha", 0, "attack step size (default 1.25*eps for fgsm, 2.5*eps/steps for pgd)")
-	fs.IntVar(&cfg.Steps, "steps", 0, "attack steps for pgd and trades (default 40 for 1-channel, 10 otherwise)")
-	fs.StringVar(&cfg.Norm, "norm", "linf", "perturbation norm: linf or l2")
-	fs.Float64Var(&cfg.Beta, "beta", 6, "TRADES trade-off beta")
-	fs.Float64Var(&cfg.EpsWarmup, "eps-warmup", 0, "ramp the training eps linearly from 0 over the first `EPOCHS` epochs")
-	fs.IntVar(&cfg.Val, "val", 0, "hold out `N` examples and report clean and PGD accuracy on them every epoch")
-	fs.IntVar(&cfg.ValSteps, "val-steps", 20, "PGD steps of the per-epoch validation attack")
-	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed and data give the same checkpoint")
-	fs.StringVar(&sgnCfg.Phi, "sg-phi", sgnCfg.Phi, "SGN phi: sign, l2 or identity")
-	fs.StringVar(&sgnCfg.Label, "sg-label", sgnCfg.Label, "SGN self-label in training: pred or true")
-	fs.StringVar(&sgnCfg.Grad, "sg-grad", sgnCfg.Grad, "SGN gradient path: exact or detached")
-	fs.StringVar(&sgnCfg.Gate, "sg-gate", sgnCfg.Gate, "SGN gates: learned, or a fixed VALUE")
-	fs.Float64Var(&sgnCfg.ProbeWeight, "sg-probe-weight", 0, "weight of the probe pass's own loss")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
 	if *outPath == "" && *resume != "" {
 		*outPath = *resume
 	}
@@ -163,6 +62,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if *saveEvery > 0 && *outPath == "" {
 		return cli.Usagef("-save-every needs -o FILE: the numbered checkpoints are named after it")
+	}
+	if *dataPath == "" {
+		if _, err := cli.FromStdin(stdin, "the examples", "-data FILE"); err != nil {
+			return err
+		}
 	}
 	if *outPath == "" && cli.IsTerminal(stdout) {
 		return cli.Usagef("refusing to write a checkpoint to a terminal: use -o FILE or redirect stdout")
@@ -186,8 +90,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if *resume != "" || len(h.Shape) == 0 {
 			return nil
 		}
-		c := cfg
-		applyDefaults(&c, h.Shape[0], set)
+		c, err := settings.Config(h.Shape[0])
+		if err != nil {
+			return nil // reported with the other settings below
+		}
 		return train.CheckModel(c, h, name)
 	}
 	data, err := readData(ctx, *dataPath, stdin, checkHeader)
@@ -198,22 +104,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	// The run a new command line describes; on -resume, what it asks of the
 	// saved run.
-	applyDefaults(&cfg, channels, set)
-	switch {
-	case *augmentSet:
-		cfg.Augment = true
-	case *noAugment:
-		cfg.Augment = false
-	default:
-		cfg.Augment = channels == 3
-	}
-	if *useSGN {
-		sgnCfg.Taps = strings.Split(*taps, ",")
-		sgnCfg.GateBound = *gateBound
-		cfg.SGN = &sgnCfg
-	} else if set["sg-taps"] || set["sg-phi"] || set["sg-gate"] || set["sg-grad"] || set["sg-label"] {
-		return cli.Usagef("-sg-* flags need -sgn")
-	}
+	cfg, cfgErr := settings.Config(channels)
 
 	var t *train.Trainer
 	if *resume != "" {
@@ -227,33 +118,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// The run's settings are in the checkpoint. The command line that
 		// started it may be given again, but a setting it changes would be
 		// silently ignored, so it is refused; only the length may change.
-		want := cfg
-		want.Defaults(channels)
-		var changed []string
-		fs.Visit(func(f *flag.Flag) {
-			if resumeFlags[f.Name] {
-				return
-			}
-			a, known := settingOf(f.Name, want)
-			b, _ := settingOf(f.Name, t.Config())
-			if !known {
-				changed = append(changed, "-"+f.Name)
-			} else if a != b {
-				changed = append(changed, fmt.Sprintf("-%s %v (the run has %v)", f.Name, a, b))
-			}
-		})
-		if len(changed) > 0 {
+		if changed := settings.ResumeConflicts(t.Config(), channels); len(changed) > 0 {
 			t.Close()
 			return cli.Usagef("%s: a resumed run keeps the settings in %s; only -epochs can change", strings.Join(changed, ", "), *resume)
 		}
 		extended := false
-		if was := t.Config().Epochs; set["epochs"] && cfg.Epochs != was {
+		if was := t.Config().Epochs; isSet(fs, "epochs") && cfg.Epochs != was {
 			if err := t.Extend(cfg.Epochs); err != nil {
 				t.Close()
 				return cli.Usagef("-epochs %d: %v", cfg.Epochs, err)
 			}
 			extended = true
-			fmt.Fprintf(stderr, "sgn-train: the run in %s now lasts %d epochs instead of %d", *resume, cfg.Epochs, was)
+			fmt.Fprintf(stderr, "sgn-train: the run in %s now lasts %s instead of %d", *resume, cli.Count(cfg.Epochs, "epoch"), was)
 			if c := t.Config(); c.Schedule != "constant" && t.Progress().Step > 0 {
 				fmt.Fprintf(stderr, "; the %s schedule is recomputed for the new length, so the learning rate changes at once", c.Schedule)
 			}
@@ -261,7 +137,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		if p := t.Progress(); p.Epoch >= t.Config().Epochs {
 			defer t.Close()
-			fmt.Fprintf(stderr, "sgn-train: the run in %s is complete (%d of %d epochs); nothing to train\n", *resume, p.Epoch, t.Config().Epochs)
+			fmt.Fprintf(stderr, "sgn-train: the run in %s is complete (%d of %s); nothing to train\n", *resume, p.Epoch, cli.Count(t.Config().Epochs, "epoch"))
 			if *outPath != *resume || extended {
 				// The finished run, with its record brought up to date, is
 				// the result asked for at -o.
@@ -277,10 +153,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	} else {
 		// A setting out of range is a usage error, not a failure of the run.
-		check := cfg
-		check.Defaults(channels)
-		if err := check.Validate(); err != nil {
-			return cli.Usagef("%v", err)
+		if cfgErr != nil {
+			return cli.Usagef("%v", cfgErr)
 		}
 		if t, err = train.New(cfg, data); err != nil {
 			return err
@@ -296,8 +170,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		defer logFile.Close()
 	}
 	c := t.Config()
-	fmt.Fprintf(stderr, "sgn-train: %s on %d examples (%s), %d epochs of %d batches, adv=%s eps=%.4g\n",
-		c.Arch, data.Examples.Len()-c.Val, data.Header.Metadata[stream.MetaDataset], c.Epochs, t.Batches(), c.Adv, c.Eps)
+	fmt.Fprintf(stderr, "sgn-train: %s on %s (%s), %s of %s, adv=%s eps=%.4g\n",
+		c.Arch, cli.Count(data.Examples.Len()-c.Val, "example"), data.Header.Metadata[stream.MetaDataset], cli.Count(c.Epochs, "epoch"), cli.Count(t.Batches(), "batch/batches"), c.Adv, c.Eps)
 
 	var last *classifier.Classifier
 	bar := cli.NewProgress(stderr, cli.IsTerminal(stderr))
@@ -396,27 +270,9 @@ func readData(ctx context.Context, path string, stdin io.Reader, check func(stre
 	return train.Data{Header: h, Examples: b, Name: name}, nil
 }
 
-// applyDefaults fills the settings the user left unset with the ones that
-// suit the data: MNIST-like images train a Madry CNN with Adam, colour ones
-// a CIFAR network with SGD and a one-cycle schedule.
-func applyDefaults(c *train.Config, channels int, set map[string]bool) {
-	gray := channels == 1
-	if c.Arch == "" {
-		c.Arch = map[bool]string{true: "madry-mnist", false: "cifar-cnn"}[gray]
-	}
-	if c.Optimizer == "" {
-		c.Optimizer = map[bool]string{true: "adam", false: "sgd"}[gray]
-	}
-	if c.LR == 0 {
-		c.LR = map[string]float64{"adam": 1e-3, "sgd": 0.05}[c.Optimizer]
-	}
-	if c.Schedule == "" {
-		c.Schedule = map[string]string{"adam": "constant", "sgd": "cyclic"}[c.Optimizer]
-	}
-	if c.WeightDecay < 0 {
-		c.WeightDecay = map[string]float64{"adam": 0, "sgd": 5e-4}[c.Optimizer]
-	}
-	if !set["momentum"] && c.Optimizer == "adam" {
-		c.Momentum = 0
-	}
+// isSet reports whether the command line gave the flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -199,7 +199,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-epochs", "0"}, "epochs 0"},
 		{[]string{"-adv", "free"}, `"free"`},
 		{[]string{"-adv", "fgsm", "-eps", "8/0"}, "-eps"},
-		{[]string{"-sg-phi", "l2"}, "need -sgn"},
+		{[]string{"-sg-phi", "l2"}, "-sg-phi needs -sgn"},
 		{[]string{"extra.arrow"}, `unexpected argument "extra.arrow"`},
 	}
 	for _, tt := range tests {
@@ -216,6 +216,13 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	clitest.AssertHelp(t, tools.Run(t, self, nil, "-h"), "-resume")
+	clitest.AssertVersion(t, tools.Run(t, self, nil, "-version"))
+}
+
+// TestTerminalStdin checks that the tool refuses to wait for its binary
+// input from a terminal.
+func TestTerminalStdin(t *testing.T) {
+	clitest.AssertRefusesTerminal(t, self, run, "-epochs", "1")
 }
 
 // -resume takes the run's settings from the checkpoint: changing any but
@@ -231,7 +238,7 @@ func TestResumeRefusesNewSettings(t *testing.T) {
 		{[]string{"-lr", "0.1"}, []string{"-lr 0.1 (the run has 0.001)", "keeps the settings"}},
 		{[]string{"-adv", "pgd", "-arch", "mlp"}, []string{"-adv pgd (the run has none): a resumed"}}, // -arch mlp is the run's own
 		{[]string{"-sgn"}, []string{"-sgn true (the run has false)"}},
-		{[]string{"-epochs", "0"}, []string{"-epochs 0", "1 epochs and 0 batches are done"}},
+		{[]string{"-epochs", "0"}, []string{"-epochs 0", "1 epoch and 0 batches are done"}},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			ckpt := filepath.Join(t.TempDir(), "m.sgn")
@@ -257,8 +264,8 @@ func TestResumeAcceptsItsOwnCommandLine(t *testing.T) {
 	// clitest.TrainMLP's flags, and this tool's defaults spelled out
 	r := tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "1", "-batch", "32", "-adv", "none", "-seed", "1",
 		"-data", filepath.Join(dir, "test.arrow"), "-resume", ckpt)
-	if !strings.Contains(r.Stderr, "complete") {
-		t.Errorf("stderr %q, want the run found complete", r.Stderr)
+	if !strings.Contains(r.Stderr, "complete (1 of 1 epoch)") {
+		t.Errorf("stderr %q, want the run found complete, in good English", r.Stderr)
 	}
 }
 

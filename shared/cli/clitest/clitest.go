@@ -2,13 +2,17 @@ package clitest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sgn/shared/cli"
 )
 
 // RunAsEnv names the environment variable that asks a tool's test binary
@@ -194,11 +198,57 @@ func (ts *Tools) AssertRefusals(t *testing.T, tool string, refusals []Refusal) {
 }
 
 // AssertHelp checks that a run of the tool with -h exited 0 with nothing
-// on stdout and, on stderr, the tool's usage with examples and flag.
+// on stdout and, on stderr, the tool's usage with examples, flag and
+// -version, and no default that contradicts the one the flag's text
+// states in words (as a sentinel such as "(default -1)" does).
 func AssertHelp(t testing.TB, r Result, flag string) {
 	t.Helper()
 	if r.Code != 0 || !strings.Contains(r.Stderr, "Usage: "+r.Tool) || !strings.Contains(r.Stderr, "Examples:") ||
-		!strings.Contains(r.Stderr, flag) || len(r.Stdout) != 0 {
+		!strings.Contains(r.Stderr, flag) || !strings.Contains(r.Stderr, "-version") || len(r.Stdout) != 0 {
 		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage with flags and examples", r.Code, r.Stderr)
+	}
+	for _, line := range strings.Split(r.Stderr, "\n") {
+		// The flag package indents each flag's usage with a tab.
+		if !strings.HasPrefix(line, "    \t") {
+			continue
+		}
+		if strings.Contains(line, "(default -") || strings.Count(line, "(default") > 1 {
+			t.Errorf("-h: %q shows a sentinel or a second default", strings.TrimSpace(line))
+		}
+	}
+}
+
+// Terminal stands for a terminal on stdin, which cli.IsTerminal takes for
+// one; reading it fails at once rather than waiting for someone to type.
+type Terminal struct{}
+
+// IsTerminal says that Terminal is one.
+func (Terminal) IsTerminal() bool { return true }
+
+func (Terminal) Read([]byte) (int, error) {
+	return 0, errors.New("read from the terminal: the tool should have refused it")
+}
+
+// AssertRefusesTerminal checks that a tool's run, given args and a terminal
+// on stdin, refuses at once with a one-line usage error saying so rather
+// than waiting for input.
+func AssertRefusesTerminal(t testing.TB, tool string, run func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error, args ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, Terminal{}, &stdout, &stderr)
+	code := cli.Report(tool, err, &stderr)
+	if code != cli.ExitUsage || !strings.Contains(stderr.String(), "stdin, which is a terminal") || strings.Count(stderr.String(), "\n") != 2 {
+		t.Errorf("%s %v with a terminal on stdin: exit %d, stderr %q; want 2 and one line saying stdin is a terminal", tool, args, code, stderr.String())
+	}
+}
+
+// AssertVersion checks that a run of the tool with -version exited 0 with
+// one line on stdout naming the tool and its module version, and nothing
+// on stderr.
+func AssertVersion(t testing.TB, r Result) {
+	t.Helper()
+	out := string(r.Stdout)
+	if r.Code != 0 || !strings.HasPrefix(out, r.Tool+" ") || strings.Count(out, "\n") != 1 || !strings.Contains(out, "go1.") || r.Stderr != "" {
+		t.Errorf("-version: exit %d, stdout %q, stderr %q; want 0 and one line with the tool's version", r.Code, out, r.Stderr)
 	}
 }

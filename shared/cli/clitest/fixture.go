@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"sgn/shared/dataset"
+	"sgn/shared/testenv"
 )
 
 // OfflineMNIST returns the directory of the offline copy of MNIST, or the
@@ -66,7 +67,7 @@ func (f *Fixture) Dir(t testing.TB) string {
 		f.dir = dir
 	})
 	if f.skip != "" {
-		t.Skip(f.skip)
+		testenv.Skipf(t, testenv.MNIST, "%s", f.skip)
 	}
 	if f.err != "" {
 		t.Fatal(f.err)
