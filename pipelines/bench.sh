@@ -55,7 +55,7 @@ trap 'rm -rf "$tmp"' EXIT
 raw=$tmp/raw
 
 # The machine as the benchmarks find it, taken before they start.
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 cores=$(nproc 2>/dev/null || echo "?")
 load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 # The busiest processes, this script's own ps excepted.
@@ -76,7 +76,7 @@ cpu_seconds() {
 # seconds) and $raw.
 machine() {
 	local kernels
-	kernels=$(sed -n 's/.*sgn kernels: //p' "$raw" | head -1)
+	kernels=$(awk '/sgn kernels: / { sub(/.*sgn kernels: /, ""); print; exit }' "$raw")
 	echo "# cpu: ${cpu_model:-unknown}; cores: $cores; sgn kernels: ${kernels:-unknown}${SGN_KERNELS:+ (SGN_KERNELS=$SGN_KERNELS)}"
 	echo "# load average at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# busiest processes at start (%CPU over their lifetime, PID, elapsed, command):"
