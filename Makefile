@@ -66,17 +66,20 @@ quick: setup build
 mnist fashion-mnist cifar10: setup build
 	$(MAKE) -C pipelines $@
 
-# bench times the benchmark workload of docs/design.md (one JSON line of median ms per op);
-# bench-compare also times it in PyTorch and prints ours/PyTorch.
+# bench times the benchmark workload of docs/design.md (the machine, then one JSON line of
+# median ms per op); bench-compare also times it in PyTorch and prints ours/PyTorch.
+# KERNELS=avx2 (make bench KERNELS=avx2) runs sgn on its AVX2 kernels on an AVX-512 CPU.
+BENCH_FLAGS := $(if $(filter avx2,$(KERNELS)),--avx2)
+
 bench:
-	GO=$(GO) bash pipelines/bench.sh
+	GO=$(GO) bash pipelines/bench.sh $(BENCH_FLAGS)
 
 bench-compare:
-	GO=$(GO) bash pipelines/bench.sh --compare
+	GO=$(GO) bash pipelines/bench.sh --compare $(BENCH_FLAGS)
 
 # bench-cifar is bench-compare plus a training step of the two CIFAR models.
 bench-cifar:
-	GO=$(GO) bash pipelines/bench.sh --compare --cifar
+	GO=$(GO) bash pipelines/bench.sh --compare --cifar $(BENCH_FLAGS)
 
 # crosscheck runs every architecture, plain and as SGNs, in sgn and in
 # PyTorch (pipelines/torch/models.py) on the same weights and compares

@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
 # bench.sh — the benchmark workload (docs/design.md) timed in Go (shared/engine/bench_test.go).
 #
-#   bash pipelines/bench.sh             one JSON line of median ms per op:
+#   bash pipelines/bench.sh             the machine ("# " lines), then one
+#       JSON line of median ms per op:
 #       {"train_step_ms":..,"pgd10_ms":..,"double_backprop_ms":..,"sgn_step_ms":..}
 #   bash pipelines/bench.sh --compare   also runs pipelines/bench_torch.py
 #       (installing Debian's python3-torch if needed) and prints a table of
 #       ours against PyTorch.
 #   --cifar   adds a training step of cifar-cnn and of preact-resnet18 on
 #       CIFAR-shaped data (cifar_cnn_step_ms, preact_resnet18_step_ms).
+#   --avx2    runs sgn with SGN_KERNELS=avx2: the 6x16 AVX2 kernels even on
+#       a CPU with AVX-512, to measure what an AVX2-only CPU runs (PyTorch
+#       runs as it is).
+#   --machine prints the machine lines alone, without timing anything.
 #
-# Each benchmark runs BENCHTIME (5x) iterations COUNT (3) times on 2 CPUs and
-# the median of the COUNT per-op means is reported. The raw `go test` output
-# and the load average go to stderr: figures taken on a busy machine are not
-# comparable.
+# The machine lines give the CPU, the cores, the kernels sgn chose, the
+# load average and the busiest other processes when the benchmarks
+# started, the CPU time the Go benchmarks took (user and system) and the
+# bytes they allocated per op: figures taken on a busy machine are not
+# comparable. Each benchmark runs BENCHTIME (5x) iterations COUNT (3) times
+# on 2 CPUs and the median of the COUNT per-op means is reported. The raw
+# `go test` output goes to stderr.
 set -euo pipefail
 
 compare=0
 cifar=0
+machine_only=0
 for arg in "$@"; do
 	case "$arg" in
 	--compare) compare=1 ;;
 	--cifar) cifar=1 ;;
+	--avx2) export SGN_KERNELS=avx2 ;;
+	--machine) machine_only=1 ;;
 	-h | --help)
-		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
-		echo "bench.sh: unknown argument $arg (have --compare, --cifar)" >&2
+		echo "bench.sh: unknown argument $arg (have --compare, --cifar, --avx2, --machine)" >&2
 		exit 2
 		;;
 	esac
@@ -39,17 +50,82 @@ COUNT=${COUNT:-3}
 
 load() { echo "bench.sh: $1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2; }
 
-raw=$(mktemp)
-trap 'rm -f "$raw"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+raw=$tmp/raw
+
+# The machine as the benchmarks find it, taken before they start.
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+cores=$(nproc 2>/dev/null || echo "?")
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+# The busiest processes, this script's own ps excepted.
+busy=$(ps -eo pcpu=,pid=,etime=,args= --sort=-pcpu 2>/dev/null | awk -v self=$$ '$2 != self' | head -5 | cut -c1-150 || true)
+
+# cpu_seconds prints the user and system CPU seconds of this shell's
+# finished children, from the times builtin, run in this shell (in a
+# pipeline or $(...) it would report a subshell's).
+cpu_seconds() {
+	times >"$tmp/times"
+	tail -1 "$tmp/times" | awk '{
+		for (i = 1; i <= 2; i++) { split($i, t, "m"); sub(/s$/, "", t[2]); s[i] = t[1] * 60 + t[2] }
+		printf "%.2f %.2f\n", s[1], s[2] }'
+}
+
+# machine prints the "# " lines; the kernels come from BenchmarkKernels'
+# log in $raw, the CPU time and allocations from $1 (user and system
+# seconds) and $raw.
+machine() {
+	local kernels
+	kernels=$(awk '/sgn kernels: / { sub(/.*sgn kernels: /, ""); print; exit }' "$raw")
+	echo "# cpu: ${cpu_model:-unknown}; cores: $cores; sgn kernels: ${kernels:-unknown}${SGN_KERNELS:+ (SGN_KERNELS=$SGN_KERNELS)}"
+	echo "# load average at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# busiest processes at start (%CPU over their lifetime, PID, elapsed, command):"
+	sed 's/^ */#   /' <<<"$busy"
+	[ -n "${1:-}" ] || return 0
+	awk -v cpu="$1" '
+		BEGIN { split(cpu, c, " "); t = c[1] + c[2]
+			printf "# go benchmarks: user %.1f s, system %.1f s (%.0f%% system)\n", c[1], c[2], (t > 0 ? 100 * c[2] / t : 0) }
+		/^Benchmark/ && !/Kernels/ {
+			name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+			for (i = 2; i <= NF; i++) if ($i == "B/op") { if (!(name in b)) order[++n] = name; b[name] = b[name] " " $(i-1) }
+		}
+		function median(s,    a, n, i, j, t) {
+			n = split(s, a, " ")
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+			return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+		}
+		END {
+			if (n == 0) exit
+			printf "# allocated per op (MB, median):"
+			for (j = 1; j <= n; j++) printf " %s %.2f", order[j], median(b[order[j]]) / 1e6
+			printf "\n"
+		}' "$raw"
+}
+
+# The test binary is built first, so that the CPU time counts the
+# benchmarks alone, not the compiler.
+"$GO" test -c -o "$tmp/engine.test" ./shared/engine
+# Benchmarks run in their package's directory, as under go test.
+bench() {
+	(cd shared/engine && "$tmp/engine.test" -test.run '^$' -test.bench "$1" -test.benchmem \
+		-test.benchtime "$2" -test.count "$COUNT" -test.cpu 2) | tee -a "$raw" >&2
+}
+
+if [ "$machine_only" = 1 ]; then
+	bench '^BenchmarkKernels$' 1x >/dev/null 2>&1
+	machine
+	exit 0
+fi
 
 load "go benchmarks start"
-"$GO" test -run '^$' -bench 'TrainStep|PGD10|DoubleBackprop|SGNStep' \
-	-benchtime "$BENCHTIME" -count "$COUNT" -cpu 2 ./shared/engine | tee "$raw" >&2
+cpu_seconds >"$tmp/before"
+bench 'Kernels|TrainStep|PGD10|DoubleBackprop|SGNStep' "$BENCHTIME"
 if [ "$cifar" = 1 ]; then
-	"$GO" test -run '^$' -bench 'CIFARCNNStep|PreActResNet18Step' \
-		-benchtime "${CIFAR_BENCHTIME:-3x}" -count "$COUNT" -cpu 2 ./shared/engine | tee -a "$raw" >&2
+	bench 'CIFARCNNStep|PreActResNet18Step' "${CIFAR_BENCHTIME:-3x}"
 fi
+cpu_seconds >"$tmp/after"
 load "go benchmarks end"
+machine "$(cat "$tmp/before" "$tmp/after" | awk 'NR == 1 { u = $1; s = $2 } NR == 2 { print $1 - u, $2 - s }')"
 
 # Median over the runs of each benchmark's "ms/op" metric.
 ours=$(awk -v cifar="$cifar" '

@@ -46,14 +46,29 @@ func benchData(n int) ([]float32, []int64) {
 	return x, y
 }
 
+// BenchmarkKernels does no work: it logs the kernels sgn chose (AVX-512
+// 6x32, AVX2 6x16, or none), which pipelines/bench.sh prints with the
+// figures.
+func BenchmarkKernels(b *testing.B) {
+	if b.N == 1 {
+		b.Logf("sgn kernels: %s", ops.Kernels())
+	}
+	for range b.N {
+	}
+}
+
 // run times op b.N times after one untimed warm-up call and reports the
-// mean wall time per call in milliseconds.
+// mean wall time per call in milliseconds and, where the OS tells, the
+// minor page faults per call and the system share of the CPU time: page
+// faults of freshly allocated memory once took a third of the CPU time of
+// a loaded machine in the kernel.
 func run(b *testing.B, op func() error) {
 	b.Helper()
 	if err := op(); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	faults0, user0, sys0, ok := usage()
 	for range b.N {
 		if err := op(); err != nil {
 			b.Fatal(err)
@@ -61,6 +76,12 @@ func run(b *testing.B, op func() error) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
+	if faults1, user1, sys1, ok1 := usage(); ok && ok1 {
+		b.ReportMetric(float64(faults1-faults0)/float64(b.N), "faults/op")
+		if cpu := (user1 - user0) + (sys1 - sys0); cpu > 0 {
+			b.ReportMetric(100*float64(sys1-sys0)/float64(cpu), "sys-%")
+		}
+	}
 }
 
 // trainStep returns one SGD-momentum step of p on a batch of random
@@ -111,7 +132,8 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 // BenchmarkPGD10 is a 10-step L∞ PGD attack (eps 0.3, random start, last
-// iterate: ten input-gradient passes) on 128 examples.
+// iterate: ten input-gradient passes) on 128 examples, into buffers kept
+// across attacks as adversarial training keeps them.
 func BenchmarkPGD10(b *testing.B) {
 	net := benchNet(b)
 	o := engine.NewOracle(net, benchBatch)
@@ -119,9 +141,10 @@ func BenchmarkPGD10(b *testing.B) {
 	a := attack.PGD{Norm: attack.Linf, Eps: 0.3, Steps: 10, RandomStart: true, Restarts: 1, Loss: attack.LossCE, LastIterate: true}
 	x, y := benchData(benchBatch)
 	rng := rand.New(rand.NewPCG(5, 6))
+	var ws attack.Workspace
+	xadv := make([]float32, len(x))
 	run(b, func() error {
-		_, err := a.Run(o, x, y, benchBatch, rng)
-		return err
+		return a.Perturb(&ws, xadv, o, x, y, benchBatch, rng)
 	})
 }
 
@@ -183,6 +206,9 @@ func BenchmarkDoubleBackprop(b *testing.B) {
 	// buffers) to check that the graph does compute an input gradient.
 	var pv G.Value
 	G.Read(penalty, &pv)
+	if err := ops.ReuseOutputs(g); err != nil {
+		b.Fatal(err)
+	}
 	m := G.NewTapeMachine(g)
 	defer m.Close()
 	run(b, func() error {

@@ -70,6 +70,9 @@ type Program struct {
 	// it is computed: the tape machine reuses buffers, so a node's own value
 	// after the run may hold another node's data.
 	reads map[*G.Node]*G.Value
+	// gradKeys and gradOut are ParamGrads' scratch keys and result.
+	gradKeys []string
+	gradOut  [][]float32
 }
 
 type config struct {
@@ -151,6 +154,11 @@ func (p *Program) compile() error {
 	for _, s := range p.stats {
 		watch(s.Mean)
 		watch(s.Var)
+	}
+	// Every op writes into the same buffer on each run; outputs are read
+	// through the copies above, so nothing keeps a value across runs.
+	if err := ops.ReuseOutputs(p.graph); err != nil {
+		return fmt.Errorf("compile graph: %w", err)
 	}
 	// Gorgonia panics on some malformed graphs; a panic here is a bug in
 	// this package, but it must reach the user as an error, not a trace.
@@ -311,15 +319,21 @@ func (p *Program) ParamGrads() ([][]float32, error) {
 	if p.grads == nil {
 		return nil, fmt.Errorf("program computes no parameter gradients")
 	}
-	out := make([][]float32, len(p.grads))
+	if p.gradKeys == nil {
+		p.gradKeys = make([]string, len(p.grads))
+		for i := range p.grads {
+			p.gradKeys[i] = fmt.Sprintf("grad.%d", i)
+		}
+		p.gradOut = make([][]float32, len(p.grads))
+	}
 	for i, g := range p.grads {
-		v, err := p.read(fmt.Sprintf("grad.%d", i), g)
+		v, err := p.read(p.gradKeys[i], g)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = v
+		p.gradOut[i] = v
 	}
-	return out, nil
+	return p.gradOut, nil
 }
 
 // UpdateRunningStats folds the batch-norm statistics of the last run of a

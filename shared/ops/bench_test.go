@@ -156,9 +156,9 @@ func BenchmarkConvMadry(b *testing.B) {
 			name string
 			do   func()
 		}{
-			{"forward", func() { convForwardKernel(g, x, w) }},
-			{"data", func() { convBackDataKernel(g, gy, w) }},
-			{"filter", func() { convBackFilterKernel(g, x, gy) }},
+			{"forward", func() { convForwardKernel(nil, g, x, w) }},
+			{"data", func() { convBackDataKernel(nil, g, gy, w) }},
+			{"filter", func() { convBackFilterKernel(nil, g, x, gy) }},
 		}
 		for _, p := range products {
 			b.Run(l.name+"/"+p.name, func(b *testing.B) {
@@ -211,10 +211,10 @@ func BenchmarkConvResNet(b *testing.B) {
 			name string
 			do   func()
 		}{
-			{"forward/direct", func() { directForwardWith(g, x, w, tileChannels, wideKernels) }},
-			{"forward/im2col", func() { convForwardIm2col(g, x, w) }},
-			{"filter/direct", func() { directBackFilter(g, x, gy) }},
-			{"filter/im2col", func() { convBackFilterIm2col(g, x, gy) }},
+			{"forward/direct", func() { directForwardWith(nil, g, x, w, tileChannels, wideKernels) }},
+			{"forward/im2col", func() { convForwardIm2col(nil, g, x, w) }},
+			{"filter/direct", func() { directBackFilter(nil, g, x, gy) }},
+			{"filter/im2col", func() { convBackFilterIm2col(nil, g, x, gy) }},
 		} {
 			b.Run(name+"/"+v.name, func(b *testing.B) {
 				for range b.N {

@@ -110,7 +110,7 @@ func chanAffineDo[T float](op chanAffineOp, in []arg[T]) (G.Value, error) {
 		b = in[len(in)-1].data
 	}
 	_, mid, inner := split(x.shape, 1)
-	out := make([]T, len(x.data))
+	out := output[T](op.bufs, len(x.data), false)
 	parallelChunks(len(out), func(lo, hi int) {
 		for i := lo; i < hi; {
 			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
@@ -135,7 +135,7 @@ func chanAffineDo[T float](op chanAffineOp, in []arg[T]) (G.Value, error) {
 			i = end
 		}
 	})
-	return dense(x.shape, out), nil
+	return result(op.bufs, x.shape, out), nil
 }
 
 func (op chanAffineOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -215,11 +215,11 @@ func chanDotDo[T float](op chanDotOp, u, v arg[T]) (G.Value, error) {
 	}
 	_, mid, inner := split(u.shape, 1)
 	sums := segmentSums(len(u.data), mid, inner, func(_, lo, hi int) float64 { return dot64(u.data[lo:hi], v.data[lo:hi]) })
-	out := make([]T, mid)
+	out := output[T](op.bufs, mid, false)
 	for m, s := range sums {
 		out[m] = T(s * op.scale)
 	}
-	return dense(tensor.Shape{mid}, out), nil
+	return result(op.bufs, tensor.Shape{mid}, out), nil
 }
 
 // dot64 is the float64 dot product of u and v, four running sums at a
@@ -320,11 +320,11 @@ func chanVarDo[T float](op chanVarOp, x, m arg[T]) (G.Value, error) {
 		}
 		return s0 + s1
 	})
-	out := make([]T, len(sums))
+	out := output[T](op.bufs, len(sums), false)
 	for c, s := range sums {
 		out[c] = T(s * op.scale)
 	}
-	return dense(tensor.Shape{len(out)}, out), nil
+	return result(op.bufs, tensor.Shape{len(out)}, out), nil
 }
 
 func (op chanVarOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -454,7 +454,7 @@ func chanCombineDo[T float](op chanCombineOp, in []arg[T]) (G.Value, error) {
 	}
 	a, b, k := in[2].data, in[3].data, in[4].data
 	_, mid, inner := split(u.shape, 1)
-	out := make([]T, len(u.data))
+	out := output[T](op.bufs, len(u.data), false)
 	parallelChunks(len(out), func(lo, hi int) {
 		for i := lo; i < hi; {
 			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
@@ -466,7 +466,7 @@ func chanCombineDo[T float](op chanCombineOp, in []arg[T]) (G.Value, error) {
 			i = end
 		}
 	})
-	return dense(u.shape, out), nil
+	return result(op.bufs, u.shape, out), nil
 }
 
 func (op chanCombineOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -542,13 +542,13 @@ func bnTrainDo[T float](op bnTrainOp, in []arg[T]) (G.Value, error) {
 		return nil, err
 	}
 	mean, variance, gamma, beta := in[1].data, in[2].data, in[3].data, in[4].data
-	a, b := make([]T, len(mean)), make([]T, len(mean))
+	a, b := scratch[T](op.bufs, 0, len(mean)), scratch[T](op.bufs, 1, len(mean))
 	for c := range a {
 		s := float64(gamma[c]) / math.Sqrt(float64(variance[c])+op.eps)
 		a[c], b[c] = T(s), T(float64(beta[c])-float64(mean[c])*s)
 	}
 	_, mid, inner := split(x.shape, 1)
-	out := make([]T, len(x.data))
+	out := output[T](op.bufs, len(x.data), false)
 	parallelChunks(len(out), func(lo, hi int) {
 		for i := lo; i < hi; {
 			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
@@ -559,7 +559,7 @@ func bnTrainDo[T float](op bnTrainOp, in []arg[T]) (G.Value, error) {
 			i = end
 		}
 	})
-	return dense(x.shape, out), nil
+	return result(op.bufs, x.shape, out), nil
 }
 
 func (op bnTrainOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

@@ -39,7 +39,7 @@ func OneHotArgmax(logits *G.Node) (*G.Node, error) {
 	if logits.Dims() != 2 {
 		return nil, fmt.Errorf("one-hot argmax: logits of shape %v, want [N,K]", logits.Shape())
 	}
-	return apply(constOp{symbol("OneHotArgmax"), 2, constOneHot}, logits)
+	return apply(constOp{symbolf("OneHotArgmax"), 2, constOneHot}, logits)
 }
 
 // ChannelScale multiplies channel c of x [N,C,...] by alpha[c]; it is
@@ -48,7 +48,7 @@ func ChannelScale(x, alpha *G.Node) (*G.Node, error) {
 	if err := checkFloat("channel scale", x, alpha); err != nil {
 		return nil, err
 	}
-	if err := checkChannels(symbol("channel scale"), x.Shape(), x.Dims(), alpha.Shape()); err != nil {
+	if err := checkChannels(symbolf("channel scale"), x.Shape(), x.Dims(), alpha.Shape()); err != nil {
 		return nil, err
 	}
 	return chanAffine(x, alpha, nil)
@@ -88,7 +88,8 @@ func (op constOp) do32(in []arg[float32]) (G.Value, error) { return constDo(op, 
 
 func constDo[T float](op constOp, in []arg[T]) (G.Value, error) {
 	x := in[0]
-	out := make([]T, len(x.data))
+	// Sign and OneHot write only their non-zero elements.
+	out := output[T](op.bufs, len(x.data), op.kind != constIdentity)
 	switch op.kind {
 	case constIdentity:
 		copy(out, x.data)
@@ -117,7 +118,7 @@ func constDo[T float](op constOp, in []arg[T]) (G.Value, error) {
 			out[r*k+best] = 1
 		}
 	}
-	return dense(x.shape, out), nil
+	return result(op.bufs, x.shape, out), nil
 }
 
 func (op constOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

@@ -151,13 +151,13 @@ func convDo[T float](op convOp, in []arg[T]) (G.Value, error) {
 	var out []T
 	switch op.mode {
 	case convForward:
-		out = convForwardKernel(g, in[0].data, in[1].data)
+		out = convForwardKernel(op.bufs, g, in[0].data, in[1].data)
 	case convBackData:
-		out = convBackDataKernel(g, in[0].data, in[1].data)
+		out = convBackDataKernel(op.bufs, g, in[0].data, in[1].data)
 	case convBackFilter:
-		out = convBackFilterKernel(g, in[0].data, in[1].data)
+		out = convBackFilterKernel(op.bufs, g, in[0].data, in[1].data)
 	}
-	return dense(g.outShape(op.mode), out), nil
+	return result(op.bufs, g.outShape(op.mode), out), nil
 }
 
 func (op convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -231,10 +231,11 @@ func (g convGeom) directCols() bool {
 // convWorkers runs body over the examples on parallelFor's workers, each
 // with its packing space and, unless the im2col matrix is the example
 // itself, its scratch for one.
-func convWorkers[T float](g convGeom, workers int, body func(wk, lo, hi int, buf *gemmBuf, col []T)) {
+func convWorkers[T float](b *buffers, g convGeom, workers int, body func(wk, lo, hi int, buf *gemmBuf, col []T)) {
+	b.reservePacks(1 + workers)
 	parallelForN(g.n, workers, func(wk, lo, hi int) {
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
+		buf := b.pack(1 + wk)
+		defer b.unpack(buf)
 		var col []T
 		if !g.directCols() {
 			col = colScratch[T](buf, g.ckk*g.positions)
@@ -244,21 +245,23 @@ func convWorkers[T float](g convGeom, workers int, body func(wk, lo, hi int, buf
 }
 
 // convForwardKernel: per example, y_n [O,P] = w [O,CKK] · col(x_n) [CKK,P].
-func convForwardKernel[T float](g convGeom, x, w []T) []T {
+// The kernels take their output and scratch from b (nil: allocated).
+func convForwardKernel[T float](b *buffers, g convGeom, x, w []T) []T {
 	if x32, ok := any(x).([]float32); ok && g.directForwardOK() {
-		return any(directForward(g, x32, any(w).([]float32))).([]T)
+		return any(directForward(b, g, x32, any(w).([]float32))).([]T)
 	}
-	return convForwardIm2col(g, x, w)
+	return convForwardIm2col(b, g, x, w)
 }
 
 // convForwardIm2col is convForwardKernel through im2col and a GEMM.
-func convForwardIm2col[T float](g convGeom, x, w []T) []T {
-	y := make([]T, g.n*g.o*g.positions)
+func convForwardIm2col[T float](b *buffers, g convGeom, x, w []T) []T {
+	y := output[T](b, g.n*g.o*g.positions, false) // the GEMM's beta 0 writes every element
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
-	shared := getGemmBuf()
-	defer putGemmBuf(shared)
+	b.reservePacks(1)
+	shared := b.pack(0)
+	defer b.unpack(shared)
 	pre := sharedA(shared, false, w, g.ckk, g.o, g.ckk) // the weights, packed once for every example
-	convWorkers(g, workersFor(g.n), func(_, lo, hi int, buf *gemmBuf, col []T) {
+	convWorkers(b, g, workersFor(g.n), func(_, lo, hi int, buf *gemmBuf, col []T) {
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]
 			c := xi
@@ -273,16 +276,17 @@ func convForwardIm2col[T float](g convGeom, x, w []T) []T {
 }
 
 // convBackDataKernel: per example, dx_n = col2im(wᵀ [CKK,O] · gy_n [O,P]).
-func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
+func convBackDataKernel[T float](b *buffers, g convGeom, gy, w []T) []T {
 	if gy32, ok := any(gy).([]float32); ok && g.directBackDataOK() {
-		return any(directBackData(g, gy32, any(w).([]float32))).([]T)
+		return any(directBackData(b, g, gy32, any(w).([]float32))).([]T)
 	}
-	dx := make([]T, g.n*g.c*g.h*g.w)
+	dx := output[T](b, g.n*g.c*g.h*g.w, !g.directCols()) // col2im adds into it
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
-	shared := getGemmBuf()
-	defer putGemmBuf(shared)
+	b.reservePacks(1)
+	shared := b.pack(0)
+	defer b.unpack(shared)
 	pre := sharedA(shared, true, w, g.ckk, g.ckk, g.o) // wᵀ, packed once for every example
-	convWorkers(g, workersFor(g.n), func(_, lo, hi int, buf *gemmBuf, col []T) {
+	convWorkers(b, g, workersFor(g.n), func(_, lo, hi int, buf *gemmBuf, col []T) {
 		for i := lo; i < hi; i++ {
 			dxi := dx[i*inSize : (i+1)*inSize]
 			c := dxi
@@ -300,23 +304,26 @@ func convBackDataKernel[T float](g convGeom, gy, w []T) []T {
 
 // convBackFilterKernel: dw [O,CKK] = Σ_n gy_n [O,P] · col(x_n)ᵀ [P,CKK],
 // each worker summing its examples into its own buffer.
-func convBackFilterKernel[T float](g convGeom, x, gy []T) []T {
+func convBackFilterKernel[T float](b *buffers, g convGeom, x, gy []T) []T {
 	if x32, ok := any(x).([]float32); ok && g.directBackFilterOK() {
-		return any(directBackFilter(g, x32, any(gy).([]float32))).([]T)
+		return any(directBackFilter(b, g, x32, any(gy).([]float32))).([]T)
 	}
-	return convBackFilterIm2col(g, x, gy)
+	return convBackFilterIm2col(b, g, x, gy)
 }
 
 // convBackFilterIm2col is convBackFilterKernel through im2col and a GEMM.
-func convBackFilterIm2col[T float](g convGeom, x, gy []T) []T {
-	dw := make([]T, g.o*g.ckk)
+func convBackFilterIm2col[T float](b *buffers, g convGeom, x, gy []T) []T {
+	dw := output[T](b, g.o*g.ckk, true) // the GEMMs add into it
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	workers := workersFor(g.n)
 	parts := make([][]T, workers)
-	convWorkers(g, workers, func(wk, lo, hi int, buf *gemmBuf, col []T) {
+	for wk := 1; wk < workers; wk++ {
+		parts[wk] = scratch[T](b, wk, len(dw))
+	}
+	convWorkers(b, g, workers, func(wk, lo, hi int, buf *gemmBuf, col []T) {
 		acc := dw
 		if wk > 0 {
-			acc = make([]T, len(dw))
+			acc = parts[wk]
 		}
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]

@@ -22,10 +22,11 @@ type directPlan struct {
 	padH, padW    int
 	stride        int
 	hout, wout    int
-	tiles         int     // 16-wide segments per output row
-	hp, wp        int     // padded input, wide enough for the last segment
-	offs          []int32 // per filter tap (c, ki, kj): its offset in the padded input
-	wide          bool    // pair tiles for the 6×32 AVX-512 kernels
+	tiles         int      // 16-wide segments per output row
+	hp, wp        int      // padded input, wide enough for the last segment
+	offs          []int32  // per filter tap (c, ki, kj): its offset in the padded input
+	wide          bool     // pair tiles for the 6×32 AVX-512 kernels
+	bufs          *buffers // the node's packing space, nil for the pool's
 }
 
 func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW, stride int, wide bool) directPlan {
@@ -121,8 +122,9 @@ func (p directPlan) convolve(n int, x, w, y []float32, tiling directTiling) {
 	if p.stride != 1 {
 		tiling = tileChannels
 	}
-	shared := getGemmBuf()
-	defer putGemmBuf(shared)
+	p.bufs.reservePacks(1)
+	shared := p.bufs.pack(0)
+	defer p.bufs.unpack(shared)
 	taps := len(p.offs)
 	switch tiling {
 	case tileChannels:
@@ -288,9 +290,10 @@ func (p directPlan) runPlanes(n int, x, w, y []float32) {
 // packing space and its padded input, whose border is zero and stays so:
 // fill overwrites only the interior.
 func (p directPlan) workers(n, workers int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
+	p.bufs.reservePacks(1 + workers)
 	parallelForN(n, workers, func(wk, lo, hi int) {
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
+		buf := p.bufs.pack(1 + wk)
+		defer p.bufs.unpack(buf)
 		xp := grow(&buf.col, p.cin*p.hp*p.wp)
 		clear(xp)
 		body(wk, lo, hi, buf, xp)
@@ -308,17 +311,20 @@ func (p directPlan) fill(xp, xi []float32) {
 }
 
 // directForward is convForwardKernel on the direct path.
-func directForward(g convGeom, x, w []float32) []float32 {
+func directForward(b *buffers, g convGeom, x, w []float32) []float32 {
 	tiling, _ := directLayout(g.ho, g.wo, g.o, wideKernels)
 	if g.stride != 1 {
 		tiling = tileChannels
 	}
-	return directForwardWith(g, x, w, tiling, wideKernels)
+	return directForwardWith(b, g, x, w, tiling, wideKernels)
 }
 
-func directForwardWith(g convGeom, x, w []float32, tiling directTiling, wide bool) []float32 {
+// directForwardWith writes every element of its output, as does
+// directBackDataWith: each tiling covers the whole output.
+func directForwardWith(b *buffers, g convGeom, x, w []float32, tiling directTiling, wide bool) []float32 {
 	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
-	y := make([]float32, g.n*g.o*g.positions)
+	p.bufs = b
+	y := output[float32](b, g.n*g.o*g.positions, false)
 	p.convolve(g.n, x, w, y, tiling)
 	return y
 }
@@ -326,14 +332,14 @@ func directForwardWith(g convGeom, x, w []float32, tiling directTiling, wide boo
 // directBackData is convBackDataKernel on the direct path: for stride 1
 // the data gradient is the convolution of gy, padded by k-1-pad, with the
 // filters flipped in space and with input and output channels swapped.
-func directBackData(g convGeom, gy, w []float32) []float32 {
+func directBackData(b *buffers, g convGeom, gy, w []float32) []float32 {
 	tiling, _ := directLayout(g.h, g.w, g.c, wideKernels)
-	return directBackDataWith(g, gy, w, tiling, wideKernels)
+	return directBackDataWith(b, g, gy, w, tiling, wideKernels)
 }
 
-func directBackDataWith(g convGeom, gy, w []float32, tiling directTiling, wide bool) []float32 {
+func directBackDataWith(b *buffers, g convGeom, gy, w []float32, tiling directTiling, wide bool) []float32 {
 	kk := g.kh * g.kw
-	wt := make([]float32, g.c*g.o*kk) // [C, O·KH·KW]
+	wt := scratch[float32](b, 0, g.c*g.o*kk) // [C, O·KH·KW]
 	for o := range g.o {
 		for c := range g.c {
 			src := w[(o*g.c+c)*kk:][:kk]
@@ -344,7 +350,8 @@ func directBackDataWith(g convGeom, gy, w []float32, tiling directTiling, wide b
 		}
 	}
 	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, 1, wide)
-	dx := make([]float32, g.n*g.c*g.h*g.w)
+	p.bufs = b
+	dx := output[float32](b, g.n*g.c*g.h*g.w, false)
 	p.convolve(g.n, gy, wt, dx, tiling)
 	return dx
 }
@@ -376,12 +383,13 @@ func (g convGeom) directBackFilterOK() bool {
 // dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from
 // the padded example at output position q; each worker sums its examples
 // and the sum is transposed at the end.
-func directBackFilter(g convGeom, x, gy []float32) []float32 {
-	return directBackFilterWith(g, x, gy, wideKernels)
+func directBackFilter(b *buffers, g convGeom, x, gy []float32) []float32 {
+	return directBackFilterWith(b, g, x, gy, wideKernels)
 }
 
-func directBackFilterWith(g convGeom, x, gy []float32, wide bool) []float32 {
+func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []float32 {
 	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
+	p.bufs = b
 	taps, positions := len(p.offs), g.positions
 	pos := make([]int32, 0, positions)
 	for oh := range g.ho {
@@ -399,9 +407,12 @@ func directBackFilterWith(g convGeom, x, gy []float32, wide bool) []float32 {
 	inSize, outSize := g.c*g.h*g.w, g.o*positions
 	workers := workersFor(g.n)
 	parts := make([][]float32, workers)
+	for wk := range parts {
+		parts[wk] = scratch[float32](b, wk, taps*g.o)
+	}
 	p.workers(g.n, workers, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
 		bp := grow(&buf.b, oPanels*sgemmNR*positions)
-		acc := make([]float32, taps*g.o)
+		acc := parts[wk]
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
@@ -439,9 +450,8 @@ func directBackFilterWith(g convGeom, x, gy []float32, wide bool) []float32 {
 				}
 			}
 		}
-		parts[wk] = acc
 	})
-	dw := make([]float32, g.o*taps)
+	dw := output[float32](b, g.o*taps, true)
 	for _, acc := range parts {
 		for t := range taps {
 			for o, v := range acc[t*g.o : (t+1)*g.o] {

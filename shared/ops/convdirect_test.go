@@ -62,25 +62,25 @@ func TestConvDirect(t *testing.T) {
 					}
 				}
 			}
-			want := convForwardKernel(g, x64, w64)
-			wantDX := convBackDataKernel(g, gy64, w64)
-			wantDW := convBackFilterKernel(g, x64, gy64)
+			want := convForwardKernel(nil, g, x64, w64)
+			wantDX := convBackDataKernel(nil, g, gy64, w64)
+			wantDW := convBackFilterKernel(nil, g, x64, gy64)
 			for _, wide := range kernelWidths() {
-				check(fmt.Sprintf("filter gradient (wide %v)", wide), directBackFilterWith(g, x32, gy32, wide), wantDW, c.n*g.positions)
+				check(fmt.Sprintf("filter gradient (wide %v)", wide), directBackFilterWith(nil, g, x32, gy32, wide), wantDW, c.n*g.positions)
 				for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
 					// Only tiles by channels take a stride; planes need six rows
 					// of output; the data gradient is a convolution at stride 1.
 					if c.stride != 1 {
 						if tiling == tileChannels {
-							check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(g, x32, w32, tiling, wide), want, g.ckk)
+							check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(nil, g, x32, w32, tiling, wide), want, g.ckk)
 						}
 						continue
 					}
 					if tiling != tilePlanes || g.ho >= sgemmMR {
-						check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(g, x32, w32, tiling, wide), want, g.ckk)
+						check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(nil, g, x32, w32, tiling, wide), want, g.ckk)
 					}
 					if c.pad <= c.kh-1 && c.pad <= c.kw-1 && (tiling != tilePlanes || g.h >= sgemmMR) {
-						check(fmt.Sprintf("data gradient (by %v, wide %v)", tiling, wide), directBackDataWith(g, gy32, w32, tiling, wide), wantDX, c.o*c.kh*c.kw)
+						check(fmt.Sprintf("data gradient (by %v, wide %v)", tiling, wide), directBackDataWith(nil, g, gy32, w32, tiling, wide), wantDX, c.o*c.kh*c.kw)
 					}
 				}
 			}

@@ -46,7 +46,11 @@
 // convolutions and their gradients run as direct convolutions on kernels
 // of the same kind (convdirect.go); others unroll with im2col.
 //
-// Ops allocate their outputs afresh on each run rather than implementing
-// G.UsePreallocDoer: the machine offers a register's previous value, which
-// may still be bound to another node.
+// Ops do not implement G.UsePreallocDoer: the machine offers a register's
+// previous value, which may still be bound to another node. Instead each
+// node has buffers of its own (buffers.go): by default an op allocates its
+// output afresh on each run; on a graph passed to ReuseOutputs, as every
+// compiled program of shared/engine is, it writes each run into the same
+// memory, with its scratch and GEMM packing space kept alongside, so that
+// a steady state allocates almost nothing.
 package ops

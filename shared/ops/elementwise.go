@@ -68,7 +68,7 @@ func (op unaryOp) do64(in []arg[float64]) (G.Value, error) { return unaryDo(op, 
 func (op unaryOp) do32(in []arg[float32]) (G.Value, error) { return unaryDo(op, in[0]) }
 
 func unaryDo[T float](op unaryOp, x arg[T]) (G.Value, error) {
-	out := make([]T, len(x.data))
+	out := output[T](op.bufs, len(x.data), false)
 	a, b := T(op.a), T(op.b)
 	parallelChunks(len(out), func(lo, hi int) {
 		out, in := out[lo:hi], x.data[lo:hi]
@@ -95,7 +95,7 @@ func unaryDo[T float](op unaryOp, x arg[T]) (G.Value, error) {
 			}
 		}
 	})
-	return dense(x.shape, out), nil
+	return result(op.bufs, x.shape, out), nil
 }
 
 func (op unaryOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -169,7 +169,7 @@ func binaryDo[T float](op binaryOp, a, b arg[T]) (G.Value, error) {
 	if !sameShape(a.shape, b.shape) || len(a.data) != len(b.data) {
 		return nil, fmt.Errorf("%v: input shapes %v and %v", op, a.shape, b.shape)
 	}
-	out := make([]T, len(a.data))
+	out := output[T](op.bufs, len(a.data), false)
 	parallelChunks(len(out), func(lo, hi int) {
 		o, x, y := out[lo:hi], a.data[lo:hi], b.data[lo:hi]
 		switch op.kind {
@@ -187,7 +187,7 @@ func binaryDo[T float](op binaryOp, a, b arg[T]) (G.Value, error) {
 			}
 		}
 	})
-	return dense(a.shape, out), nil
+	return result(op.bufs, a.shape, out), nil
 }
 
 func (op binaryOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

@@ -65,7 +65,7 @@ func maskDo[T float](op maskOp, in []arg[T]) (G.Value, error) {
 	if !sameShape(key.shape, h.shape) {
 		return nil, fmt.Errorf("%v: key %v and value %v differ in shape", op, key.shape, h.shape)
 	}
-	out := make([]T, len(h.data))
+	out := output[T](op.bufs, len(h.data), false)
 	parallelChunks(len(out), func(lo, hi int) {
 		switch o := any(out[lo:hi]).(type) {
 		case []float32:
@@ -74,7 +74,7 @@ func maskDo[T float](op maskOp, in []arg[T]) (G.Value, error) {
 			maskBits64(o, any(key.data[lo:hi]).([]float64), any(h.data[lo:hi]).([]float64))
 		}
 	})
-	return dense(h.shape, out), nil
+	return result(op.bufs, h.shape, out), nil
 }
 
 func (op maskOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -85,7 +85,7 @@ func (op maskOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, err
 	if len(in) != 2 {
 		return nil, fmt.Errorf("%v: want 2 inputs, got %d", op, len(in))
 	}
-	d, err := apply(op, in[0], grad)
+	d, err := apply(newMaskOp(op.dims), in[0], grad)
 	if err != nil {
 		return nil, err
 	}

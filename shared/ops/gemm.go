@@ -40,30 +40,33 @@ func gemm[T float](buf *gemmBuf, tA, tB bool, m, n, k int, a []T, lda int, b []T
 }
 
 // parallelGemm is gemm split over GOMAXPROCS goroutines along the larger of
-// m and n, for a single large product.
-func parallelGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// m and n, for a single large product, with the packing space of bufs.
+func parallelGemm[T float](bufs *buffers, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	const grain = 64 // rows or columns per piece at least, to keep kernels busy
+	pieces := (max(m, n) + grain - 1) / grain
+	workers := workersFor(pieces)
+	bufs.reservePacks(workers)
 	if m >= n {
-		parallelFor((m+grain-1)/grain, func(_, lo, hi int) {
+		parallelForN(pieces, workers, func(wk, lo, hi int) {
 			i0, i1 := lo*grain, min(m, hi*grain)
 			ai := i0 * lda
 			if tA {
 				ai = i0
 			}
-			buf := getGemmBuf()
-			defer putGemmBuf(buf)
+			buf := bufs.pack(wk)
+			defer bufs.unpack(buf)
 			gemm(buf, tA, tB, i1-i0, n, k, a[ai:], lda, b, ldb, beta, c[i0*ldc:], ldc)
 		})
 		return
 	}
-	parallelFor((n+grain-1)/grain, func(_, lo, hi int) {
+	parallelForN(pieces, workers, func(wk, lo, hi int) {
 		j0, j1 := lo*grain, min(n, hi*grain)
 		bj := j0
 		if tB {
 			bj = j0 * ldb
 		}
-		buf := getGemmBuf()
-		defer putGemmBuf(buf)
+		buf := bufs.pack(wk)
+		defer bufs.unpack(buf)
 		gemm(buf, tA, tB, m, j1-j0, k, a, lda, b[bj:], ldb, beta, c[j0:], ldc)
 	})
 }

@@ -145,6 +145,13 @@ func newHarness(t *testing.T, c diffCase, r *rand.Rand) *harness {
 			}
 		}
 	}
+	// Every check runs on reused outputs, poisoned before each Do: the
+	// finite differences rerun the graph on new inputs, so an element an op
+	// leaves unwritten shows as NaN, and a buffer shared by two live nodes
+	// as a wrong gradient.
+	if err := reuseOutputs(g, true); err != nil {
+		t.Fatalf("reuse outputs: %v", err)
+	}
 	h.m = G.NewTapeMachine(g)
 	t.Cleanup(func() { h.m.Close() })
 	return h

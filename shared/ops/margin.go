@@ -71,9 +71,9 @@ type rowSelectOp struct {
 
 func newRowSelectOp(scatter bool) rowSelectOp {
 	if scatter {
-		return rowSelectOp{"RowScatter", true}
+		return rowSelectOp{symbolf("RowScatter"), true}
 	}
-	return rowSelectOp{"RowSelect", false}
+	return rowSelectOp{symbolf("RowSelect"), false}
 }
 
 func (op rowSelectOp) Arity() int         { return 3 }
@@ -121,7 +121,7 @@ func rowSelectDo[T float](op rowSelectOp, in []arg[T]) (G.Value, error) {
 		return nil, err
 	}
 	n, k := in[0].shape[0], in[0].shape[1]
-	out := make([]T, outShape.TotalSize())
+	out := output[T](op.bufs, outShape.TotalSize(), true) // only the selected entries are written
 	for i := 0; i < n; i++ {
 		key, excl := in[0].data[i*k:(i+1)*k], in[1].data[i*k:(i+1)*k]
 		at := -1
@@ -139,7 +139,7 @@ func rowSelectDo[T float](op rowSelectOp, in []arg[T]) (G.Value, error) {
 			out[i] = in[2].data[i*k+at]
 		}
 	}
-	return dense(outShape, out), nil
+	return result(op.bufs, outShape, out), nil
 }
 
 func (op rowSelectOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

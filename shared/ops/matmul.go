@@ -78,9 +78,9 @@ func matMulDo[T float](op matMulOp, in []arg[T]) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := make([]T, m*n)
-	parallelGemm(op.ta, op.tb, m, n, k, a.data, a.shape[1], b.data, b.shape[1], 0, c, n)
-	return dense(tensor.Shape{m, n}, c), nil
+	c := output[T](op.bufs, m*n, false) // beta 0 writes every element
+	parallelGemm(op.bufs, op.ta, op.tb, m, n, k, a.data, a.shape[1], b.data, b.shape[1], 0, c, n)
+	return result(op.bufs, tensor.Shape{m, n}, c), nil
 }
 
 func (op matMulOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

@@ -71,7 +71,7 @@ func rowNormDo[T float](op rowNormOp, x arg[T]) (G.Value, error) {
 		return nil, fmt.Errorf("%v: input shape %v", op, x.shape)
 	}
 	n := x.shape[0]
-	out := make([]T, n)
+	out := output[T](op.bufs, n, false)
 	if n == 0 {
 		return dense(tensor.Shape{0}, out), nil
 	}
@@ -83,7 +83,7 @@ func rowNormDo[T float](op rowNormOp, x arg[T]) (G.Value, error) {
 		}
 		out[i] = T(math.Sqrt(s))
 	}
-	return dense(tensor.Shape{n}, out), nil
+	return result(op.bufs, tensor.Shape{n}, out), nil
 }
 
 func (op rowNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

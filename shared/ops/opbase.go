@@ -18,16 +18,26 @@ type float interface{ ~float32 | ~float64 }
 
 // symbol holds what every op shares: a name carrying all its parameters, from
 // which String, WriteHash and Hashcode follow, so that two ops hash alike
-// exactly when they compute the same function.
-type symbol string
+// exactly when they compute the same function, and the buffers of the one
+// node the op is applied as (which take no part in the hash).
+type symbol struct {
+	name string
+	bufs *buffers
+}
 
-func (s symbol) String() string              { return string(s) }
-func (s symbol) WriteHash(h hash.Hash)       { _, _ = io.WriteString(h, string(s)) }
-func (s symbol) ReturnsPtr() bool            { return false }
-func (s symbol) CallsExtern() bool           { return false }
-func (s symbol) OverwritesInput() int        { return -1 }
-func (s symbol) Hashcode() uint32            { h := fnv.New32a(); s.WriteHash(h); return h.Sum32() }
-func symbolf(format string, a ...any) symbol { return symbol(fmt.Sprintf(format, a...)) }
+func (s symbol) String() string        { return s.name }
+func (s symbol) WriteHash(h hash.Hash) { _, _ = io.WriteString(h, s.name) }
+func (s symbol) ReturnsPtr() bool      { return false }
+func (s symbol) CallsExtern() bool     { return false }
+func (s symbol) OverwritesInput() int  { return -1 }
+func (s symbol) Hashcode() uint32      { h := fnv.New32a(); s.WriteHash(h); return h.Sum32() }
+func (s symbol) buffers() *buffers     { return s.bufs }
+
+// symbolf names a new op, with buffers of its own: build a new op for
+// every node, never apply one op value twice.
+func symbolf(format string, a ...any) symbol {
+	return symbol{name: fmt.Sprintf(format, a...), bufs: new(buffers)}
+}
 
 // tensorType is the type of a dims-dimensional tensor of the element type
 // variable a; dims 0 is a scalar.
@@ -236,10 +246,24 @@ func parallelChunks(n int, body func(lo, hi int)) {
 func workersFor(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
 
 // apply applies op to the children and wraps a failure with the op's name.
+// It gives the op's buffers to the node, and refuses an op value already
+// applied as another node, which would share them.
 func apply(op G.Op, children ...*G.Node) (*G.Node, error) {
 	n, err := G.ApplyOp(op, children...)
 	if err != nil {
 		return nil, fmt.Errorf("apply %v: %w", op, err)
+	}
+	// n may be an existing node with the same op and children (Gorgonia
+	// merges those), whose op holds its own buffers.
+	if o, ok := n.Op().(interface{ buffers() *buffers }); ok {
+		switch b := o.buffers(); {
+		case b == nil:
+			return nil, fmt.Errorf("apply %v: op built without symbolf", op)
+		case b.node == nil:
+			b.node = n
+		case b.node != n:
+			return nil, fmt.Errorf("apply %v: op value already applied as node %v", op, b.node.Name())
+		}
 	}
 	return n, nil
 }

@@ -200,7 +200,10 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, outShape.TotalSize())
+	// Scatters and the average's adjoint add into their output; the
+	// others write every element.
+	zero := op.mode == poolScatter || op.mode == poolAvgAdj
+	out := output[T](op.bufs, outShape.TotalSize(), zero)
 	plane, pooled := g.h*g.w, g.ho*g.wo
 	disjoint := g.sh >= g.kh && g.sw >= g.kw // windows do not overlap
 	parallelFor(g.n*g.c, func(_, lo, hi int) {
@@ -234,7 +237,7 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 			}
 		}
 	})
-	return dense(outShape, out), nil
+	return result(op.bufs, outShape, out), nil
 }
 
 // argmaxPlane sets at[o], for each window o of a plane of key, to the

@@ -31,7 +31,7 @@ func AddChannelBias(x, b *G.Node) (*G.Node, error) {
 	if err := checkFloat("add channel bias", x, b); err != nil {
 		return nil, err
 	}
-	if err := checkChannels(symbol("add channel bias"), x.Shape(), x.Dims(), b.Shape()); err != nil {
+	if err := checkChannels(symbolf("add channel bias"), x.Shape(), x.Dims(), b.Shape()); err != nil {
 		return nil, err
 	}
 	return chanAffine(x, nil, b)
@@ -206,11 +206,11 @@ func sumDo[T float](op sumOp, x arg[T]) (G.Value, error) {
 	// Accumulate in float64: batch-norm statistics of float32 activations
 	// sum millions of terms.
 	acc := segmentSums(len(x.data), mid, inner, func(_, lo, hi int) float64 { return sum64(x.data[lo:hi]) })
-	out := make([]T, mid)
+	out := output[T](op.bufs, mid, false)
 	for m, s := range acc {
 		out[m] = T(s * op.scale)
 	}
-	return dense(reducedShape(x.shape, op.keep), out), nil
+	return result(op.bufs, reducedShape(x.shape, op.keep), out), nil
 }
 
 // sum64 is the float64 sum of v, four running sums at a time: one sum's
@@ -276,7 +276,7 @@ func bcastDo[T float](op bcastOp, v arg[T]) (G.Value, error) {
 		return nil, err
 	}
 	_, mid, inner := split(op.shape, op.keep)
-	out := make([]T, op.shape.TotalSize())
+	out := output[T](op.bufs, op.shape.TotalSize(), false)
 	scale := T(op.scale)
 	parallelChunks(len(out), func(lo, hi int) {
 		for i := lo; i < hi; {
@@ -289,7 +289,7 @@ func bcastDo[T float](op bcastOp, v arg[T]) (G.Value, error) {
 			i = end
 		}
 	})
-	return dense(op.shape, out), nil
+	return result(op.bufs, op.shape, out), nil
 }
 
 func (op bcastOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

@@ -53,7 +53,9 @@ func reshapeDo[T float](op reshapeOp, x arg[T]) (G.Value, error) {
 	if !sameShape(x.shape, op.from) {
 		return nil, fmt.Errorf("%v: input shape %v", op, x.shape)
 	}
-	return dense(op.to, append([]T(nil), x.data...)), nil
+	out := output[T](op.bufs, len(x.data), false)
+	copy(out, x.data)
+	return result(op.bufs, op.to, out), nil
 }
 
 func (op reshapeOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

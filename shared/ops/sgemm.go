@@ -31,6 +31,22 @@ var (
 	wideKernels = fastSgemm && hasAVX512() && os.Getenv("SGN_KERNELS") != "avx2"
 )
 
+// Kernels names the float32 kernels this process runs, as chosen at
+// start-up: "AVX-512 6x32", "AVX2 6x16" (also on an AVX-512 CPU when
+// SGN_KERNELS=avx2), or "gonum, no AVX2+FMA kernels" (without AVX2 and FMA,
+// or built with the purego tag). Benchmarks print it next to their figures.
+func Kernels() string { return kernelsName(fastSgemm, wideKernels) }
+
+func kernelsName(fast, wide bool) string {
+	switch {
+	case fast && wide:
+		return "AVX-512 6x32"
+	case fast:
+		return "AVX2 6x16"
+	}
+	return "gonum, no AVX2+FMA kernels"
+}
+
 // gemmBuf is packing space that one goroutine reuses across GEMM calls,
 // with room for a convolution's im2col matrix.
 type gemmBuf struct {

@@ -88,9 +88,9 @@ type softmaxOp struct {
 
 func newSoftmaxOp(log bool) softmaxOp {
 	if log {
-		return softmaxOp{"LogSoftmax", true}
+		return softmaxOp{symbolf("LogSoftmax"), true}
 	}
-	return softmaxOp{"Softmax", false}
+	return softmaxOp{symbolf("Softmax"), false}
 }
 
 func (op softmaxOp) Arity() int         { return 1 }
@@ -117,7 +117,7 @@ func softmaxDo[T float](op softmaxOp, z arg[T]) (G.Value, error) {
 		return nil, fmt.Errorf("%v: input shape %v, want [N,K]", op, z.shape)
 	}
 	n, k := z.shape[0], z.shape[1]
-	out := make([]T, n*k)
+	out := output[T](op.bufs, n*k, false)
 	for i := 0; i < n; i++ {
 		row, dst := z.data[i*k:(i+1)*k], out[i*k:(i+1)*k]
 		m := math.Inf(-1)
@@ -139,7 +139,7 @@ func softmaxDo[T float](op softmaxOp, z arg[T]) (G.Value, error) {
 			dst[j] = T(math.Exp(float64(v)-m) / s)
 		}
 	}
-	return dense(z.shape, out), nil
+	return result(op.bufs, z.shape, out), nil
 }
 
 func (op softmaxOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"sgn/shared/attack"
 	"sgn/shared/engine"
@@ -18,7 +19,11 @@ func (t *Trainer) adversarial() ([]float32, error) {
 	if c.Adv != "none" && c.Eps == 0 {
 		return t.x, nil
 	}
-	var a attack.Attack
+	// Both attacks write into t.xadv through buffers kept in t.advWork, so
+	// that a step allocates nothing for them.
+	var a interface {
+		Perturb(ws *attack.Workspace, xadv []float32, o attack.Oracle, x0 []float32, labels []int64, n int, rng *rand.Rand) error
+	}
 	switch c.Adv {
 	case "none":
 		return t.x, nil
@@ -31,11 +36,9 @@ func (t *Trainer) adversarial() ([]float32, error) {
 	default:
 		return nil, fmt.Errorf("unknown adversarial training %q", c.Adv)
 	}
-	xadv, err := a.Run(t.attacker, t.x, t.labels, n, t.noise.Rand())
-	if err != nil {
+	if err := a.Perturb(&t.advWork, t.xadv, t.attacker, t.x, t.labels, n, t.noise.Rand()); err != nil {
 		return nil, fmt.Errorf("craft %s examples: %w", c.Adv, err)
 	}
-	copy(t.xadv, xadv)
 	return t.xadv, nil
 }
 

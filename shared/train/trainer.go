@@ -129,6 +129,7 @@ type Trainer struct {
 	trades           *tradesAttack
 
 	x, xadv, aug []float32
+	advWork      attack.Workspace // the buffers of the FGSM and PGD attacks of adversarial()
 	labels       []int64
 }
 
