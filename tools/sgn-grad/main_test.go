@@ -127,8 +127,8 @@ func TestSGNGradients(t *testing.T) {
 // ends with sgn-grad writing it.
 func TestHelpExamples(t *testing.T) {
 	dir := fixture.Dir(t)
-	files := map[string]string{"sgn.sgn": filepath.Join(dir, "sgn.sgn"), "test.arrow": filepath.Join(dir, "test.arrow")}
-	data := clitest.ReadFile(t, files["test.arrow"])
+	files := map[string]string{"sgn.sgn": filepath.Join(dir, "sgn.sgn"), "test.arrows": filepath.Join(dir, "test.arrow")}
+	data := clitest.ReadFile(t, files["test.arrows"])
 	for _, line := range strings.Split(examples, "\n") {
 		line = strings.TrimSpace(line)
 		cmds := strings.Split(line, " | ")
