@@ -14,7 +14,7 @@ import (
 
 // Env is the environment variable that says what the machine is meant to
 // have: "1" for everything CI provides (see Needs), or a comma-separated
-// list of needs. .ci/run sets it.
+// list of needs. make test sets it to 1.
 const Env = "SGN_CI"
 
 // Things a test may need, which CI provides.
