@@ -50,14 +50,21 @@ func WriteTable(w io.Writer, r Result, perClass bool) error {
 			fmt.Fprintf(tw, "  class %s\t%.4f\t(n=%d)\n", c.Class, c.Accuracy, c.N)
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Checks go below the table, one line each: their long names would
+	// otherwise widen its first column for every row.
 	for _, c := range r.Checks {
 		verdict := "ok"
 		if !c.Passed {
 			verdict = "WARNING: possible gradient masking"
 		}
-		fmt.Fprintf(tw, "check: %s\t%s\t%s\n", c.Name, verdict, c.Detail)
+		if _, err := fmt.Fprintf(w, "check: %s: %s; %s\n", c.Name, verdict, c.Detail); err != nil {
+			return err
+		}
 	}
-	return tw.Flush()
+	return nil
 }
 
 // WriteMarkdown prints a result as Markdown: first one RobustBench-style
