@@ -1,7 +1,9 @@
 # A study defined by a file of cells (studies/STUDY.tsv): each cell is
 # trained with numbered checkpoints along the way, every checkpoint is
 # scored under the curve's attack set, the final model under the full set
-# and an eps sweep, and the cell's result is written, small and final, to
+# and an eps sweep (and, for headline and baseline cells, the curve's best
+# checkpoint under AutoAttack's suite: best.sh), and the cell's result is
+# written, small and final, to
 # docs/results/STUDY/cells/CELL.json. Called by Makefile with STUDY, DIR,
 # BIN, ROOT, RESULTS and the study's settings:
 #
@@ -18,8 +20,9 @@
 # Make's usual rule applies: what is done is skipped, a training cut short
 # resumes from its last checkpoint. Besides `cells`, two targets serve a
 # batch scheduler (slurm/run): `plan` prints one line per cell (the cell,
-# the cell its transfer attack comes from or -, and its evaluation targets,
-# those that must run in one job joined by commas), and `report` writes
+# the cell its transfer attack comes from or -, its evaluation targets,
+# those that must run in one job joined by commas, and the target that
+# needs all of them, best.json, or -), and `report` writes
 # RESULTS/report.md from the cell results there.
 
 STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
@@ -31,6 +34,7 @@ BATCHES     = $(shell expr $(TRAIN_N) / 128)
 
 POINT  := $(ROOT)/pipelines/point.sh
 FINAL  := $(ROOT)/pipelines/final.sh
+BEST   := $(ROOT)/pipelines/best.sh
 STUDYC := $(BIN)/sgn-study
 
 .PHONY: cells plan report
@@ -40,7 +44,7 @@ STUDYC := $(BIN)/sgn-study
 cells: $(foreach c,$(CELLS),$(RESULTS)/cells/$(c).json)
 
 plan:
-	@$(foreach c,$(CELLS),printf '%s\t%s\t%s\n' '$(c)' '$(call field,$(c),8)' '$(strip $($(c)_eval))';)
+	@$(foreach c,$(CELLS),printf '%s\t%s\t%s\t%s\n' '$(c)' '$(call field,$(c),8)' '$(strip $($(c)_eval))' '$(or $($(c)_best),-)';)
 
 report:
 	$(STUDYC) report -study $(STUDY_FILE) -results $(RESULTS)
@@ -95,7 +99,16 @@ $(DIR)/$(1)/final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out 
 		$(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/model.sgn)
 endif
 
-$(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $$($(1)_points) $(DIR)/$(1)/final.json
+# Early stopping's model (the curve's best checkpoint) under the suite too,
+# for the cells whose final evaluation has it: a curve's peak is only as
+# real as the attacks that drew it.
+ifneq ($(filter headline baseline,$(call field,$(1),4)),)
+$(1)_best := $(DIR)/$(1)/best.json
+$(DIR)/$(1)/best.json: $$($(1)_points) $(DIR)/$(1)/final.json
+	BIN=$(BIN) SUITE_QUERIES=$(or $(SUITE_Q),5000) bash $(BEST) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS)
+endif
+
+$(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_best)
 	@mkdir -p $(RESULTS)/cells
 	$(STUDYC) cell -study $(STUDY_FILE) -cell $(1) -dir $(DIR)/$(1) > $$@.tmp && mv $$@.tmp $$@
 endef

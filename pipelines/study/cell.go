@@ -183,8 +183,11 @@ type Cell struct {
 	Log          []train.Record `json:"log"`
 	Curve        []Point        `json:"curve"`
 	Final        Point          `json:"final"`
-	Sweep        []Point        `json:"sweep"`
-	Machine      Machine        `json:"machine"`
+	// Best is the curve's best checkpoint (early stopping's choice) under
+	// the final evaluation's AutoAttack suite, for the cells that have it.
+	Best    *Point  `json:"best,omitempty"`
+	Sweep   []Point `json:"sweep"`
+	Machine Machine `json:"machine"`
 }
 
 // Machine says where a cell ran.
@@ -255,6 +258,12 @@ func makeCell(study string, row Row, dir string) (Cell, error) {
 	if err := readJSON(filepath.Join(dir, "final.json"), &c.Final); err != nil {
 		return c, err
 	}
+	if best := filepath.Join(dir, "best.json"); fileExists(best) {
+		c.Best = new(Point)
+		if err := readJSON(best, c.Best); err != nil {
+			return c, err
+		}
+	}
 	sweeps, err := filepath.Glob(filepath.Join(dir, "sweep-*.json"))
 	if err != nil {
 		return c, err
@@ -276,6 +285,41 @@ func makeCell(study string, row Row, dir string) (Cell, error) {
 		return 0
 	})
 	return c, nil
+}
+
+// BestCheckpoint is the checkpoint of the best point of the curve in dir
+// (point-STEP.json for model-stepSTEP.sgn, point-final.json for
+// model.sgn): the highest worst-case robust accuracy, the earliest of ties,
+// as early stopping on the curve would choose.
+func BestCheckpoint(dir string) (string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "point-*.json"))
+	if err != nil {
+		return "", err
+	}
+	if len(paths) == 0 {
+		return "", fmt.Errorf("%s: no curve points", dir)
+	}
+	var best Point
+	bestPath := ""
+	for _, path := range paths {
+		var p Point
+		if err := readJSON(path, &p); err != nil {
+			return "", err
+		}
+		if bestPath == "" || p.Robust > best.Robust || (p.Robust == best.Robust && p.Step < best.Step) {
+			best, bestPath = p, path
+		}
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(bestPath), "point-"), ".json")
+	if id == "final" {
+		return filepath.Join(dir, "model.sgn"), nil
+	}
+	return filepath.Join(dir, "model-step"+id+".sgn"), nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // readLog reads a training log, keeping the last record of each epoch (a

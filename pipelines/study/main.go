@@ -5,6 +5,7 @@
 //	sgn-study is-sgn MODEL                      prints yes for an SGN checkpoint, else no
 //	sgn-study point -model M -score S [-seconds T]
 //	                                            one evaluation (sgn-score -json S of attacks on M) as a curve point
+//	sgn-study best DIR                          prints the best checkpoint of the curve in DIR
 //	sgn-study cell -study FILE -cell C -dir D   a cell's result file, from its directory
 //	sgn-study report -study FILE -results DIR   DIR/report.md and its plots, from DIR/cells/*.json alone
 package main
@@ -26,7 +27,7 @@ func main() { cli.Main("sgn-study", run) }
 
 func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return cli.Usagef("want a command: is-sgn, point, cell or report")
+		return cli.Usagef("want a command: is-sgn, best, point, cell or report")
 	}
 	fs := flag.NewFlagSet("sgn-study "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -44,6 +45,16 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		} else {
 			fmt.Fprintln(stdout, "no")
 		}
+		return nil
+	case "best":
+		if len(args) != 2 {
+			return cli.Usagef("best DIR")
+		}
+		path, err := BestCheckpoint(args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, path)
 		return nil
 	case "point":
 		model := fs.String("model", "", "the checkpoint attacked")
@@ -85,7 +96,7 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		}
 		return writeReport(*studyPath, *results)
 	}
-	return cli.Usagef("unknown command %q: want is-sgn, point, cell or report", args[0])
+	return cli.Usagef("unknown command %q: want is-sgn, best, point, cell or report", args[0])
 }
 
 // studyName is the study a file defines: its base name without extension.

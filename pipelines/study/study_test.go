@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,7 +120,10 @@ func TestReadStudyRefuses(t *testing.T) {
 // synthetic writes a study of SGN and PGD-AT cells whose curves rise
 // linearly to their final robust accuracy: PGD-AT in pgdSeconds, the SGN
 // in sgnSeconds. It returns the study file and results directory.
-func synthetic(t *testing.T, pgdFinal, sgnFinal []float64, pgdSeconds, sgnSeconds float64) (string, string) {
+// synthetic writes a study of PGD-AT and SGN cells whose curves rise
+// linearly to their final figures; sgnBest, unless NaN, is every SGN
+// cell's best checkpoint under AutoAttack.
+func synthetic(t *testing.T, pgdFinal, sgnFinal []float64, pgdSeconds, sgnSeconds, sgnBest float64) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	results := filepath.Join(dir, "results")
@@ -137,6 +141,9 @@ func synthetic(t *testing.T, pgdFinal, sgnFinal []float64, pgdSeconds, sgnSecond
 		}
 		c.Final = Point{Eps: 0.3, N: 1000, Clean: 0.99, Robust: final - 0.01, Attacks: []Named{{Name: "apgd-ce", Accuracy: final}, {Name: "pgd-cw", Accuracy: final - 0.01}}}
 		c.Sweep = []Point{{Eps: 0.4, N: 1000, Robust: 0.02}}
+		if method == methodSGN && !math.IsNaN(sgnBest) {
+			c.Best = &Point{Step: 400, Epoch: 4, Eps: 0.3, N: 250, Clean: 0.99, Robust: sgnBest}
+		}
 		f, err := os.Create(filepath.Join(results, "cells", name+".json"))
 		if err != nil {
 			t.Fatal(err)
@@ -164,14 +171,17 @@ func TestReportVerdicts(t *testing.T) {
 		name                   string
 		pgd, sgn               []float64
 		pgdSeconds, sgnSeconds float64
+		sgnBest                float64 // NaN: no AutoAttack on the best checkpoint
 		speed, gain            string
 	}{
-		{"sgn better and faster", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, "confirmed", "confirmed"},
-		{"sgn as good, slower", []float64{0.80, 0.81, 0.82}, []float64{0.80, 0.81, 0.82}, 4000, 1000, "refuted", "refuted"},
-		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, "refuted", "refuted"},
+		{"sgn better and faster", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(), "confirmed", "confirmed"},
+		{"sgn as good, slower", []float64{0.80, 0.81, 0.82}, []float64{0.80, 0.81, 0.82}, 4000, 1000, math.NaN(), "refuted", "refuted"},
+		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, math.NaN(), "refuted", "refuted"},
+		{"sgn faster on the curve, holds under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.90, "confirmed", "confirmed"},
+		{"sgn faster on the curve, masked under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.02, "refuted", "confirmed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			study, results := synthetic(t, tc.pgd, tc.sgn, tc.pgdSeconds, tc.sgnSeconds)
+			study, results := synthetic(t, tc.pgd, tc.sgn, tc.pgdSeconds, tc.sgnSeconds, tc.sgnBest)
 			if err := writeReport(study, results); err != nil {
 				t.Fatal(err)
 			}
@@ -186,6 +196,9 @@ func TestReportVerdicts(t *testing.T) {
 			if want := "than PGD adversarial training: " + tc.gain + ".**"; !strings.Contains(text, want) {
 				t.Errorf("report lacks %q", want)
 			}
+			if has := strings.Contains(text, "## Early stopping under AutoAttack"); has == math.IsNaN(tc.sgnBest) {
+				t.Errorf("early-stopping section present %v, want %v", has, !math.IsNaN(tc.sgnBest))
+			}
 			for _, f := range []string{"convergence-time.png", "convergence-epochs.png", "eps.png"} {
 				if _, err := os.Stat(filepath.Join(results, f)); err != nil || !strings.Contains(text, "("+f+")") {
 					t.Errorf("figure %s: %v, or not in the report", f, err)
@@ -194,7 +207,7 @@ func TestReportVerdicts(t *testing.T) {
 		})
 	}
 	// With no results at all, both claims are untested.
-	study, results := synthetic(t, nil, nil, 0, 0)
+	study, results := synthetic(t, nil, nil, 0, 0, math.NaN())
 	if err := writeReport(study, results); err != nil {
 		t.Fatal(err)
 	}
@@ -221,4 +234,53 @@ func TestShortName(t *testing.T) {
 			t.Errorf("shortName(%s %v) = %q, want %q", tt.a.Attack, tt.a.Params, got, tt.want)
 		}
 	}
+}
+
+func TestBestCheckpoint(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		points map[string]float64 // point file id -> worst-case robust
+		want   string
+	}{
+		{"peak inside", map[string]float64{"0000234": 0.5, "0001638": 0.68, "0002106": 0.6, "final": 0.44}, "model-step0001638.sgn"},
+		{"final best", map[string]float64{"0000234": 0.5, "final": 0.9}, "model.sgn"},
+		{"earliest of ties", map[string]float64{"0000468": 0.7, "0000234": 0.7, "final": 0.7}, "model-step0000234.sgn"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for id, robust := range tc.points {
+				step := 1 << 30 // the final model: after every numbered checkpoint
+				if id != "final" {
+					step = atoi(t, id)
+				}
+				f, err := os.Create(filepath.Join(dir, "point-"+id+".json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := writeJSON(f, Point{Step: step, Robust: robust}); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
+			got, err := BestCheckpoint(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := filepath.Join(dir, tc.want); got != want {
+				t.Errorf("BestCheckpoint = %s, want %s", got, want)
+			}
+		})
+	}
+	if _, err := BestCheckpoint(t.TempDir()); err == nil {
+		t.Error("a directory without points: no error")
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
