@@ -224,6 +224,34 @@ func short(s string) string {
 	return s
 }
 
+// noCommonExamples explains disjoint streams. The usual cause is shards of
+// one attack that were not merged because their parameters differ (say,
+// written by versions of sgn-attack that recorded different ones): name it.
+func noCommonExamples(sources []*Source) error {
+	for i, a := range sources {
+		for _, b := range sources[i+1:] {
+			if a.Name != b.Name || a.Eps != b.Eps || equalParams(a.Params, b.Params) {
+				continue
+			}
+			var diff []string
+			for k, v := range a.Params {
+				if b.Params[k] != v {
+					diff = append(diff, k)
+				}
+			}
+			for k := range b.Params {
+				if _, ok := a.Params[k]; !ok {
+					diff = append(diff, k)
+				}
+			}
+			sort.Strings(diff)
+			return fmt.Errorf("the streams share no examples: %s and %s look like shards of one %s attack, but their parameters differ in %s",
+				fileName(a), fileName(b), a.Name, strings.Join(diff, ", "))
+		}
+	}
+	return fmt.Errorf("the streams share no examples")
+}
+
 func equalParams(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
@@ -262,7 +290,7 @@ func (t *Table) Result() (Result, error) {
 		}
 	}
 	if len(common) == 0 {
-		return r, fmt.Errorf("the streams share no examples")
+		return r, noCommonExamples(t.Sources)
 	}
 	idx := make([]int64, 0, len(common))
 	for i := range common {

@@ -135,6 +135,11 @@ func TestTableResult(t *testing.T) {
 			sources: []*Source{src("pgd", "0.1", pgd, o(0, 0, 0, 0)), src("cw", "0", nil, o(1, 0, 0, 0))},
 			err:     "share no examples",
 		},
+		{
+			name:    "shards whose parameters differ",
+			sources: []*Source{src("suite", "0.3", map[string]string{"steps": "100"}, o(0, 0, 0, 0)), src("suite", "0.3", map[string]string{"steps": "100", "queries": "5000"}, o(1, 0, 0, 0))},
+			err:     "look like shards of one suite attack, but their parameters differ in queries",
+		},
 		{name: "empty", err: "no examples"},
 	}
 	for _, tc := range tests {
