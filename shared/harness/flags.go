@@ -76,7 +76,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.IntVar(&o.Targets, "targets", 0, "target classes of targeted attacks and suites (default 9, as in AutoAttack)")
 	fs.BoolVar(&o.NoRandomStart, "no-random-start", false, "pgd/fgsm: start at the clean example")
 	fs.Float64Var(&o.CWConst, "cw-const", 0.01, "cw: initial constant c")
-	fs.IntVar(&o.CWSearch, "cw-search", 9, "cw: binary search steps over c")
+	// attack.CW's default, stated as the flag package would state it.
+	fs.IntVar(&o.CWSearch, "cw-search", 0, "cw: binary search steps over c (default 9)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fs.IntVar(&o.Batch, "batch", 128, "examples per batch")
 	fs.StringVar(&f.shard, "shard", "0/1", "attack slice i of n (examples whose position % n == i)")

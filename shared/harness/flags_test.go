@@ -19,6 +19,7 @@ import (
 	"sgn/shared/cli"
 	"sgn/shared/model"
 	"sgn/shared/sgn"
+	"sgn/shared/train"
 )
 
 func parseFlags(t *testing.T, args ...string) (*flag.FlagSet, *Flags) {
@@ -109,6 +110,10 @@ func TestStatedDefaults(t *testing.T) {
 		{"targets", "default " + param("apgd", "targets", true)},
 		{"targets", "default " + param("fab", "targets", false)},
 		{"sg-surrogate", fmt.Sprintf("default %g", DefaultSurrogate)},
+		{"queries", "default " + param("square", "queries", false)},
+		{"cw-search", "default " + param("cw", "binary_steps", false)},
+		{"eps", fmt.Sprintf("else %g for 1-channel", train.DefaultEps(1, "linf"))},
+		{"eps", fmt.Sprintf("l2: %g and %g; l1: %g and %g", train.DefaultEps(1, "l2"), train.DefaultEps(3, "l2"), train.DefaultEps(1, "l1"), train.DefaultEps(3, "l1"))},
 		{"loss", "default ce, " + param("apgd", "loss", true) + " for -apgd -targeted"},
 	}
 	for _, tt := range tests {
