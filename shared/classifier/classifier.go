@@ -5,6 +5,7 @@
 package classifier
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,6 +134,21 @@ func Load(r io.Reader) (*Classifier, error) {
 		return nil, err
 	}
 	return FromCheckpoint(ck)
+}
+
+// LoadSum is Load that also returns the SHA-256 of all r holds, read to
+// its end, as sha256sum prints it for the checkpoint's file: how attack
+// streams name the model they were made against.
+func LoadSum(r io.Reader) (*Classifier, []byte, error) {
+	h := sha256.New()
+	c, err := Load(io.TeeReader(r, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := io.Copy(h, r); err != nil {
+		return nil, nil, err
+	}
+	return c, h.Sum(nil), nil
 }
 
 // sectionSlack is room in a checkpoint for the sections besides the

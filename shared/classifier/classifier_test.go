@@ -2,6 +2,7 @@ package classifier_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -140,5 +141,35 @@ func TestLoadRefusesLyingCheckpoints(t *testing.T) {
 				t.Errorf("refusing a %d-byte checkpoint allocated %d bytes", len(tc.data), n)
 			}
 		})
+	}
+}
+
+// TestLoadSum checks that the checkpoint's digest is the file's, as
+// sha256sum prints it, and that a damaged checkpoint gives no digest.
+func TestLoadSum(t *testing.T) {
+	var buf bytes.Buffer
+	if err := small(t, true).Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	for _, tc := range []struct {
+		name    string
+		file    []byte
+		wantErr bool
+	}{
+		{"checkpoint", good, false},
+		{"trailing bytes", append(slices.Clip(good), "trailer"...), true},
+		{"truncated", good[:len(good)/2], true},
+	} {
+		c, sum, err := classifier.LoadSum(bytes.NewReader(tc.file))
+		if tc.wantErr {
+			if err == nil || sum != nil {
+				t.Errorf("%s: digest %x, %v; want an error", tc.name, sum, err)
+			}
+			continue
+		}
+		if want := sha256.Sum256(tc.file); err != nil || c.SGN == nil || !bytes.Equal(sum, want[:]) {
+			t.Errorf("%s: digest %x, %v; want the SGN and %x", tc.name, sum, err, want)
+		}
 	}
 }

@@ -2,7 +2,9 @@
 // batch by batch, attacks them, and writes an attack stream carrying the
 // adversarial images, the labels, the predictions before and after, the
 // perturbation norms and the attack's parameters, in bounded memory
-// whatever the stream's length.
+// whatever the stream's length. Flags, Options and Job are sgn-attack's
+// command line: the flags, which of them go together and their defaults,
+// and the run they set up against a model.
 package harness
 
 import (

@@ -16,6 +16,7 @@ import (
 	"sgn/format/stream"
 	"sgn/shared/classifier"
 	"sgn/shared/cli/clitest"
+	"sgn/shared/train"
 )
 
 // zstdStream writes rows zero images of shape in one zstd record batch:
@@ -108,7 +109,7 @@ func TestResumedCompleteEpochLogsItsLoss(t *testing.T) {
 	// 640 examples in batches of 32: the snapshot of step 20 ends epoch 1
 	// of 2 (the last step has no numbered snapshot: the final one is it).
 	tools.MustRun(t, self, nil, "-arch", "mlp", "-epochs", "2", "-batch", "32", "-save-every", "20", "-data", filepath.Join(dir, "test640.arrow"), "-o", out)
-	r := tools.MustRun(t, self, nil, "-resume", StepPath(out, 20), "-epochs", "2", "-data", filepath.Join(dir, "test640.arrow"), "-o", filepath.Join(tmp, "more.sgn"))
+	r := tools.MustRun(t, self, nil, "-resume", train.StepPath(out, 20), "-epochs", "2", "-data", filepath.Join(dir, "test640.arrow"), "-o", filepath.Join(tmp, "more.sgn"))
 	got := epochLines(r.Stderr)
 	if len(got) != 2 || !strings.HasPrefix(got[0], "epoch 1/2: loss ") || strings.HasPrefix(got[0], "epoch 1/2: loss 0.0000") {
 		t.Errorf("stderr %q, want epoch 1 with its loss, then epoch 2", r.Stderr)

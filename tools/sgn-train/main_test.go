@@ -15,6 +15,7 @@ import (
 	"sgn/format/stream"
 	"sgn/shared/classifier"
 	"sgn/shared/cli/clitest"
+	"sgn/shared/train"
 )
 
 // The tests run the tool as a user would: this test binary stands in for
@@ -406,7 +407,7 @@ func TestSaveEvery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{StepPath(out, 10), StepPath(out, 20), StepPath(out, 30)}
+	want := []string{train.StepPath(out, 10), train.StepPath(out, 20), train.StepPath(out, 30)}
 	if !slices.Equal(got, want) {
 		t.Fatalf("numbered checkpoints %q, want %q", got, want)
 	}
