@@ -38,6 +38,9 @@ BEST   := $(ROOT)/pipelines/best.sh
 STUDYC := $(BIN)/sgn-study
 
 .PHONY: cells plan report
+# Every file is secondary: a cell whose result exists is done even where
+# out/ lacks its checkpoints and streams (a fresh clone has only the
+# committed results). To redo part of a cell, delete its result as well.
 .SECONDARY:
 .DELETE_ON_ERROR:
 
