@@ -184,7 +184,7 @@ func BenchmarkConvLayouts(b *testing.B) {
 		g.ckk, g.positions = c.c*9, c.h*c.h
 		x, w := make([]float32, g.n*g.c*g.h*g.w), make([]float32, g.o*g.ckk)
 		y := make([]float32, g.n*g.o*g.positions)
-		p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, 1, kernels.Wide())
+		p := newDirectPlan(nil, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, 1, kernels.Wide())
 		for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
 			b.Run(fmt.Sprintf("%dx%dx%d->%d/%v", c.c, c.h, c.h, c.o, tiling), func(b *testing.B) {
 				for range b.N {

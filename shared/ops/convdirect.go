@@ -31,13 +31,15 @@ type directPlan struct {
 	bufs          *buffers // the node's packing space, nil for the pool's
 }
 
-func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW, stride int, wide bool) directPlan {
-	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW, stride: stride, wide: wide}
+// newDirectPlan plans a convolution with the node's buffers b (nil for
+// none), which keep its offset tables across runs.
+func newDirectPlan(b *buffers, cin, hin, win, cout, kh, kw, padH, padW, stride int, wide bool) directPlan {
+	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW, stride: stride, wide: wide, bufs: b}
 	p.hout, p.wout = (hin+2*padH-kh)/stride+1, (win+2*padW-kw)/stride+1
 	p.tiles = (p.wout + kernels.NR - 1) / kernels.NR
 	// Wide enough for the last row segment, and for the padded input row.
 	p.hp, p.wp = hin+2*padH, max(kernels.NR*p.tiles+kw-1, win+2*padW)
-	p.offs = make([]int32, 0, cin*kh*kw)
+	p.offs = indices(b, 0, cin*kh*kw)[:0]
 	for c := range cin {
 		for ki := range kh {
 			for kj := range kw {
@@ -151,7 +153,7 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 	posPanels, chanPanels := (positions+kernels.MR-1)/kernels.MR, (p.cout+kernels.NR-1)/kernels.NR
 	// Each position's offset in the padded input; the last panel's missing
 	// positions repeat the last one and are dropped.
-	pos := make([]int32, posPanels*kernels.MR)
+	pos := indices(p.bufs, 1, posPanels*kernels.MR)
 	for q := range positions {
 		pos[q] = int32(q/p.wout*p.stride*p.wp + q%p.wout*p.stride)
 	}
@@ -324,8 +326,7 @@ func directForward(b *buffers, g convGeom, x, w []float32) []float32 {
 // directForwardWith writes every element of its output, as does
 // directBackDataWith: each tiling covers the whole output.
 func directForwardWith(b *buffers, g convGeom, x, w []float32, tiling directTiling, wide bool) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
-	p.bufs = b
+	p := newDirectPlan(b, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
 	y := output[float32](b, g.n*g.o*g.positions, false)
 	p.convolve(g.n, x, w, y, tiling)
 	return y
@@ -351,8 +352,7 @@ func directBackDataWith(b *buffers, g convGeom, gy, w []float32, tiling directTi
 			}
 		}
 	}
-	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, 1, wide)
-	p.bufs = b
+	p := newDirectPlan(b, g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, 1, wide)
 	dx := output[float32](b, g.n*g.c*g.h*g.w, false)
 	p.convolve(g.n, gy, wt, dx, tiling)
 	return dx
@@ -390,10 +390,9 @@ func directBackFilter(b *buffers, g convGeom, x, gy []float32) []float32 {
 }
 
 func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
-	p.bufs = b
+	p := newDirectPlan(b, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
 	taps, positions := len(p.offs), g.positions
-	pos := make([]int32, 0, positions)
+	pos := indices(b, 1, positions)[:0]
 	for oh := range g.ho {
 		for ow := range g.wo {
 			pos = append(pos, int32(oh*g.stride*p.wp+ow*g.stride))
@@ -401,7 +400,7 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 	}
 	tapPanels, oPanels := (taps+kernels.MR-1)/kernels.MR, (g.o+kernels.NR-1)/kernels.NR
 	// The last panel's missing taps repeat the last one; their rows are dropped.
-	aoffs := make([]int32, tapPanels*kernels.MR)
+	aoffs := indices(b, 2, tapPanels*kernels.MR)
 	copy(aoffs, p.offs)
 	for i := taps; i < len(aoffs); i++ {
 		aoffs[i] = p.offs[taps-1]
