@@ -179,7 +179,7 @@ func BenchmarkDoubleBackprop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sq, err := G.HadamardProd(gx[0], gx[0])
+	sq, err := ops.Mul(gx[0], gx[0])
 	if err != nil {
 		b.Fatal(err)
 	}
