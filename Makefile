@@ -43,7 +43,7 @@ staticcheck:
 
 # The race detector runs on the packages that start goroutines, on the
 # tests that exercise their parallel paths.
-RACE_TESTS := SegmentSums|Sgemm|ConvDirect|Float32Kernels|BatchNormStatistics|MatchesReference|EachRange
+RACE_TESTS := SegmentSums|ConvDirect|Float32Kernels|BatchNormStatistics|MatchesReference|EachRange
 
 # make test installs the data it needs (setup), so a test that would skip
 # for missing MNIST, Fashion-MNIST or AVX2/FMA fails instead (shared/testenv);
@@ -51,7 +51,7 @@ RACE_TESTS := SegmentSums|Sgemm|ConvDirect|Float32Kernels|BatchNormStatistics|Ma
 test: export SGN_CI ?= 1
 test: setup fmt-check vet staticcheck
 	$(GO) test -count=1 -timeout 14m ./...
-	$(GO) test -count=1 -tags purego ./shared/ops
+	$(GO) test -count=1 -tags purego ./shared/kernels ./shared/ops
 	$(GO) test -count=1 -race -run '$(RACE_TESTS)' ./shared/ops ./shared/optim
 
 # test-slurm runs a tiny study through a single-node Slurm cluster that it

@@ -6,6 +6,7 @@ import (
 
 	"sgn/shared/attack"
 	"sgn/shared/engine"
+	"sgn/shared/kernels"
 	"sgn/shared/model"
 	"sgn/shared/ops"
 	"sgn/shared/optim"
@@ -51,7 +52,7 @@ func benchData(n int) ([]float32, []int64) {
 // figures.
 func BenchmarkKernels(b *testing.B) {
 	if b.N == 1 {
-		b.Logf("sgn kernels: %s", ops.Kernels())
+		b.Logf("sgn kernels: %s", kernels.Name())
 	}
 	for range b.N {
 	}
@@ -178,7 +179,7 @@ func BenchmarkDoubleBackprop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sq, err := G.HadamardProd(gx[0], gx[0])
+	sq, err := ops.Mul(gx[0], gx[0])
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"sgn/shared/kernels"
 )
 
 // madry builds the Madry MNIST CNN's cross-entropy loss for a batch of
@@ -182,7 +184,7 @@ func BenchmarkConvLayouts(b *testing.B) {
 		g.ckk, g.positions = c.c*9, c.h*c.h
 		x, w := make([]float32, g.n*g.c*g.h*g.w), make([]float32, g.o*g.ckk)
 		y := make([]float32, g.n*g.o*g.positions)
-		p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, 1, wideKernels)
+		p := newDirectPlan(nil, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, 1, kernels.Wide())
 		for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
 			b.Run(fmt.Sprintf("%dx%dx%d->%d/%v", c.c, c.h, c.h, c.o, tiling), func(b *testing.B) {
 				for range b.N {
@@ -211,7 +213,7 @@ func BenchmarkConvResNet(b *testing.B) {
 			name string
 			do   func()
 		}{
-			{"forward/direct", func() { directForwardWith(nil, g, x, w, tileChannels, wideKernels) }},
+			{"forward/direct", func() { directForwardWith(nil, g, x, w, tileChannels, kernels.Wide()) }},
 			{"forward/im2col", func() { convForwardIm2col(nil, g, x, w) }},
 			{"filter/direct", func() { directBackFilter(nil, g, x, gy) }},
 			{"filter/im2col", func() { convBackFilterIm2col(nil, g, x, gy) }},
@@ -222,46 +224,5 @@ func BenchmarkConvResNet(b *testing.B) {
 				}
 			})
 		}
-	}
-}
-
-// BenchmarkMask is ReLU's mask over a conv1-sized activation (800,000
-// elements); with -tags purego it runs the scalar loop.
-func BenchmarkMask(b *testing.B) {
-	n := 800000
-	k, h, out := make([]float32, n), make([]float32, n), make([]float32, n)
-	for i := range k {
-		k[i], h[i] = float32(i%7)-3, float32(i)
-	}
-	for range b.N {
-		maskBits32(out, k, h)
-	}
-}
-
-// BenchmarkKernelPeak runs the GEMM kernels on panels that stay in the L1
-// cache, one core: what each width reaches at best, to compare with the
-// whole products (BenchmarkSgemm, BenchmarkConvMadry).
-func BenchmarkKernelPeak(b *testing.B) {
-	if !fastSgemm {
-		b.Skip("no AVX2 and FMA")
-	}
-	const k = 256
-	a, p := make([]float32, sgemmMR*k), make([]float32, 2*sgemmNR*k)
-	c := make([]float32, sgemmMR*2*sgemmNR)
-	for _, wide := range kernelWidths() {
-		cols := sgemmNR
-		if wide {
-			cols = 2 * sgemmNR
-		}
-		b.Run(fmt.Sprintf("6x%d", cols), func(b *testing.B) {
-			for range b.N {
-				if wide {
-					sgemmKernel6x32(k, &a[0], &p[0], sgemmNR*k, &c[0], 2*sgemmNR)
-				} else {
-					sgemmKernel6x16(k, &a[0], &p[0], &c[0], 2*sgemmNR)
-				}
-			}
-			b.ReportMetric(2*float64(sgemmMR*cols*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
 	}
 }

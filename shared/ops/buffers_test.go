@@ -213,3 +213,21 @@ func TestReuseOutputsSharesPacks(t *testing.T) {
 		t.Errorf("%d packing sets over the graph's nodes (%v), want one", len(sets), sets)
 	}
 }
+
+// TestIndices checks that a reusing node's index tables keep their memory
+// across runs, one table per index, and that without reuse each call gets
+// a fresh table.
+func TestIndices(t *testing.T) {
+	b := &buffers{reuse: true}
+	first := indices(b, 1, 10)
+	first[9] = 7
+	if again := indices(b, 1, 8); len(again) != 8 || &again[0] != &first[0] {
+		t.Errorf("indices(b, 1, 8) = len %d, same memory %v; want 8, true", len(again), &again[0] == &first[0])
+	}
+	if other := indices(b, 0, 10); &other[0] == &first[0] {
+		t.Error("index tables 0 and 1 share memory")
+	}
+	if a, c := indices(nil, 1, 4), indices(nil, 1, 4); &a[0] == &c[0] {
+		t.Error("indices without buffers reused memory")
+	}
+}

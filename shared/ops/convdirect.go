@@ -1,5 +1,7 @@
 package ops
 
+import "sgn/shared/kernels"
+
 // Direct convolution: the float32 fast path reads each input in place, from
 // a zero-padded copy, instead of unrolling it with im2col and packing the
 // unrolled matrix; for stride 1 it computes the data gradient as the direct
@@ -29,13 +31,15 @@ type directPlan struct {
 	bufs          *buffers // the node's packing space, nil for the pool's
 }
 
-func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW, stride int, wide bool) directPlan {
-	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW, stride: stride, wide: wide}
+// newDirectPlan plans a convolution with the node's buffers b (nil for
+// none), which keep its offset tables across runs.
+func newDirectPlan(b *buffers, cin, hin, win, cout, kh, kw, padH, padW, stride int, wide bool) directPlan {
+	p := directPlan{cin: cin, hin: hin, win: win, cout: cout, kh: kh, kw: kw, padH: padH, padW: padW, stride: stride, wide: wide, bufs: b}
 	p.hout, p.wout = (hin+2*padH-kh)/stride+1, (win+2*padW-kw)/stride+1
-	p.tiles = (p.wout + sgemmNR - 1) / sgemmNR
+	p.tiles = (p.wout + kernels.NR - 1) / kernels.NR
 	// Wide enough for the last row segment, and for the padded input row.
-	p.hp, p.wp = hin+2*padH, max(sgemmNR*p.tiles+kw-1, win+2*padW)
-	p.offs = make([]int32, 0, cin*kh*kw)
+	p.hp, p.wp = hin+2*padH, max(kernels.NR*p.tiles+kw-1, win+2*padW)
+	p.offs = indices(b, 0, cin*kh*kw)[:0]
 	for c := range cin {
 		for ki := range kh {
 			for kj := range kw {
@@ -51,12 +55,12 @@ func newDirectPlan(cin, hin, win, cout, kh, kw, padH, padW, stride int, wide boo
 // quarters used, by channels when the stride is not 1.
 func useDirect(stride, hout, wout, cout int) bool {
 	switch {
-	case !fastSgemm || stride < 1:
+	case !kernels.Fast() || stride < 1:
 		return false
 	case stride > 1:
-		return fillOf(cout, sgemmNR) >= 0.75
+		return fillOf(cout, kernels.NR) >= 0.75
 	}
-	_, ok := directLayout(hout, wout, cout, wideKernels)
+	_, ok := directLayout(hout, wout, cout, kernels.Wide())
 	return ok
 }
 
@@ -94,10 +98,10 @@ func directLayout(hout, wout, cout int, wide bool) (directTiling, bool) {
 		return tileRows, false
 	}
 	fill := fillOf
-	rows, chans := fill(wout, sgemmNR)*fill(cout, sgemmMR), fill(cout, sgemmNR)
+	rows, chans := fill(wout, kernels.NR)*fill(cout, kernels.MR), fill(cout, kernels.NR)
 	ok := max(rows, chans) >= 0.75
 	if wide {
-		rows, chans = fill(wout, 2*sgemmNR)*fill(cout, sgemmMR), fill(cout, 2*sgemmNR)
+		rows, chans = fill(wout, 2*kernels.NR)*fill(cout, kernels.MR), fill(cout, 2*kernels.NR)
 	}
 	switch {
 	case ok && chans > rows:
@@ -105,14 +109,14 @@ func directLayout(hout, wout, cout int, wide bool) (directTiling, bool) {
 	case ok:
 		return tileRows, true
 	}
-	segment := sgemmNR
+	segment := kernels.NR
 	if wide {
-		segment = 2 * sgemmNR
+		segment = 2 * kernels.NR
 	}
 	// The last six rows overlap the group before them when hout is not a
 	// multiple of six, recomputing some.
-	planes := fill(wout, segment) * fill(hout, sgemmMR)
-	return tilePlanes, cout <= 2 && hout >= sgemmMR && planes >= 0.75
+	planes := fill(wout, segment) * fill(hout, kernels.MR)
+	return tilePlanes, cout <= 2 && hout >= kernels.MR && planes >= 0.75
 }
 
 // convolve sets y [n,cout,hout,wout] to the convolution of x
@@ -128,14 +132,14 @@ func (p directPlan) convolve(n int, x, w, y []float32, tiling directTiling) {
 	taps := len(p.offs)
 	switch tiling {
 	case tileChannels:
-		bp := grow(&shared.whole, (p.cout+sgemmNR-1)/sgemmNR*sgemmNR*taps)
-		packB(true, w, taps, 0, 0, taps, p.cout, bp) // wᵀ, in panels of 16 channels
+		bp := grow(&shared.whole, (p.cout+kernels.NR-1)/kernels.NR*kernels.NR*taps)
+		kernels.PackB(true, w, taps, 0, 0, taps, p.cout, bp) // wᵀ, in panels of 16 channels
 		p.runByChannels(n, x, bp, y)
 	case tilePlanes:
 		p.runPlanes(n, x, w, y) // each channel's filter is a row of w already
 	default:
-		ap := grow(&shared.whole, (p.cout+sgemmMR-1)/sgemmMR*sgemmMR*taps)
-		packA(false, w, taps, 0, 0, p.cout, taps, ap)
+		ap := grow(&shared.whole, (p.cout+kernels.MR-1)/kernels.MR*kernels.MR*taps)
+		kernels.PackA(false, w, taps, 0, 0, p.cout, taps, ap)
 		p.run(n, x, ap, y)
 	}
 }
@@ -146,10 +150,10 @@ func (p directPlan) convolve(n int, x, w, y []float32, tiling directTiling) {
 func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 	inSize, positions := p.cin*p.hin*p.win, p.hout*p.wout
 	outSize, taps := p.cout*positions, len(p.offs)
-	posPanels, chanPanels := (positions+sgemmMR-1)/sgemmMR, (p.cout+sgemmNR-1)/sgemmNR
+	posPanels, chanPanels := (positions+kernels.MR-1)/kernels.MR, (p.cout+kernels.NR-1)/kernels.NR
 	// Each position's offset in the padded input; the last panel's missing
 	// positions repeat the last one and are dropped.
-	pos := make([]int32, posPanels*sgemmMR)
+	pos := indices(p.bufs, 1, posPanels*kernels.MR)
 	for q := range positions {
 		pos[q] = int32(q/p.wout*p.stride*p.wp + q%p.wout*p.stride)
 	}
@@ -162,33 +166,33 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
 			yi := y[i*outSize : (i+1)*outSize]
 			for ip := range posPanels {
-				rows := min(sgemmMR, positions-sgemmMR*ip)
+				rows := min(kernels.MR, positions-kernels.MR*ip)
 				for jp := 0; jp < chanPanels; {
 					// Two full channel panels side by side take the 6×32 kernel;
 					// the tile's rows are width floats apart.
-					width := sgemmNR
-					if p.wide && p.cout-sgemmNR*jp >= 2*sgemmNR {
-						width = 2 * sgemmNR
+					width := kernels.NR
+					if p.wide && p.cout-kernels.NR*jp >= 2*kernels.NR {
+						width = 2 * kernels.NR
 					}
-					cols := min(width, p.cout-sgemmNR*jp)
-					base := sgemmNR*jp*positions + sgemmMR*ip
-					if width > sgemmNR && rows == sgemmMR {
+					cols := min(width, p.cout-kernels.NR*jp)
+					base := kernels.NR*jp*positions + kernels.MR*ip
+					if width > kernels.NR && rows == kernels.MR {
 						// A full tile goes straight into y, transposed in registers.
-						convFilterKernel6x32T(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], sgemmNR*taps, &yi[base], positions)
-						jp += width / sgemmNR
+						kernels.ConvFilter6x32T(taps, &xp[0], &pos[kernels.MR*ip], &p.offs[0], &bp[jp*kernels.NR*taps], kernels.NR*taps, &yi[base], positions)
+						jp += width / kernels.NR
 						continue
 					}
-					clear(tile[:sgemmMR*width])
-					if width > sgemmNR {
-						convFilterKernel6x32(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], sgemmNR*taps, &tile[0], width)
+					clear(tile[:kernels.MR*width])
+					if width > kernels.NR {
+						kernels.ConvFilter6x32(taps, &xp[0], &pos[kernels.MR*ip], &p.offs[0], &bp[jp*kernels.NR*taps], kernels.NR*taps, &tile[0], width)
 					} else {
-						convFilterKernel6x16(taps, &xp[0], &pos[sgemmMR*ip], &p.offs[0], &bp[jp*sgemmNR*taps], &tile[0], width)
+						kernels.ConvFilter6x16(taps, &xp[0], &pos[kernels.MR*ip], &p.offs[0], &bp[jp*kernels.NR*taps], &tile[0], width)
 					}
-					if rows == sgemmMR {
+					if rows == kernels.MR {
 						// Channel by channel, six contiguous positions each:
 						// row-wise stores, 4·positions bytes apart, were slower.
 						for j := range cols {
-							d := (*[sgemmMR]float32)(yi[base+j*positions:])
+							d := (*[kernels.MR]float32)(yi[base+j*positions:])
 							d[0], d[1], d[2] = tile[j], tile[width+j], tile[2*width+j]
 							d[3], d[4], d[5] = tile[3*width+j], tile[4*width+j], tile[5*width+j]
 						}
@@ -200,7 +204,7 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 							}
 						}
 					}
-					jp += width / sgemmNR
+					jp += width / kernels.NR
 				}
 			}
 		}
@@ -209,11 +213,11 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 
 // run sets y [n,cout,hout,wout] to the convolution of x [n,cin,hin,win]
 // with the filters packed in ap (panels of 6 output channels by cin·kh·kw
-// taps, as packA lays them out).
+// taps, as kernels.PackA lays them out).
 func (p directPlan) run(n int, x, ap, y []float32) {
 	inSize, outSize := p.cin*p.hin*p.win, p.cout*p.hout*p.wout
 	taps := len(p.offs)
-	panels := (p.cout + sgemmMR - 1) / sgemmMR
+	panels := (p.cout + kernels.MR - 1) / kernels.MR
 	p.workers(n, workersFor(n), func(_, lo, hi int, buf *gemmBuf, xp []float32) {
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
@@ -223,23 +227,23 @@ func (p directPlan) run(n int, x, ap, y []float32) {
 				for t := 0; t < p.tiles; {
 					// Two segments side by side take the 6×32 kernel; the
 					// padded row is wide enough for both.
-					width := sgemmNR
+					width := kernels.NR
 					if p.wide && t+1 < p.tiles {
-						width = 2 * sgemmNR
+						width = 2 * kernels.NR
 					}
-					base, cols := oh*p.wp+sgemmNR*t, min(width, p.wout-sgemmNR*t)
+					base, cols := oh*p.wp+kernels.NR*t, min(width, p.wout-kernels.NR*t)
 					for ip := range panels {
-						clear(tile[:sgemmMR*width])
-						if width > sgemmNR {
-							convKernel6x32(taps, &ap[ip*sgemmMR*taps], &xp[base], &p.offs[0], &tile[0], width)
+						clear(tile[:kernels.MR*width])
+						if width > kernels.NR {
+							kernels.Conv6x32(taps, &ap[ip*kernels.MR*taps], &xp[base], &p.offs[0], &tile[0], width)
 						} else {
-							convKernel6x16(taps, &ap[ip*sgemmMR*taps], &xp[base], &p.offs[0], &tile[0], width)
+							kernels.Conv6x16(taps, &ap[ip*kernels.MR*taps], &xp[base], &p.offs[0], &tile[0], width)
 						}
-						for r := range min(sgemmMR, p.cout-sgemmMR*ip) {
-							copy(yi[((sgemmMR*ip+r)*p.hout+oh)*p.wout+sgemmNR*t:][:cols], tile[r*width:][:cols])
+						for r := range min(kernels.MR, p.cout-kernels.MR*ip) {
+							copy(yi[((kernels.MR*ip+r)*p.hout+oh)*p.wout+kernels.NR*t:][:cols], tile[r*width:][:cols])
 						}
 					}
-					t += width / sgemmNR
+					t += width / kernels.NR
 				}
 			}
 		}
@@ -259,26 +263,26 @@ func (p directPlan) runPlanes(n int, x, w, y []float32) {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
 			for o := range p.cout {
 				wo, yo := w[o*taps:(o+1)*taps], y[(i*p.cout+o)*plane:][:plane]
-				for oh := 0; oh < p.hout; oh += sgemmMR {
+				for oh := 0; oh < p.hout; oh += kernels.MR {
 					// The last group of rows ends at the last row, overlapping
 					// the group before; its rows already written are skipped.
-					top := min(oh, p.hout-sgemmMR)
+					top := min(oh, p.hout-kernels.MR)
 					for t := 0; t < p.tiles; {
-						width := sgemmNR
+						width := kernels.NR
 						if p.wide && t+1 < p.tiles {
-							width = 2 * sgemmNR
+							width = 2 * kernels.NR
 						}
-						base, cols := top*p.wp+sgemmNR*t, min(width, p.wout-sgemmNR*t)
-						clear(tile[:sgemmMR*width])
-						if width > sgemmNR {
-							convPlaneKernel6x32(taps, &wo[0], &xp[base], &p.offs[0], p.wp, &tile[0], width)
+						base, cols := top*p.wp+kernels.NR*t, min(width, p.wout-kernels.NR*t)
+						clear(tile[:kernels.MR*width])
+						if width > kernels.NR {
+							kernels.ConvPlane6x32(taps, &wo[0], &xp[base], &p.offs[0], p.wp, &tile[0], width)
 						} else {
-							convPlaneKernel6x16(taps, &wo[0], &xp[base], &p.offs[0], p.wp, &tile[0], width)
+							kernels.ConvPlane6x16(taps, &wo[0], &xp[base], &p.offs[0], p.wp, &tile[0], width)
 						}
-						for r := oh - top; r < sgemmMR; r++ {
-							copy(yo[(top+r)*p.wout+sgemmNR*t:][:cols], tile[r*width:][:cols])
+						for r := oh - top; r < kernels.MR; r++ {
+							copy(yo[(top+r)*p.wout+kernels.NR*t:][:cols], tile[r*width:][:cols])
 						}
-						t += width / sgemmNR
+						t += width / kernels.NR
 					}
 				}
 			}
@@ -312,18 +316,17 @@ func (p directPlan) fill(xp, xi []float32) {
 
 // directForward is convForwardKernel on the direct path.
 func directForward(b *buffers, g convGeom, x, w []float32) []float32 {
-	tiling, _ := directLayout(g.ho, g.wo, g.o, wideKernels)
+	tiling, _ := directLayout(g.ho, g.wo, g.o, kernels.Wide())
 	if g.stride != 1 {
 		tiling = tileChannels
 	}
-	return directForwardWith(b, g, x, w, tiling, wideKernels)
+	return directForwardWith(b, g, x, w, tiling, kernels.Wide())
 }
 
 // directForwardWith writes every element of its output, as does
 // directBackDataWith: each tiling covers the whole output.
 func directForwardWith(b *buffers, g convGeom, x, w []float32, tiling directTiling, wide bool) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
-	p.bufs = b
+	p := newDirectPlan(b, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
 	y := output[float32](b, g.n*g.o*g.positions, false)
 	p.convolve(g.n, x, w, y, tiling)
 	return y
@@ -333,8 +336,8 @@ func directForwardWith(b *buffers, g convGeom, x, w []float32, tiling directTili
 // the data gradient is the convolution of gy, padded by k-1-pad, with the
 // filters flipped in space and with input and output channels swapped.
 func directBackData(b *buffers, g convGeom, gy, w []float32) []float32 {
-	tiling, _ := directLayout(g.h, g.w, g.c, wideKernels)
-	return directBackDataWith(b, g, gy, w, tiling, wideKernels)
+	tiling, _ := directLayout(g.h, g.w, g.c, kernels.Wide())
+	return directBackDataWith(b, g, gy, w, tiling, kernels.Wide())
 }
 
 func directBackDataWith(b *buffers, g convGeom, gy, w []float32, tiling directTiling, wide bool) []float32 {
@@ -349,8 +352,7 @@ func directBackDataWith(b *buffers, g convGeom, gy, w []float32, tiling directTi
 			}
 		}
 	}
-	p := newDirectPlan(g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, 1, wide)
-	p.bufs = b
+	p := newDirectPlan(b, g.o, g.ho, g.wo, g.c, g.kh, g.kw, g.kh-1-g.pad, g.kw-1-g.pad, 1, wide)
 	dx := output[float32](b, g.n*g.c*g.h*g.w, false)
 	p.convolve(g.n, gy, wt, dx, tiling)
 	return dx
@@ -376,7 +378,7 @@ func (g convGeom) directBackDataOK() bool {
 }
 
 func (g convGeom) directBackFilterOK() bool {
-	return fastSgemm && g.positions >= 64
+	return kernels.Fast() && g.positions >= 64
 }
 
 // directBackFilter is convBackFilterKernel on the direct path (any stride):
@@ -384,22 +386,21 @@ func (g convGeom) directBackFilterOK() bool {
 // the padded example at output position q; each worker sums its examples
 // and the sum is transposed at the end.
 func directBackFilter(b *buffers, g convGeom, x, gy []float32) []float32 {
-	return directBackFilterWith(b, g, x, gy, wideKernels)
+	return directBackFilterWith(b, g, x, gy, kernels.Wide())
 }
 
 func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []float32 {
-	p := newDirectPlan(g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
-	p.bufs = b
+	p := newDirectPlan(b, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
 	taps, positions := len(p.offs), g.positions
-	pos := make([]int32, 0, positions)
+	pos := indices(b, 1, positions)[:0]
 	for oh := range g.ho {
 		for ow := range g.wo {
 			pos = append(pos, int32(oh*g.stride*p.wp+ow*g.stride))
 		}
 	}
-	tapPanels, oPanels := (taps+sgemmMR-1)/sgemmMR, (g.o+sgemmNR-1)/sgemmNR
+	tapPanels, oPanels := (taps+kernels.MR-1)/kernels.MR, (g.o+kernels.NR-1)/kernels.NR
 	// The last panel's missing taps repeat the last one; their rows are dropped.
-	aoffs := make([]int32, tapPanels*sgemmMR)
+	aoffs := indices(b, 2, tapPanels*kernels.MR)
 	copy(aoffs, p.offs)
 	for i := taps; i < len(aoffs); i++ {
 		aoffs[i] = p.offs[taps-1]
@@ -411,38 +412,38 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 		parts[wk] = scratch[float32](b, wk, taps*g.o)
 	}
 	p.workers(g.n, workers, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
-		bp := grow(&buf.b, oPanels*sgemmNR*positions)
+		bp := grow(&buf.packed, oPanels*kernels.NR*positions)
 		acc := parts[wk]
 		tile := buf.tile[:]
 		for i := lo; i < hi; i++ {
 			p.fill(xp, x[i*inSize:(i+1)*inSize])
-			packB(true, gy[i*outSize:(i+1)*outSize], positions, 0, 0, positions, g.o, bp) // gy_nᵀ
+			kernels.PackB(true, gy[i*outSize:(i+1)*outSize], positions, 0, 0, positions, g.o, bp) // gy_nᵀ
 			for ip := range tapPanels {
-				rows := min(sgemmMR, taps-sgemmMR*ip)
+				rows := min(kernels.MR, taps-kernels.MR*ip)
 				for jp := 0; jp < oPanels; {
 					// Two full channel panels side by side take the 6×32 kernel.
-					col0, width := sgemmNR*jp, sgemmNR
-					if wide && g.o-col0 >= 2*sgemmNR {
-						width = 2 * sgemmNR
+					col0, width := kernels.NR*jp, kernels.NR
+					if wide && g.o-col0 >= 2*kernels.NR {
+						width = 2 * kernels.NR
 					}
-					jp += width / sgemmNR
+					jp += width / kernels.NR
 					cols := min(width, g.o-col0)
 					kernel := func(c *float32, ldc int) {
 						panel := &bp[col0*positions]
-						if width > sgemmNR {
-							convFilterKernel6x32(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, sgemmNR*positions, c, ldc)
+						if width > kernels.NR {
+							kernels.ConvFilter6x32(positions, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, kernels.NR*positions, c, ldc)
 						} else {
-							convFilterKernel6x16(positions, &xp[0], &aoffs[sgemmMR*ip], &pos[0], panel, c, ldc)
+							kernels.ConvFilter6x16(positions, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, c, ldc)
 						}
 					}
-					if rows == sgemmMR && cols == width {
-						kernel(&acc[sgemmMR*ip*g.o+col0], g.o)
+					if rows == kernels.MR && cols == width {
+						kernel(&acc[kernels.MR*ip*g.o+col0], g.o)
 						continue
 					}
-					clear(tile[:sgemmMR*width])
+					clear(tile[:kernels.MR*width])
 					kernel(&tile[0], width)
 					for r := range rows {
-						dst := acc[(sgemmMR*ip+r)*g.o+col0:][:cols]
+						dst := acc[(kernels.MR*ip+r)*g.o+col0:][:cols]
 						for j, v := range tile[r*width:][:cols] {
 							dst[j] += v
 						}

@@ -8,6 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"sgn/shared/kernels"
 	"sgn/shared/testenv"
 )
 
@@ -17,7 +18,7 @@ import (
 // and output-channel panels, non-square kernels, every padding, and
 // strides above 1 (forward by channels and the filter gradient).
 func TestConvDirect(t *testing.T) {
-	if !fastSgemm && !portableKernels {
+	if !kernels.Fast() && !kernels.Portable {
 		testenv.Skipf(t, testenv.AVX2, "the direct path's assembly kernels need AVX2 and FMA")
 	}
 	cases := []struct{ n, c, h, w, o, kh, kw, pad, stride int }{
@@ -76,10 +77,10 @@ func TestConvDirect(t *testing.T) {
 						}
 						continue
 					}
-					if tiling != tilePlanes || g.ho >= sgemmMR {
+					if tiling != tilePlanes || g.ho >= kernels.MR {
 						check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(nil, g, x32, w32, tiling, wide), want, g.ckk)
 					}
-					if c.pad <= c.kh-1 && c.pad <= c.kw-1 && (tiling != tilePlanes || g.h >= sgemmMR) {
+					if c.pad <= c.kh-1 && c.pad <= c.kw-1 && (tiling != tilePlanes || g.h >= kernels.MR) {
 						check(fmt.Sprintf("data gradient (by %v, wide %v)", tiling, wide), directBackDataWith(nil, g, gy32, w32, tiling, wide), wantDX, c.o*c.kh*c.kw)
 					}
 				}
@@ -92,7 +93,7 @@ func TestConvDirect(t *testing.T) {
 // kernels, and the 6×32 AVX-512 ones where available; both for the
 // portable Go kernels (-tags purego).
 func kernelWidths() []bool {
-	if wideKernels || portableKernels {
+	if kernels.Wide() || kernels.Portable {
 		return []bool{false, true}
 	}
 	return []bool{false}
@@ -123,48 +124,6 @@ func TestDirectLayout(t *testing.T) {
 		tiling, ok := directLayout(c.hout, c.wout, c.cout, c.wide)
 		if ok != c.ok || ok && tiling != c.tiling {
 			t.Errorf("directLayout(%d, %d, %d, wide %v) = %v, %v; want %v, %v", c.hout, c.wout, c.cout, c.wide, tiling, ok, c.tiling, c.ok)
-		}
-	}
-}
-
-// TestConvFilterKernel6x32T checks the transposing kernel against the plain
-// one: the same 6×32 values, column j's six at c[j·ldc:], and nothing else
-// written.
-func TestConvFilterKernel6x32T(t *testing.T) {
-	if !wideKernels && !portableKernels {
-		t.Skip("no AVX-512")
-	}
-	const k, bstride, ldc = 37, 16*37 + 5, 9
-	rng := rand.New(rand.NewPCG(11, 12))
-	x := make([]float32, 400)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	b := make([]float32, bstride+16*k)
-	for i := range b {
-		b[i] = float32(rng.NormFloat64())
-	}
-	aoffs := []int32{0, 3, 50, 51, 99, 120}
-	pos := make([]int32, k)
-	for i := range pos {
-		pos[i] = int32(rng.IntN(250))
-	}
-	var want [6 * 32]float32
-	convFilterKernel6x32(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &want[0], 32)
-	const sentinel = -12345
-	c := make([]float32, 33*ldc)
-	for i := range c {
-		c[i] = sentinel
-	}
-	convFilterKernel6x32T(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &c[0], ldc)
-	for i, v := range c {
-		j, r := i/ldc, i%ldc
-		if j < 32 && r < 6 {
-			if v != want[r*32+j] {
-				t.Fatalf("column %d row %d: %g, want %g", j, r, v, want[r*32+j])
-			}
-		} else if v != sentinel {
-			t.Fatalf("c[%d] (column %d, offset %d) written: %g", i, j, r, v)
 		}
 	}
 }

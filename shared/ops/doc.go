@@ -1,4 +1,4 @@
-// Package ops holds the numerical kernels of sgn as Gorgonia ops that can be
+// Package ops holds sgn's numerical operations as Gorgonia ops that can be
 // differentiated any number of times, for double backprop, Hessian-vector
 // products and attacks through a network's own gradient.
 //
@@ -40,11 +40,13 @@
 //     overwrites; Flatten copies instead.
 //   - G.InverseSqrt's gradient is wrong; batch norm uses Pow.
 //
-// float32 products use a packed GEMM with an AVX2/FMA assembly kernel when
-// the CPU has one (about 8x gonum's Sgemm here), else gonum; float64, used
-// by the finite-difference tests, uses gonum. Stride-1 float32
-// convolutions and their gradients run as direct convolutions on kernels
-// of the same kind (convdirect.go); others unroll with im2col.
+// float32 products run on sgn/shared/kernels: a packed GEMM with AVX2/FMA
+// (or AVX-512) assembly kernels when the CPU has them (about 8x gonum's
+// Sgemm here), else gonum; float64, used by the finite-difference tests,
+// uses gonum. Stride-1 float32 convolutions and their gradients run as
+// direct convolutions (convdirect.go tiles the output and calls that
+// package's micro-kernels); others unroll with im2col. The ReLU mask and
+// the 2×2 max-pool argmax come from there too.
 //
 // Ops do not implement G.UsePreallocDoer: the machine offers a register's
 // previous value, which may still be bound to another node. Instead each

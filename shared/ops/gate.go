@@ -2,11 +2,12 @@ package ops
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"sgn/shared/kernels"
 )
 
 // ReLU is max(x, 0), written as Mask(x, x): the routing follows x but is
@@ -69,9 +70,9 @@ func maskDo[T float](op maskOp, in []arg[T]) (G.Value, error) {
 	parallelChunks(len(out), func(lo, hi int) {
 		switch o := any(out[lo:hi]).(type) {
 		case []float32:
-			maskBits32(o, any(key.data[lo:hi]).([]float32), any(h.data[lo:hi]).([]float32))
+			kernels.Mask(o, any(key.data[lo:hi]).([]float32), any(h.data[lo:hi]).([]float32))
 		case []float64:
-			maskBits64(o, any(key.data[lo:hi]).([]float64), any(h.data[lo:hi]).([]float64))
+			kernels.Mask64(o, any(key.data[lo:hi]).([]float64), any(h.data[lo:hi]).([]float64))
 		}
 	})
 	return result(op.bufs, h.shape, out), nil
@@ -90,33 +91,4 @@ func (op maskOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, err
 		return nil, err
 	}
 	return G.Nodes{nil, d}, nil
-}
-
-// maskBits32 sets out to h where key > 0 and to +0 elsewhere, selecting bits
-// without a branch: ReLU keys have random signs, which defeat prediction.
-func maskBits32(out, key, h []float32) {
-	h = h[:len(out)]
-	key = key[:len(out)]
-	if vec := len(out) &^ 7; fastSgemm && vec > 0 {
-		maskAVX2(&out[0], &key[0], &h[0], vec)
-		out, key, h = out[vec:], key[vec:], h[vec:]
-	}
-	for i, k := range key {
-		// k > 0 exactly when its bits b, as a signed integer, lie in
-		// (0, bits of +Inf]: sign clear, not zero, not NaN
-		b := int32(math.Float32bits(k))
-		drop := b>>31 | (b-1)>>31 | (0x7f800000-b)>>31 // all ones outside
-		out[i] = math.Float32frombits(math.Float32bits(h[i]) &^ uint32(drop))
-	}
-}
-
-// maskBits64 is maskBits32 for float64.
-func maskBits64(out, key, h []float64) {
-	h = h[:len(out)]
-	key = key[:len(out)]
-	for i, k := range key {
-		b := int64(math.Float64bits(k))
-		drop := b>>63 | (b-1)>>63 | (0x7ff0000000000000-b)>>63
-		out[i] = math.Float64frombits(math.Float64bits(h[i]) &^ uint64(drop))
-	}
 }

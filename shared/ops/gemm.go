@@ -1,13 +1,53 @@
 package ops
 
 import (
+	"sync"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"sgn/shared/kernels"
 )
+
+// gemmBuf is packing space that one goroutine reuses across GEMM calls,
+// with room for a convolution's im2col matrix and the direct path's
+// tiles.
+type gemmBuf struct {
+	kernels.Buf
+	col    []float32                            // im2col matrix, or a padded input
+	whole  []float32                            // a whole packed A shared by the goroutines of one op
+	packed []float32                            // a packed output gradient (the direct filter gradient)
+	tile   [kernels.MR * 2 * kernels.NR]float32 // room for a 6×32 tile
+}
+
+// gemmBufs recycles packing space across op runs: allocating it afresh cost
+// a train step about 5% in zeroing alone. Like fmt's printer cache it holds
+// nothing a caller can observe.
+var gemmBufs = sync.Pool{New: func() any { return new(gemmBuf) }}
+
+func getGemmBuf() *gemmBuf  { return gemmBufs.Get().(*gemmBuf) }
+func putGemmBuf(b *gemmBuf) { gemmBufs.Put(b) }
+
+// colScratch returns n elements of scratch for an im2col matrix, from buf
+// for float32 (uninitialised: im2col writes every element).
+func colScratch[T float](buf *gemmBuf, n int) []T {
+	if _, ok := any(T(0)).(float32); ok {
+		return any(grow(&buf.col, n)).([]T)
+	}
+	return make([]T, n)
+}
+
+// grow returns (*s)[:n], reallocating when too short.
+func grow(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}
 
 // gemm computes c = op(a)·op(b) + beta·c for row-major matrices on the
 // calling goroutine, where op transposes when tA or tB is set; op(a) is m×k
-// and op(b) is k×n. float32 goes through sgemm with the packing space buf
+// and op(b) is k×n. float32 goes through kernels.Sgemm with the packing space buf
 // (nil allocates); float64, used for checking, through gonum. Callers size
 // the slices from a checked geometry, so gonum's panics on bad sizes cannot
 // be reached from user input.
@@ -26,7 +66,7 @@ func gemm[T float](buf *gemmBuf, tA, tB bool, m, n, k int, a []T, lda int, b []T
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		sgemm(buf, tA, tB, m, n, k, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		kernels.Sgemm(&buf.Buf, tA, tB, m, n, k, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
 		ta, tb := blas.NoTrans, blas.NoTrans
 		if tA {
@@ -76,10 +116,10 @@ func parallelGemm[T float](bufs *buffers, tA, tB bool, m, n, k int, a []T, lda i
 // gemmA packs as gemm does.
 func sharedA[T float](buf *gemmBuf, tA bool, a []T, lda, m, k int) []float32 {
 	a32, ok := any(a).([]float32)
-	if !ok || !fastSgemm || m == 0 || k == 0 {
+	if !ok || !kernels.Fast() || m == 0 || k == 0 {
 		return nil
 	}
-	return packWhole(&buf.whole, tA, a32, lda, m, k)
+	return kernels.PackWhole(&buf.whole, tA, a32, lda, m, k)
 }
 
 // gemmA is gemm with op(a)'s packed blocks taken from pre, when not nil.
@@ -88,5 +128,5 @@ func gemmA[T float](buf *gemmBuf, pre []float32, tA, tB bool, m, n, k int, a []T
 		gemm(buf, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	sgemmPre(buf, pre, tA, tB, m, n, k, any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	kernels.SgemmPacked(&buf.Buf, pre, tA, tB, m, n, k, any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 }

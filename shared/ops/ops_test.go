@@ -119,6 +119,8 @@ func TestReductionDerivatives(t *testing.T) {
 				}
 				return mul(y, n[0])
 			}},
+		{name: "mul, same input", inputs: []input{in("x", normal, true, 2, 3, 2)},
+			build: func(n []*G.Node) (*G.Node, error) { return Mul(n[0], n[0]) }},
 		{name: "channel variance", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("m", normal, true, 3)},
 			build: func(n []*G.Node) (*G.Node, error) { return chanVar(n[0], n[1], 0.125) }},
 		{name: "channel combine squared", inputs: []input{in("u", normal, true, 2, 3, 2), in("v", normal, true, 2, 3, 2),

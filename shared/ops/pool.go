@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"sgn/shared/kernels"
 )
 
 // MaxPool2d takes the maximum of each kernel×kernel window of x [N,C,H,W],
@@ -285,49 +287,29 @@ func argmaxPlane2x2[T float](g poolGeom, key []T, at []int32) {
 		r1 := k32[top+w : top+w+2*g.wo]
 		out := at[oh*g.wo : (oh+1)*g.wo]
 		first := 0
-		if vec := g.wo &^ 7; fastSgemm && vec > 0 {
-			argmax2x2AVX2(&r0[0], &r1[0], &out[0], vec, int32(top), int32(w))
+		if vec := g.wo &^ 7; kernels.Fast() && vec > 0 {
+			kernels.Argmax2x2(&r0[0], &r1[0], &out[0], vec, int32(top), int32(w))
 			if tail := g.wo - 8; tail > vec-8 {
 				// The last eight windows again, overlapping: recomputing a
 				// window gives the same index, and a 14-wide row (28x28
 				// input) is then all vector work.
-				argmax2x2AVX2(&r0[2*tail], &r1[2*tail], &out[tail], 8, int32(top+2*tail), int32(w))
+				kernels.Argmax2x2(&r0[2*tail], &r1[2*tail], &out[tail], 8, int32(top+2*tail), int32(w))
 			}
 			first = g.wo
-		} else if fastSgemm && g.wo >= 4 && w >= 6 && oh < g.ho-1 {
+		} else if kernels.Fast() && g.wo >= 4 && w >= 6 && oh < g.ho-1 {
 			// Eight windows from rows that hold fewer (7 on a 14x14
 			// plane): the extra ones run on into the next rows and land
 			// in the next output row's slots, which that row rewrites.
 			// Not on the last output row, whose extra slots do not exist;
 			// the reads stay inside the plane since 16 <= 3w.
-			argmax2x2AVX2(&r0[0], &r1[0], &at[oh*g.wo], 8, int32(top), int32(w))
+			kernels.Argmax2x2(&r0[0], &r1[0], &at[oh*g.wo], 8, int32(top), int32(w))
 			first = g.wo
 		}
 		for ow := first; ow < len(out); ow++ {
 			j := 2 * ow
-			out[ow] = argmax4(r0[j], r0[j+1], r1[j], r1[j+1], int32(top+j), int32(w))
+			out[ow] = kernels.Argmax4(r0[j], r0[j+1], r1[j], r1[j+1], int32(top+j), int32(w))
 		}
 	}
-}
-
-// argmax4 is the index, from base, of the window (a b; c d) at row stride
-// w, decided as the vector kernel decides it: the right element of a row
-// wins only if strictly larger, then the bottom row's winner only if
-// strictly larger than the top row's. Without NaNs that is the first
-// largest in row-major order; with them, the same answer as the kernel.
-func argmax4(a, b, c, d float32, base, w int32) int32 {
-	i0, m0 := base, a
-	if b > a {
-		i0, m0 = base+1, b
-	}
-	i1, m1 := base+w, c
-	if d > c {
-		i1, m1 = base+w+1, d
-	}
-	if m1 > m0 {
-		return i1
-	}
-	return i0
 }
 
 func avgPlane[T float](g poolGeom, x, y []T) {

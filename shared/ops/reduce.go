@@ -106,6 +106,17 @@ func sub(a, b *G.Node) (*G.Node, error) {
 	return n, nil
 }
 
+// Mul multiplies two float tensors of one shape elementwise on both cores
+// (a squared input gradient for double backprop): Gorgonia's
+// G.HadamardProd runs on one goroutine and allocates its result on every
+// run, where Mul reuses its node's buffer once ReuseOutputs is on.
+func Mul(a, b *G.Node) (*G.Node, error) {
+	if err := checkFloat("mul", a, b); err != nil {
+		return nil, err
+	}
+	return mul(a, b)
+}
+
 // mul multiplies two nodes of one shape elementwise.
 func mul(a, b *G.Node) (*G.Node, error) {
 	if !sameShape(a.Shape(), b.Shape()) {

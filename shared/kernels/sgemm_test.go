@@ -1,12 +1,10 @@
-package ops
+package kernels
 
 import (
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"sgn/shared/testenv"
 )
 
 // refGemm is the definition: c = op(a)·op(b) + beta·c in float64.
@@ -47,13 +45,16 @@ func TestSgemm(t *testing.T) {
 	// Packing A per block, and once for the whole product (as convolutions
 	// share their weights' packing); with each kernel width this CPU runs.
 	type variant struct{ whole, wide, packed bool }
-	variants := []variant{{}} // sgemmPre as the package runs it
-	if fastSgemm || portableKernels {
+	variants := []variant{{}} // SgemmPacked as the package runs it
+	if fast || Portable {
 		for _, wide := range kernelWidths() {
 			variants = append(variants, variant{false, wide, true}, variant{true, wide, true})
 		}
 	}
-	var buf gemmBuf
+	var (
+		buf   Buf
+		whole []float32
+	)
 	for _, tc := range []struct{ m, n, k int }{
 		{1, 1, 1}, {6, 16, 3}, {7, 17, 5}, {5, 15, 300}, {13, 40, 257}, {100, 33, 600}, {97, 2100, 20}, {12, 32, 0},
 	} {
@@ -80,12 +81,12 @@ func TestSgemm(t *testing.T) {
 						c := slices.Clone(c)
 						var pa []float32
 						if v.whole {
-							pa = packWhole(&buf.whole, tA, a, lda, tc.m, tc.k)
+							pa = PackWhole(&whole, tA, a, lda, tc.m, tc.k)
 						}
 						if v.packed {
 							sgemmWith(v.wide, &buf, pa, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
 						} else {
-							sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+							Sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
 						}
 						for i := 0; i < tc.m; i++ {
 							for j := 0; j < ldc; j++ {
@@ -98,36 +99,6 @@ func TestSgemm(t *testing.T) {
 					}
 				}
 			}
-		}
-	}
-}
-
-func TestSgemmKernelMatchesGo(t *testing.T) {
-	if !fastSgemm {
-		if portableKernels {
-			t.Skip("a portable build has no assembly kernels")
-		}
-		testenv.Skipf(t, testenv.AVX2, "no AVX2 and FMA")
-	}
-	r := rand.New(rand.NewPCG(8, 9))
-	const k, ldc = 37, 20
-	a, b := make([]float32, 6*k), make([]float32, 16*k)
-	for i := range a {
-		a[i] = float32(r.NormFloat64())
-	}
-	for i := range b {
-		b[i] = float32(r.NormFloat64())
-	}
-	c1, c2 := make([]float32, 6*ldc), make([]float32, 6*ldc)
-	for i := range c1 {
-		c1[i] = float32(i)
-		c2[i] = float32(i)
-	}
-	sgemmKernelGo(k, a, b, c1, ldc)
-	sgemmKernel6x16(k, &a[0], &b[0], &c2[0], ldc)
-	for i := range c1 {
-		if math.Abs(float64(c1[i]-c2[i])) > 1e-4*(1+math.Abs(float64(c1[i]))) {
-			t.Fatalf("c[%d]: kernel %g, Go %g", i, c2[i], c1[i])
 		}
 	}
 }
@@ -153,10 +124,10 @@ func BenchmarkSgemm(b *testing.B) {
 		if sz.tB {
 			ldb = sz.k
 		}
-		var buf gemmBuf
+		var buf Buf
 		b.Run(sz.name, func(b *testing.B) {
 			for range b.N {
-				sgemm(&buf, sz.tA, sz.tB, sz.m, sz.n, sz.k, a, lda, bb, ldb, 0, c, sz.n)
+				Sgemm(&buf, sz.tA, sz.tB, sz.m, sz.n, sz.k, a, lda, bb, ldb, 0, c, sz.n)
 			}
 			b.ReportMetric(2*float64(sz.m*sz.n*sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

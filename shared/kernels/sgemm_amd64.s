@@ -3,11 +3,11 @@
 #include "textflag.h"
 #include "kernel_amd64.h"
 
-// func sgemmKernel6x16(k int, a, b, c *float32, ldc int)
+// func Gemm6x16(k int, a, b, c *float32, ldc int)
 //
 // c[6×16] += a·b, where a is k packed columns of 6 and b k packed rows of
 // 16, and c is row-major with row stride ldc floats. AVX2 and FMA.
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-40
+TEXT ·Gemm6x16(SB), NOSPLIT, $0-40
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -32,12 +32,12 @@ store:
 	VZEROUPPER
 	RET
 
-// func sgemmKernel6x32(k int, a, b *float32, bstride int, c *float32, ldc int)
+// func Gemm6x32(k int, a, b *float32, bstride int, c *float32, ldc int)
 //
 // c[6×32] += a·[b₀ b₁], where a is k packed columns of 6 and b₀, b₁ are
 // two packed k×16 panels, b₁ starting bstride floats after b₀: two of
-// sgemmKernel6x16's tiles at once in 512-bit registers. AVX-512F.
-TEXT ·sgemmKernel6x32(SB), NOSPLIT, $0-48
+// Gemm6x16's tiles at once in 512-bit registers. AVX-512F.
+TEXT ·Gemm6x32(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX

@@ -3,12 +3,12 @@
 #include "textflag.h"
 #include "kernel_amd64.h"
 
-// func convKernel6x16(k int, a, x *float32, offs *int32, c *float32, ldc int)
+// func Conv6x16(k int, a, x *float32, offs *int32, c *float32, ldc int)
 //
-// c[6×16] += a·B, where a is k packed columns of 6 (as for sgemm) and row p
+// c[6×16] += a·B, where a is k packed columns of 6 (as for Gemm6x16) and row p
 // of B is the 16 floats at x[offs[p]:]: a convolution reads its input in
 // place instead of an unrolled, packed copy. AVX2 and FMA.
-TEXT ·convKernel6x16(SB), NOSPLIT, $0-48
+TEXT ·Conv6x16(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ x+16(FP), BX
@@ -35,12 +35,12 @@ store:
 	VZEROUPPER
 	RET
 
-// func convFilterKernel6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int)
+// func ConvFilter6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int)
 //
 // c[6×16] += A·b, where A[r][p] = x[aoffs[r]+pos[p]] (six filter taps read
 // in place from a padded input at the output positions pos) and b is k
 // packed rows of 16: the weight gradient of a convolution without im2col.
-TEXT ·convFilterKernel6x16(SB), NOSPLIT, $0-56
+TEXT ·ConvFilter6x16(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ x+8(FP), AX
 	MOVQ aoffs+16(FP), R9
@@ -69,11 +69,11 @@ fstore:
 	VZEROUPPER
 	RET
 
-// func convKernel6x32(k int, a, x *float32, offs *int32, c *float32, ldc int)
+// func Conv6x32(k int, a, x *float32, offs *int32, c *float32, ldc int)
 //
-// convKernel6x16 for 32 positions of a row (two 16-position tiles) in
+// Conv6x16 for 32 positions of a row (two 16-position tiles) in
 // 512-bit registers. AVX-512F.
-TEXT ·convKernel6x32(SB), NOSPLIT, $0-48
+TEXT ·Conv6x32(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ x+16(FP), BX
@@ -100,11 +100,11 @@ zstore:
 	VZEROUPPER
 	RET
 
-// func convFilterKernel6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
+// func ConvFilter6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
 //
-// convFilterKernel6x16 for 32 columns: b₀ and b₁ are two packed k×16
+// ConvFilter6x16 for 32 columns: b₀ and b₁ are two packed k×16
 // panels, b₁ starting bstride floats after b₀. AVX-512F.
-TEXT ·convFilterKernel6x32(SB), NOSPLIT, $0-64
+TEXT ·ConvFilter6x32(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ x+8(FP), AX
 	MOVQ aoffs+16(FP), R9
@@ -136,15 +136,15 @@ fzstore:
 	VZEROUPPER
 	RET
 
-// func convFilterKernel6x32T(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
+// func ConvFilter6x32T(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int)
 //
-// convFilterKernel6x32 storing its 6×32 result transposed and overwriting:
+// ConvFilter6x32 storing its 6×32 result transposed and overwriting:
 // column j's six values go to c[j·ldc : j·ldc+6]. runByChannels writes six
 // output positions of 32 channels straight into the output this way; the
 // transpose is done in registers (unpack and shuffle within 128-bit lanes,
 // then each lane's four rows and the last two rows stored per column).
 // Nothing outside the 32 six-float spans is written. AVX-512F.
-TEXT ·convFilterKernel6x32T(SB), NOSPLIT, $0-64
+TEXT ·ConvFilter6x32T(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ x+8(FP), AX
 	MOVQ aoffs+16(FP), R9
@@ -185,14 +185,14 @@ tstore:
 	VZEROUPPER
 	RET
 
-// func convPlaneKernel6x16(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)
+// func ConvPlane6x16(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)
 //
 // c[r][j] += Σ_p w[p]·x[offs[p] + r·rowStride + j] for r < 6, j < 16: six
 // rows of one output channel's plane at once, each filter tap's weight
 // broadcast against the input read in place, for convolutions with too few
 // output channels to fill a tile (the data gradient of a one-channel
 // input). AVX2 and FMA.
-TEXT ·convPlaneKernel6x16(SB), NOSPLIT, $0-56
+TEXT ·ConvPlane6x16(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ w+8(FP), AX
 	MOVQ x+16(FP), R8
@@ -206,18 +206,18 @@ TEXT ·convPlaneKernel6x16(SB), NOSPLIT, $0-56
 	LEAQ (R13)(BX*1), DI
 	ZERO_ACC
 	TESTQ CX, CX
-	JZ    convPlaneKernel6x16store
+	JZ    ConvPlane6x16store
 
-convPlaneKernel6x16loop:
+ConvPlane6x16loop:
 	MOVLQSX      (SI), R9
 	VBROADCASTSS (AX), Y14
 	PLANE_TAP(Y14, 32, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11)
 	ADDQ         $4, AX
 	ADDQ         $4, SI
 	DECQ         CX
-	JNZ          convPlaneKernel6x16loop
+	JNZ          ConvPlane6x16loop
 
-convPlaneKernel6x16store:
+ConvPlane6x16store:
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
@@ -225,14 +225,14 @@ convPlaneKernel6x16store:
 	VZEROUPPER
 	RET
 
-// func convPlaneKernel6x32(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)
+// func ConvPlane6x32(k int, w, x *float32, offs *int32, rowStride int, c *float32, ldc int)
 //
 // c[r][j] += Σ_p w[p]·x[offs[p] + r·rowStride + j] for r < 6, j < 32: six
 // rows of one output channel's plane at once, each filter tap's weight
 // broadcast against the input read in place, for convolutions with too few
 // output channels to fill a tile (the data gradient of a one-channel
 // input). AVX-512F.
-TEXT ·convPlaneKernel6x32(SB), NOSPLIT, $0-56
+TEXT ·ConvPlane6x32(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ w+8(FP), AX
 	MOVQ x+16(FP), R8
@@ -246,18 +246,18 @@ TEXT ·convPlaneKernel6x32(SB), NOSPLIT, $0-56
 	LEAQ (R13)(BX*1), DI
 	ZERO_ACC_Z
 	TESTQ CX, CX
-	JZ    convPlaneKernel6x32store
+	JZ    ConvPlane6x32store
 
-convPlaneKernel6x32loop:
+ConvPlane6x32loop:
 	MOVLQSX      (SI), R9
 	VBROADCASTSS (AX), Z14
 	PLANE_TAP(Z14, 64, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
 	ADDQ         $4, AX
 	ADDQ         $4, SI
 	DECQ         CX
-	JNZ          convPlaneKernel6x32loop
+	JNZ          ConvPlane6x32loop
 
-convPlaneKernel6x32store:
+ConvPlane6x32store:
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8

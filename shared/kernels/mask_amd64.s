@@ -6,7 +6,7 @@
 //
 // out[i] = h[i] where key[i] > 0 and +0 elsewhere, for n a multiple of 8:
 // the ordered greater-than compare is false for NaN and for -0, as in
-// maskBits32. AVX2.
+// Mask. AVX2.
 TEXT ·maskAVX2(SB), NOSPLIT, $0-32
 	MOVQ out+0(FP), DI
 	MOVQ key+8(FP), SI

@@ -14,14 +14,14 @@ DATA argmaxIota<>+24(SB)/4, $12
 DATA argmaxIota<>+28(SB)/4, $14
 GLOBL argmaxIota<>(SB), RODATA|NOPTR, $32
 
-// func argmax2x2AVX2(r0, r1 *float32, out *int32, n int, base, w int32)
+// func Argmax2x2(r0, r1 *float32, out *int32, n int, base, w int32)
 //
 // For the n (a multiple of 8) 2x2 windows k over r0[2k:2k+2] and
 // r1[2k:2k+2], out[k] = base + 2k + j + i·w for the window's first largest
-// element (i, j) in row-major order, as argmaxPlane computes it: within a
+// element (i, j) in row-major order, as Argmax4 decides it: within a
 // row the right element wins only if strictly larger, then the bottom
 // row's winner only if strictly larger than the top row's. AVX2.
-TEXT ·argmax2x2AVX2(SB), NOSPLIT, $0-40
+TEXT ·Argmax2x2(SB), NOSPLIT, $0-40
 	MOVQ  r0+0(FP), AX
 	MOVQ  r1+8(FP), BX
 	MOVQ  out+16(FP), DI

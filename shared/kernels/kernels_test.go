@@ -1,4 +1,4 @@
-package ops
+package kernels
 
 import (
 	"os"
@@ -17,12 +17,12 @@ func TestKernelsName(t *testing.T) {
 		{false, false, "gonum, no AVX2+FMA kernels"},
 		{false, true, "gonum, no AVX2+FMA kernels"}, // wide without fast never happens
 	} {
-		if got := kernelsName(c.fast, c.wide); got != c.want {
-			t.Errorf("kernelsName(%v, %v) = %q, want %q", c.fast, c.wide, got, c.want)
+		if got := name(c.fast, c.wide); got != c.want {
+			t.Errorf("name(%v, %v) = %q, want %q", c.fast, c.wide, got, c.want)
 		}
 	}
-	if got, want := Kernels(), kernelsName(fastSgemm, wideKernels); got != want {
-		t.Errorf("Kernels() = %q, want %q", got, want)
+	if got, want := Name(), name(fast, wide); got != want {
+		t.Errorf("Name() = %q, want %q", got, want)
 	}
 }
 
@@ -30,7 +30,7 @@ func TestKernelsName(t *testing.T) {
 // 6×16 kernels: it reruns this test binary with the variable set.
 func TestKernelsEnv(t *testing.T) {
 	if os.Getenv("SGN_TEST_PRINT_KERNELS") == "1" {
-		os.Stdout.WriteString("kernels: " + Kernels() + "\n")
+		os.Stdout.WriteString("kernels: " + Name() + "\n")
 		return
 	}
 	if !hasAVX512() {
@@ -45,7 +45,7 @@ func TestKernelsEnv(t *testing.T) {
 	if !strings.Contains(string(out), "kernels: AVX2 6x16\n") {
 		t.Errorf("with SGN_KERNELS=avx2 the kernels are not AVX2 6x16:\n%s", out)
 	}
-	if Kernels() == "AVX2 6x16" && os.Getenv("SGN_KERNELS") != "avx2" {
-		t.Errorf("Kernels() = %q on an AVX-512 CPU without SGN_KERNELS", Kernels())
+	if Name() == "AVX2 6x16" && os.Getenv("SGN_KERNELS") != "avx2" {
+		t.Errorf("Name() = %q on an AVX-512 CPU without SGN_KERNELS", Name())
 	}
 }

@@ -1,0 +1,264 @@
+package kernels
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Blocking of the float32 GEMM (GotoBLAS style): a kc×nc panel of op(B) and
+// an mc×kc block of op(A) are packed into micro-panels of NR columns
+// and MR rows, which the assembly kernel multiplies.
+const (
+	MR      = 6  // rows of a kernel tile and of a packed A panel
+	NR      = 16 // columns of a 6×16 tile and of a packed B panel
+	sgemmKC = 256
+	sgemmMC = 96
+	sgemmNC = 2048
+)
+
+// Buf is packing space that one goroutine reuses across Sgemm calls; the
+// zero value is ready to use.
+type Buf struct {
+	a, b []float32
+	tile [MR * NR]float32 // an edge tile's scratch
+}
+
+// Sgemm computes c = op(a)·op(b) + beta·c for row-major float32 matrices,
+// op(a) m×k and op(b) k×n, on the calling goroutine, where op transposes
+// when tA or tB is set. It packs into buf (nil allocates); without the
+// assembly kernels it runs gonum's Sgemm.
+func Sgemm(buf *Buf, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmPacked(buf, nil, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// PackWhole packs all of op(a), m×k, into dst's storage, block by block in
+// Sgemm's order, for many products with the same A (a convolution's weights
+// meet every example) through SgemmPacked.
+func PackWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) []float32 {
+	size := 0
+	for pc := 0; pc < k; pc += sgemmKC {
+		kb := min(sgemmKC, k-pc)
+		for ic := 0; ic < m; ic += sgemmMC {
+			size += (min(sgemmMC, m-ic) + MR - 1) / MR * MR * kb
+		}
+	}
+	data, off := grow(dst, size), 0
+	for pc := 0; pc < k; pc += sgemmKC {
+		kb := min(sgemmKC, k-pc)
+		for ic := 0; ic < m; ic += sgemmMC {
+			mb := min(sgemmMC, m-ic)
+			PackA(tA, a, lda, ic, pc, mb, kb, data[off:])
+			off += (mb + MR - 1) / MR * MR * kb
+		}
+	}
+	return data
+}
+
+// SgemmPacked is Sgemm taking its A blocks from pre when that is not nil
+// (pre must then be PackWhole of the same a, tA, m and k).
+func SgemmPacked(buf *Buf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if !fast {
+		if m == 0 || n == 0 {
+			return
+		}
+		ta, tb := blas.NoTrans, blas.NoTrans
+		if tA {
+			ta = blas.Trans
+		}
+		if tB {
+			tb = blas.Trans
+		}
+		gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmWith(wide, buf, pre, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmWith is SgemmPacked on the packed kernels, with the choice of width:
+// wide pairs B panels for the 6×32 AVX-512 kernel. Without AVX2 only the
+// tests call it, on the portable Go kernels.
+func sgemmWith(wide bool, buf *Buf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	if k == 0 {
+		return
+	}
+	if buf == nil {
+		buf = new(Buf)
+	}
+	for jc := 0; jc < n; jc += sgemmNC {
+		nb := min(sgemmNC, n-jc)
+		preOff := 0
+		npanels := (nb + NR - 1) / NR
+		for pc := 0; pc < k; pc += sgemmKC {
+			kb := min(sgemmKC, k-pc)
+			bp := grow(&buf.b, npanels*NR*kb)
+			PackB(tB, b, ldb, pc, jc, kb, nb, bp)
+			for ic := 0; ic < m; ic += sgemmMC {
+				mb := min(sgemmMC, m-ic)
+				mpanels := (mb + MR - 1) / MR
+				var ap []float32
+				if pre != nil {
+					ap = pre[preOff : preOff+mpanels*MR*kb]
+					preOff += mpanels * MR * kb
+				} else {
+					ap = grow(&buf.a, mpanels*MR*kb)
+					PackA(tA, a, lda, ic, pc, mb, kb, ap)
+				}
+				for jr := 0; jr < npanels; {
+					// Two full panels side by side take the 6×32 kernel.
+					pair := wide && nb-jr*NR >= 2*NR
+					bpanel := bp[jr*NR*kb:]
+					for ir := 0; ir < mpanels; ir++ {
+						rows := min(MR, mb-ir*MR)
+						apanel := ap[ir*MR*kb:]
+						ci := (ic+ir*MR)*ldc + jc + jr*NR
+						switch {
+						case pair && rows == MR:
+							Gemm6x32(kb, &apanel[0], &bpanel[0], NR*kb, &c[ci], ldc)
+						case pair:
+							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, NR)
+							sgemmTile(buf, kb, apanel, bpanel[NR*kb:], c[ci+NR:], ldc, rows, NR)
+						default:
+							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, min(NR, nb-jr*NR))
+						}
+					}
+					if pair {
+						jr += 2
+					} else {
+						jr++
+					}
+				}
+			}
+		}
+	}
+}
+
+// sgemmTile adds the product of a 6-row A panel and a 16-column B panel
+// into the rows×cols block c (row stride ldc); an edge tile goes through a
+// full-size scratch tile.
+func sgemmTile(buf *Buf, kb int, apanel, bpanel, c []float32, ldc, rows, cols int) {
+	if rows == MR && cols == NR {
+		Gemm6x16(kb, &apanel[0], &bpanel[0], &c[0], ldc)
+		return
+	}
+	tile := buf.tile[:]
+	clear(tile)
+	Gemm6x16(kb, &apanel[0], &bpanel[0], &tile[0], NR)
+	for r := 0; r < rows; r++ {
+		dst := c[r*ldc:][:cols]
+		for j, v := range tile[r*NR:][:cols] {
+			dst[j] += v
+		}
+	}
+}
+
+// grow returns (*s)[:n], reallocating when too short.
+func grow(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}
+
+// PackA packs rows [ic, ic+mb) and columns [pc, pc+kb) of op(a) into
+// panels of MR rows, column after column, zero-padding the last panel.
+func PackA(tA bool, a []float32, lda, ic, pc, mb, kb int, ap []float32) {
+	for p0 := 0; p0 < mb; p0 += MR {
+		rows := min(MR, mb-p0)
+		dst := ap[(p0/MR)*MR*kb:][:MR*kb]
+		if rows < MR {
+			clear(dst)
+		}
+		if tA { // op(a)[i][p] = a[p·lda+i]: each p reads rows contiguous values
+			for p := 0; p < kb; p++ {
+				copy(dst[p*MR:p*MR+rows], a[(pc+p)*lda+ic+p0:])
+			}
+			continue
+		}
+		if rows == MR {
+			packA6(a[(ic+p0)*lda+pc:], lda, kb, dst)
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(ic+p0+r)*lda+pc:][:kb]
+			for p, v := range src {
+				dst[p*MR+r] = v
+			}
+		}
+	}
+}
+
+// PackB packs rows [pc, pc+kb) and columns [jc, jc+nb) of op(b) into panels
+// of NR columns, row after row, zero-padding the last panel.
+func PackB(tB bool, b []float32, ldb, pc, jc, kb, nb int, bp []float32) {
+	for j0 := 0; j0 < nb; j0 += NR {
+		cols := min(NR, nb-j0)
+		dst := bp[(j0/NR)*NR*kb:][:NR*kb]
+		if cols < NR {
+			clear(dst)
+		}
+		if !tB { // op(b)[p][j] = b[p·ldb+j]
+			for p := 0; p < kb; p++ {
+				copy(dst[p*NR:p*NR+cols], b[(pc+p)*ldb+jc+j0:])
+			}
+			continue
+		}
+		if cols == NR {
+			packBT16(b[(jc+j0)*ldb+pc:], ldb, kb, dst)
+			continue
+		}
+		for j := 0; j < cols; j++ { // op(b)[p][j] = b[j·ldb+p]
+			src := b[(jc+j0+j)*ldb+pc:][:kb]
+			for p, v := range src {
+				dst[p*NR+j] = v
+			}
+		}
+	}
+}
+
+// packA6 packs a full panel of op(a) = a: dst[p·6+r] = a[r·lda+p] for
+// r < 6, p < kb, reading the six rows side by side (see packBT16).
+func packA6(a []float32, lda, kb int, dst []float32) {
+	_ = a[5*lda+kb-1]
+	r0, r1, r2 := a[0*lda:][:kb], a[1*lda:][:kb], a[2*lda:][:kb]
+	r3, r4, r5 := a[3*lda:][:kb], a[4*lda:][:kb], a[5*lda:][:kb]
+	dst = dst[:kb*MR]
+	for p := 0; p < kb; p++ {
+		d := (*[MR]float32)(dst[p*MR:])
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
+// packBT16 packs a full panel of op(b) = bᵀ: dst[p·16+j] = b[j·ldb+p] for
+// j < 16, p < kb. It reads the 16 rows side by side and writes each packed
+// row of 16 at once; writing one column at a time, 64 bytes apart, made the
+// weight gradient of a convolution spend a tenth of a train step packing.
+func packBT16(b []float32, ldb, kb int, dst []float32) {
+	_ = b[15*ldb+kb-1]
+	r0, r1, r2, r3 := b[0*ldb:][:kb], b[1*ldb:][:kb], b[2*ldb:][:kb], b[3*ldb:][:kb]
+	r4, r5, r6, r7 := b[4*ldb:][:kb], b[5*ldb:][:kb], b[6*ldb:][:kb], b[7*ldb:][:kb]
+	r8, r9, r10, r11 := b[8*ldb:][:kb], b[9*ldb:][:kb], b[10*ldb:][:kb], b[11*ldb:][:kb]
+	r12, r13, r14, r15 := b[12*ldb:][:kb], b[13*ldb:][:kb], b[14*ldb:][:kb], b[15*ldb:][:kb]
+	dst = dst[:kb*NR]
+	for p := 0; p < kb; p++ {
+		d := (*[NR]float32)(dst[p*NR:])
+		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+		d[8], d[9], d[10], d[11] = r8[p], r9[p], r10[p], r11[p]
+		d[12], d[13], d[14], d[15] = r12[p], r13[p], r14[p], r15[p]
+	}
+}

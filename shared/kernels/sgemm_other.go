@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package kernels
+
+func Gemm6x16(k int, a, b, c *float32, ldc int) { gemm6x16Go(k, a, b, c, ldc) }
+
+func Gemm6x32(k int, a, b *float32, bstride int, c *float32, ldc int) {
+	gemm6x32Go(k, a, b, bstride, c, ldc)
+}

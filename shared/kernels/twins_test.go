@@ -1,0 +1,296 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"sgn/shared/testenv"
+)
+
+// kernelWidths lists the kernel choices this CPU runs: the 6×16 AVX2
+// kernels, and the 6×32 AVX-512 ones where available; both for the
+// portable Go kernels (-tags purego).
+func kernelWidths() []bool {
+	if wide || Portable {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+// TestKernelsMatchGo runs each assembly kernel and its Go twin on the same
+// random operands, c starting non-zero, and compares every element of c,
+// including those between the tile's rows that neither may write.
+func TestKernelsMatchGo(t *testing.T) {
+	if !fast {
+		if Portable {
+			t.Skip("a portable build runs the Go twins themselves")
+		}
+		testenv.Skipf(t, testenv.AVX2, "no AVX2 and FMA")
+	}
+	const k, ldc, rowStride, bstride = 37, 41, 45, 16*37 + 3
+	r := rand.New(rand.NewPCG(8, 9))
+	rnd := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	x := rnd(2000)
+	a, b, w := rnd(6*k), rnd(bstride+16*k), rnd(k)
+	offs, pos, aoffs := make([]int32, k), make([]int32, k), []int32{0, 3, 50, 51, 99, 120}
+	for p := range k {
+		offs[p] = int32(r.IntN(1000))
+		pos[p] = int32(r.IntN(1000))
+	}
+	type kernel func(c *float32)
+	for _, tc := range []struct {
+		name      string
+		wide      bool // AVX-512F
+		asm, twin kernel
+	}{
+		{"Gemm6x16", false,
+			func(c *float32) { Gemm6x16(k, &a[0], &b[0], c, ldc) },
+			func(c *float32) { gemm6x16Go(k, &a[0], &b[0], c, ldc) }},
+		{"Gemm6x32", true,
+			func(c *float32) { Gemm6x32(k, &a[0], &b[0], bstride, c, ldc) },
+			func(c *float32) { gemm6x32Go(k, &a[0], &b[0], bstride, c, ldc) }},
+		{"Conv6x16", false,
+			func(c *float32) { Conv6x16(k, &a[0], &x[0], &offs[0], c, ldc) },
+			func(c *float32) { conv6x16Go(k, &a[0], &x[0], &offs[0], c, ldc) }},
+		{"Conv6x32", true,
+			func(c *float32) { Conv6x32(k, &a[0], &x[0], &offs[0], c, ldc) },
+			func(c *float32) { conv6x32Go(k, &a[0], &x[0], &offs[0], c, ldc) }},
+		{"ConvFilter6x16", false,
+			func(c *float32) { ConvFilter6x16(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) },
+			func(c *float32) { convFilter6x16Go(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) }},
+		{"ConvFilter6x32", true,
+			func(c *float32) { ConvFilter6x32(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) },
+			func(c *float32) { convFilter6x32Go(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) }},
+		{"ConvFilter6x32T", true,
+			func(c *float32) { ConvFilter6x32T(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) },
+			func(c *float32) { convFilter6x32TGo(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) }},
+		{"ConvPlane6x16", false,
+			func(c *float32) { ConvPlane6x16(k, &w[0], &x[0], &offs[0], rowStride, c, ldc) },
+			func(c *float32) { convPlane6x16Go(k, &w[0], &x[0], &offs[0], rowStride, c, ldc) }},
+		{"ConvPlane6x32", true,
+			func(c *float32) { ConvPlane6x32(k, &w[0], &x[0], &offs[0], rowStride, c, ldc) },
+			func(c *float32) { convPlane6x32Go(k, &w[0], &x[0], &offs[0], rowStride, c, ldc) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.wide && !hasAVX512() {
+				t.Skip("no AVX-512")
+			}
+			want := rnd(33 * ldc)
+			got := slices.Clone(want)
+			tc.twin(&want[0])
+			tc.asm(&got[0])
+			for i := range want {
+				if math.Abs(float64(got[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("c[%d] (row %d, column %d): assembly %g, Go %g", i, i/ldc, i%ldc, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestConvFilter6x32T checks the transposing kernel against the plain one:
+// the same 6×32 values, column j's six at c[j·ldc:], and nothing else
+// written.
+func TestConvFilter6x32T(t *testing.T) {
+	if !hasAVX512() && !Portable {
+		t.Skip("no AVX-512")
+	}
+	const k, bstride, ldc = 37, 16*37 + 5, 9
+	rng := rand.New(rand.NewPCG(11, 12))
+	x := make([]float32, 400)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	b := make([]float32, bstride+16*k)
+	for i := range b {
+		b[i] = float32(rng.NormFloat64())
+	}
+	aoffs := []int32{0, 3, 50, 51, 99, 120}
+	pos := make([]int32, k)
+	for i := range pos {
+		pos[i] = int32(rng.IntN(250))
+	}
+	var want [6 * 32]float32
+	ConvFilter6x32(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &want[0], 32)
+	const sentinel = -12345
+	c := make([]float32, 33*ldc)
+	for i := range c {
+		c[i] = sentinel
+	}
+	ConvFilter6x32T(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &c[0], ldc)
+	for i, v := range c {
+		j, r := i/ldc, i%ldc
+		if j < 32 && r < 6 {
+			if v != want[r*32+j] {
+				t.Fatalf("column %d row %d: %g, want %g", j, r, v, want[r*32+j])
+			}
+		} else if v != sentinel {
+			t.Fatalf("c[%d] (column %d, offset %d) written: %g", i, j, r, v)
+		}
+	}
+}
+
+// TestArgmax2x2 compares the vector argmax with Argmax4 window by window,
+// on values with many ties and on NaNs, which Argmax4 decides as the
+// kernel does.
+func TestArgmax2x2(t *testing.T) {
+	if !fast && !Portable {
+		testenv.Skipf(t, testenv.AVX2, "no AVX2")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	const n, w, base = 24, 50, 7
+	for trial := range 20 {
+		r0, r1 := make([]float32, 2*n), make([]float32, 2*n)
+		for i := range r0 {
+			r0[i], r1[i] = float32(rng.IntN(3)), float32(rng.IntN(3))
+			if trial%2 == 1 && rng.IntN(8) == 0 {
+				r0[i] = float32(math.NaN())
+			}
+		}
+		got, want := make([]int32, n), make([]int32, n)
+		Argmax2x2(&r0[0], &r1[0], &got[0], n, base, w)
+		argmax2x2Go(&r0[0], &r1[0], &want[0], n, base, w)
+		for k := range n {
+			if got[k] != want[k] {
+				t.Fatalf("trial %d window %d (%v %v; %v %v): %d, want %d", trial, k, r0[2*k], r0[2*k+1], r1[2*k], r1[2*k+1], got[k], want[k])
+			}
+		}
+	}
+}
+
+// TestArgmax4 pins the order of ties: the first largest in row-major order.
+func TestArgmax4(t *testing.T) {
+	for _, c := range []struct {
+		a, b, c, d float32
+		want       int32
+	}{
+		{1, 1, 1, 1, 100}, {1, 2, 1, 1, 101}, {1, 1, 2, 1, 110}, {1, 1, 1, 2, 111}, {2, 1, 1, 2, 100}, {1, 2, 2, 1, 101},
+	} {
+		if got := Argmax4(c.a, c.b, c.c, c.d, 100, 10); got != c.want {
+			t.Errorf("Argmax4(%v %v; %v %v) = %d, want %d", c.a, c.b, c.c, c.d, got, c.want)
+		}
+	}
+}
+
+// TestMaskSpecialKeys checks the branch-free select against k > 0 on keys
+// at the edges of the float formats.
+func TestMaskSpecialKeys(t *testing.T) {
+	keys := []float64{0, math.Copysign(0, -1), 1, -1, math.Inf(1), math.Inf(-1), math.NaN(), -math.NaN(),
+		5e-324, -5e-324, math.MaxFloat64, -math.MaxFloat64, 1e-45, 1e-40}
+	h := make([]float64, len(keys))
+	for i := range h {
+		h[i] = float64(i + 1)
+	}
+	out64 := make([]float64, len(keys))
+	Mask64(out64, keys, h)
+	for i, k := range keys {
+		want := 0.0
+		if k > 0 {
+			want = h[i]
+		}
+		if out64[i] != want {
+			t.Errorf("float64 key %g: got %g, want %g", k, out64[i], want)
+		}
+	}
+	// float32: every subslice of up to 20 of the keys repeated, so that every
+	// key falls both in the vector part and in the scalar tail; the dropped
+	// values exactly +0.
+	var k32, h32 []float32
+	for range 3 {
+		for i, k := range keys {
+			k32, h32 = append(k32, float32(k)), append(h32, float32(h[i]))
+		}
+	}
+	for lo := range keys {
+		for n := 1; n <= 20; n++ {
+			ks, hs := k32[lo:lo+n], h32[lo:lo+n]
+			out32 := make([]float32, len(ks))
+			Mask(out32, ks, hs)
+			for i := range ks {
+				want32 := float32(0)
+				if ks[i] > 0 {
+					want32 = hs[i]
+				}
+				if math.Float32bits(out32[i]) != math.Float32bits(want32) {
+					t.Errorf("float32 key %g at %d of %d: got %g, want %g", ks[i], i, len(ks), out32[i], want32)
+				}
+			}
+		}
+	}
+}
+
+// TestMaskAVX2 compares the vector mask with its Go twin on random keys,
+// a fifth of them zero of either sign, bit for bit.
+func TestMaskAVX2(t *testing.T) {
+	if !fast && !Portable {
+		testenv.Skipf(t, testenv.AVX2, "no AVX2")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	const n = 64
+	key, h := make([]float32, n), make([]float32, n)
+	for i := range key {
+		key[i], h[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		if rng.IntN(5) == 0 {
+			key[i] = float32(math.Copysign(0, rng.NormFloat64()))
+		}
+	}
+	got, want := make([]float32, n), make([]float32, n)
+	maskAVX2(&got[0], &key[0], &h[0], n)
+	maskAVX2Go(&want[0], &key[0], &h[0], n)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("key %g, value %g: %g, want %g", key[i], h[i], got[i], want[i])
+		}
+	}
+}
+
+// BenchmarkMask is ReLU's mask over a conv1-sized activation (800,000
+// elements); with -tags purego it runs the scalar loop.
+func BenchmarkMask(b *testing.B) {
+	n := 800000
+	k, h, out := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range k {
+		k[i], h[i] = float32(i%7)-3, float32(i)
+	}
+	for range b.N {
+		Mask(out, k, h)
+	}
+}
+
+// BenchmarkKernelPeak runs the GEMM kernels on panels that stay in the L1
+// cache, one core: what each width reaches at best, to compare with the
+// whole products (BenchmarkSgemm, and BenchmarkConvMadry in
+// sgn/shared/ops).
+func BenchmarkKernelPeak(b *testing.B) {
+	if !fast {
+		b.Skip("no AVX2 and FMA")
+	}
+	const k = 256
+	a, p := make([]float32, MR*k), make([]float32, 2*NR*k)
+	c := make([]float32, MR*2*NR)
+	for _, wide := range kernelWidths() {
+		cols := NR
+		if wide {
+			cols = 2 * NR
+		}
+		b.Run(fmt.Sprintf("6x%d", cols), func(b *testing.B) {
+			for range b.N {
+				if wide {
+					Gemm6x32(k, &a[0], &p[0], NR*k, &c[0], 2*NR)
+				} else {
+					Gemm6x16(k, &a[0], &p[0], &c[0], 2*NR)
+				}
+			}
+			b.ReportMetric(2*float64(MR*cols*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
