@@ -75,7 +75,7 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&o.Targeted, "targeted", false, "pgd, apgd: aim at the most likely wrong classes in turn, each a restart")
 	fs.IntVar(&o.Targets, "targets", 0, "target classes of targeted attacks and suites (default 9, as in AutoAttack)")
 	fs.BoolVar(&o.NoRandomStart, "no-random-start", false, "pgd/fgsm: start at the clean example")
-	fs.Float64Var(&o.CWConst, "cw-const", 0.01, "cw: initial constant c")
+	fs.Float64Var(&o.CWConst, "cw-const", 0, "cw: initial constant c (default 0.001, as Carlini and Wagner's code)")
 	// attack.CW's default, stated as the flag package would state it.
 	fs.IntVar(&o.CWSearch, "cw-search", 0, "cw: binary search steps over c (default 9)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")

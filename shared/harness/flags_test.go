@@ -112,6 +112,7 @@ func TestStatedDefaults(t *testing.T) {
 		{"sg-surrogate", fmt.Sprintf("default %g", DefaultSurrogate)},
 		{"queries", "default " + param("square", "queries", false)},
 		{"cw-search", "default " + param("cw", "binary_steps", false)},
+		{"cw-const", "default " + param("cw", "initial_const", false)},
 		{"eps", fmt.Sprintf("else %g for 1-channel", train.DefaultEps(1, "linf"))},
 		{"eps", fmt.Sprintf("l2: %g and %g; l1: %g and %g", train.DefaultEps(1, "l2"), train.DefaultEps(3, "l2"), train.DefaultEps(1, "l1"), train.DefaultEps(3, "l1"))},
 		{"loss", "default ce, " + param("apgd", "loss", true) + " for -apgd -targeted"},
