@@ -53,6 +53,9 @@ import models  # noqa: E402
 #     float64 PyTorch's (to the same tolerance) at a point within KINK_STEP
 #     of the iterate, on the other side of a switch (see near_kink); the
 #     sign table counts them, and the cell is the worst example not excused.
+#     input_grad, the same at the clean inputs, is checked the same way: a
+#     deep network's clean input may be at a switch too (preact-resnet18:
+#     a ReLU input at 1.5e-8 of its layer's largest).
 #   pgd_step, pgd_l2_step: PyTorch's step from sgn's iterate with sgn's
 #     gradient (x + alpha sign(g), or x + alpha g/|g|; then the projection
 #     onto the eps-ball and [0, 1], exact for L2) against sgn's next
@@ -213,21 +216,34 @@ def near_kink(net, x, y, ours, tol):
     return False
 
 
+def grad_error(net, x, y, ours, want):
+    """The input gradient's relative error, per tensor as rel's but over
+    the examples not excused as at a switch (see near_kink), and how many
+    were."""
+    scale = want.abs().max().item()
+    err = (ours.double() - want.double()).flatten(1).abs().max(1).values / max(scale, 1e-300)
+    excused = torch.zeros(len(y), dtype=torch.bool)
+    for i in (err > NOISE).nonzero().flatten().tolist():
+        excused[i] = near_kink(net, x[i:i + 1], y[i:i + 1], ours[i:i + 1], NOISE * scale)
+    return (err[~excused].max().item() if (~excused).any() else 0.0), excused
+
+
 def pgd_check(net, exp, meta, f32, f64):
-    """The PGD cells (see TOL) and the sign table's row."""
-    cells, signs = {}, {"example-steps": 0, "at a switch": 0, "components": 0, "flips": 0,
+    """The input_grad and PGD cells (see TOL) and the sign table's row."""
+    cells, signs = {}, {"x0 at a switch": 0, "example-steps": 0, "at a switch": 0, "components": 0, "flips": 0,
                         "flips above floor": 0, "flips f32/f64": 0, "below floor": 0}
     x0, y = exp["x"], exp["y"]
+    # The input gradient at x0, with the same excuse as at the iterates.
+    err, excused = grad_error(net, x0, y, exp["input_grad"], f32["input_grad"])
+    cells["input_grad"] = (err, rel(f32["input_grad"], f64["input_grad"]))
+    signs["x0 at a switch"] = int(excused.sum())
     worst, floor64 = 0.0, 0.0
     for t in range(int(meta["pgd.steps"])):
         xt, ours, g, g64 = exp[f"pgd.x.{t}"], exp[f"pgd.grad.{t}"], f32[f"pgd.grad.{t}"], f64[f"pgd.grad.{t}"]
         scale = g.abs().max().item()
         floor64 = max(floor64, rel(g, g64))
-        err = (ours.double() - g.double()).flatten(1).abs().max(1).values / scale
-        excused = torch.zeros(len(y), dtype=torch.bool)
-        for i in (err > TOL["pgd_grad"]).nonzero().flatten().tolist():
-            excused[i] = near_kink(net, xt[i:i + 1], y[i:i + 1], ours[i:i + 1], TOL["pgd_grad"] * scale)
-        worst = max(worst, err[~excused].max().item() if (~excused).any() else 0.0)
+        err, excused = grad_error(net, xt, y, ours, g)
+        worst = max(worst, err)
         sure = g.abs() > NOISE * scale
         flipped = ours.sign() != g.sign()
         signs["example-steps"] += len(y)
@@ -266,7 +282,7 @@ def check(directory, only=()):
         print(f"crosscheck: {case}: PyTorch side in {time.time() - start:.1f} s", file=sys.stderr)
         cells, worst = {}, {}
         for name, want in f32.items():
-            if name.startswith("pgd."):
+            if name.startswith("pgd.") or name == "input_grad":
                 continue
             if name not in exp:
                 sys.exit(f"crosscheck: {case}: sgn wrote no {name}")
@@ -300,7 +316,8 @@ def check(directory, only=()):
     note = (f"PyTorch {torch.__version__}; max relative error max|a-b|/max|b| per tensor, sgn vs PyTorch float32 "
             "(PyTorch float32 vs float64); pgd_step and pgd_l2_step: largest absolute difference in pixels of [0, 1]; "
             "pgd_linf is shown, not checked (see pipelines/torch/crosscheck.py)")
-    sign_note = (f"PGD: examples at sgn's 10 L-inf iterates, those excused as at a switch, and the signs of "
+    sign_note = (f"Input gradients: clean examples excused as at a switch; examples at sgn's 10 L-inf PGD "
+                 f"iterates, those excused as at a switch, and the signs of "
                  f"the input gradient's components; the noise floor is {NOISE:g} max|g| of a step's gradient tensor")
     print(note)
     print(table)
