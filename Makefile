@@ -87,8 +87,10 @@ bench-cifar:
 
 # crosscheck runs every architecture, plain and as SGNs, in sgn and in
 # PyTorch (pipelines/torch/models.py) on the same weights and compares
-# logits, gradients, self-gradients, a training step and PGD; it installs
-# Debian's python3-torch when missing (pipelines/crosscheck.sh).
+# logits, gradients, self-gradients, a training step and PGD (step by
+# step, from sgn's iterates), then scores models trained in PyTorch with
+# sgn-score; it installs Debian's python3-torch when missing
+# (pipelines/crosscheck.sh).
 crosscheck: setup
 	GO=$(GO) bash pipelines/crosscheck.sh
 

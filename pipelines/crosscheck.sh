@@ -8,11 +8,13 @@
 #    on the first MNIST test images or CIFAR-shaped ones, trained with
 #    sgn-train or random), the model as a checkpoint and what sgn computes:
 #    logits, input gradient, self-gradients, one training step's parameter
-#    gradients and running statistics, PGD-10 without random start; for
-#    an SGN, sgn-grad writes its self-gradient columns on the same inputs.
+#    gradients and running statistics, and L-inf and L2 PGD-10 without
+#    random start with the point and gradient of every step; for an SGN,
+#    sgn-grad writes its self-gradient columns on the same inputs.
 # 2. sgn-convert turns each checkpoint into safetensors, which
 #    pipelines/torch/models.py loads (strict), and
-#    pipelines/torch/crosscheck.py recomputes everything in PyTorch, prints
+#    pipelines/torch/crosscheck.py recomputes everything in PyTorch (PGD
+#    step by step from sgn's iterates: see its tolerances for why), prints
 #    the table of relative errors and fails over the tolerances.
 # 3. Models trained in PyTorch with models.py (madry-mnist, and an SGN of
 #    it) are imported with sgn-convert and scored by sgn-score: the
