@@ -38,6 +38,22 @@ func Conv6x16(k int, a, x *float32, offs *int32, c *float32, ldc int)
 //go:noescape
 func ConvFilter6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int)
 
+// ConvFilter6x16T is ConvFilter6x16 storing its result transposed, column
+// j's six values at c[j·ldc:j·ldc+6], overwriting them:
+//
+//	var t [6 * 16]float32
+//	ConvFilter6x16(k, x, aoffs, pos, b, &t[0], 16)
+//	for j := range 16 {
+//		for r := range 6 {
+//			c[j*ldc+r] = t[r*16+j]
+//		}
+//	}
+//
+// AVX2 and FMA.
+//
+//go:noescape
+func ConvFilter6x16T(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int)
+
 // Conv6x32 is Conv6x16 for 32 positions of a row, c a 6×32 block:
 //
 //	for p := range k {

@@ -69,6 +69,43 @@ fstore:
 	VZEROUPPER
 	RET
 
+// func ConvFilter6x16T(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int)
+//
+// ConvFilter6x16 storing its 6×16 result transposed and overwriting:
+// column j's six values go to c[j·ldc : j·ldc+6]. runByChannels writes six
+// output positions of 16 channels straight into the output this way; the
+// transpose is done in registers (STORE_T8, eight columns at a time).
+// Nothing outside the 16 six-float spans is written. AVX2 and FMA.
+TEXT ·ConvFilter6x16T(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), AX
+	MOVQ aoffs+16(FP), R9
+	MOVQ pos+24(FP), SI
+	MOVQ b+32(FP), BX
+	MOVQ c+40(FP), DX
+	ROW_POINTERS
+	ZERO_ACC
+	TESTQ CX, CX
+	JZ    ftstore
+
+ftloop:
+	MOVLQSX (SI), R9
+	VMOVUPS (BX), Y12
+	VMOVUPS 32(BX), Y13
+	FMA_ROWS((R8)(R9*4), (R10)(R9*4), (R11)(R9*4), (R12)(R9*4), (R13)(R9*4), (DI)(R9*4))
+	ADDQ    $4, SI
+	ADDQ    $64, BX
+	DECQ    CX
+	JNZ     ftloop
+
+ftstore:
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	STORE_T8(Y0, Y2, Y4, Y6, Y8, Y10, X0, X2, X4, X6)   // channels 0..7
+	STORE_T8(Y1, Y3, Y5, Y7, Y9, Y11, X1, X3, X5, X7)   // channels 8..15
+	VZEROUPPER
+	RET
+
 // func Conv6x32(k int, a, x *float32, offs *int32, c *float32, ldc int)
 //
 // Conv6x16 for 32 positions of a row (two 16-position tiles) in

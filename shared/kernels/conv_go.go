@@ -46,13 +46,25 @@ func convFilter6x32Go(k int, x *float32, aoffs, pos *int32, b *float32, bstride 
 	convFilter6x16Go(k, x, aoffs, pos, at(b, bstride), at(c, NR), ldc)
 }
 
+func convFilter6x16TGo(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int) {
+	var tile [MR * NR]float32
+	convFilter6x16Go(k, x, aoffs, pos, b, &tile[0], NR)
+	transposeTile(tile[:], NR, c, ldc)
+}
+
 func convFilter6x32TGo(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int) {
 	var tile [MR * 2 * NR]float32
 	convFilter6x32Go(k, x, aoffs, pos, b, bstride, &tile[0], 2*NR)
-	cs := unsafe.Slice(c, (2*NR-1)*ldc+MR)
-	for j := range 2 * NR {
+	transposeTile(tile[:], 2*NR, c, ldc)
+}
+
+// transposeTile stores the 6×width tile transposed, column j's six values
+// at c[j·ldc:j·ldc+6].
+func transposeTile(tile []float32, width int, c *float32, ldc int) {
+	cs := unsafe.Slice(c, (width-1)*ldc+MR)
+	for j := range width {
 		for r := range MR {
-			cs[j*ldc+r] = tile[r*2*NR+j]
+			cs[j*ldc+r] = tile[r*width+j]
 		}
 	}
 }

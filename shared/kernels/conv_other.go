@@ -14,6 +14,10 @@ func ConvFilter6x16(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int
 	convFilter6x16Go(k, x, aoffs, pos, b, c, ldc)
 }
 
+func ConvFilter6x16T(k int, x *float32, aoffs, pos *int32, b, c *float32, ldc int) {
+	convFilter6x16TGo(k, x, aoffs, pos, b, c, ldc)
+}
+
 func ConvFilter6x32(k int, x *float32, aoffs, pos *int32, b *float32, bstride int, c *float32, ldc int) {
 	convFilter6x32Go(k, x, aoffs, pos, b, bstride, c, ldc)
 }

@@ -60,6 +60,51 @@
 	VFMADD231PS  Y12, Y15, Y10; \
 	VFMADD231PS  Y13, Y15, Y11
 
+// STORE_T8 stores eight columns of the 6×16 accumulators transposed, six
+// floats each, at DX, DX+R8, …, DX+7·R8, and advances DX by 8·R8. y0..y5
+// hold the eight columns of the six rows (Y0, Y2, …, Y10 for columns 0..7)
+// and x0..x3 name y0..y3's low halves. The transpose is TRANSPOSE6's,
+// within 128-bit lanes, in the four registers AVX2 leaves free (Y12..Y15)
+// and in y0..y3 once consumed: y0..y3 end with rows 0-3 of the lanes'
+// columns 0..3, Y12 and Y13 (then X14, X15 for the upper lane) rows 4-5.
+#define STORE_T8(y0, y1, y2, y3, y4, y5, x0, x1, x2, x3) \
+	VUNPCKLPS    y1, y0, Y12; \
+	VUNPCKHPS    y1, y0, Y13; \
+	VUNPCKLPS    y3, y2, Y14; \
+	VUNPCKHPS    y3, y2, Y15; \
+	VSHUFPS      $0x44, Y14, Y12, y0; \
+	VSHUFPS      $0xee, Y14, Y12, y1; \
+	VSHUFPS      $0x44, Y15, Y13, y2; \
+	VSHUFPS      $0xee, Y15, Y13, y3; \
+	VUNPCKLPS    y5, y4, Y12; \
+	VUNPCKHPS    y5, y4, Y13; \
+	VEXTRACTF128 $1, Y12, X14; \
+	VEXTRACTF128 $1, Y13, X15; \
+	VMOVUPS      x0, (DX); \
+	VMOVLPS      X12, 16(DX); \
+	ADDQ         R8, DX; \
+	VMOVUPS      x1, (DX); \
+	VMOVHPS      X12, 16(DX); \
+	ADDQ         R8, DX; \
+	VMOVUPS      x2, (DX); \
+	VMOVLPS      X13, 16(DX); \
+	ADDQ         R8, DX; \
+	VMOVUPS      x3, (DX); \
+	VMOVHPS      X13, 16(DX); \
+	ADDQ         R8, DX; \
+	VEXTRACTF128 $1, y0, (DX); \
+	VMOVLPS      X14, 16(DX); \
+	ADDQ         R8, DX; \
+	VEXTRACTF128 $1, y1, (DX); \
+	VMOVHPS      X14, 16(DX); \
+	ADDQ         R8, DX; \
+	VEXTRACTF128 $1, y2, (DX); \
+	VMOVLPS      X15, 16(DX); \
+	ADDQ         R8, DX; \
+	VEXTRACTF128 $1, y3, (DX); \
+	VMOVHPS      X15, 16(DX); \
+	ADDQ         R8, DX
+
 // The 6×32 AVX-512 kernels use the same registers at full width: Z0..Z11
 // accumulate two ZMM registers (32 floats) for each of six rows, Z12 and
 // Z13 hold b, Z14 and Z15 the broadcasts. VZEROUPPER after them clears the

@@ -67,6 +67,9 @@ func TestKernelsMatchGo(t *testing.T) {
 		{"ConvFilter6x16", false,
 			func(c *float32) { ConvFilter6x16(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) },
 			func(c *float32) { convFilter6x16Go(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) }},
+		{"ConvFilter6x16T", false,
+			func(c *float32) { ConvFilter6x16T(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) },
+			func(c *float32) { convFilter6x16TGo(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) }},
 		{"ConvFilter6x32", true,
 			func(c *float32) { ConvFilter6x32(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) },
 			func(c *float32) { convFilter6x32Go(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) }},
@@ -97,13 +100,10 @@ func TestKernelsMatchGo(t *testing.T) {
 	}
 }
 
-// TestConvFilter6x32T checks the transposing kernel against the plain one:
-// the same 6×32 values, column j's six at c[j·ldc:], and nothing else
+// TestConvFilterT checks the transposing kernels against the plain ones:
+// the same 6×width values, column j's six at c[j·ldc:], and nothing else
 // written.
-func TestConvFilter6x32T(t *testing.T) {
-	if !hasAVX512() && !Portable {
-		t.Skip("no AVX-512")
-	}
+func TestConvFilterT(t *testing.T) {
 	const k, bstride, ldc = 37, 16*37 + 5, 9
 	rng := rand.New(rand.NewPCG(11, 12))
 	x := make([]float32, 400)
@@ -119,23 +119,44 @@ func TestConvFilter6x32T(t *testing.T) {
 	for i := range pos {
 		pos[i] = int32(rng.IntN(250))
 	}
-	var want [6 * 32]float32
-	ConvFilter6x32(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &want[0], 32)
-	const sentinel = -12345
-	c := make([]float32, 33*ldc)
-	for i := range c {
-		c[i] = sentinel
-	}
-	ConvFilter6x32T(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, &c[0], ldc)
-	for i, v := range c {
-		j, r := i/ldc, i%ldc
-		if j < 32 && r < 6 {
-			if v != want[r*32+j] {
-				t.Fatalf("column %d row %d: %g, want %g", j, r, v, want[r*32+j])
+	for _, tc := range []struct {
+		width            int
+		plain, transpose func(c *float32, ldc int)
+	}{
+		{16,
+			func(c *float32, ldc int) { ConvFilter6x16(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) },
+			func(c *float32, ldc int) { ConvFilter6x16T(k, &x[0], &aoffs[0], &pos[0], &b[0], c, ldc) }},
+		{32,
+			func(c *float32, ldc int) { ConvFilter6x32(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) },
+			func(c *float32, ldc int) { ConvFilter6x32T(k, &x[0], &aoffs[0], &pos[0], &b[0], bstride, c, ldc) }},
+	} {
+		t.Run(fmt.Sprintf("6x%dT", tc.width), func(t *testing.T) {
+			switch {
+			case Portable:
+			case tc.width > NR && !hasAVX512():
+				t.Skip("no AVX-512")
+			case !fast:
+				testenv.Skipf(t, testenv.AVX2, "no AVX2 and FMA")
 			}
-		} else if v != sentinel {
-			t.Fatalf("c[%d] (column %d, offset %d) written: %g", i, j, r, v)
-		}
+			want := make([]float32, 6*tc.width)
+			tc.plain(&want[0], tc.width)
+			const sentinel = -12345
+			c := make([]float32, (tc.width+1)*ldc)
+			for i := range c {
+				c[i] = sentinel
+			}
+			tc.transpose(&c[0], ldc)
+			for i, v := range c {
+				j, r := i/ldc, i%ldc
+				if j < tc.width && r < 6 {
+					if v != want[r*tc.width+j] {
+						t.Fatalf("column %d row %d: %g, want %g", j, r, v, want[r*tc.width+j])
+					}
+				} else if v != sentinel {
+					t.Fatalf("c[%d] (column %d, offset %d) written: %g", i, j, r, v)
+				}
+			}
+		})
 	}
 }
 

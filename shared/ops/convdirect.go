@@ -176,9 +176,13 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 					}
 					cols := min(width, p.cout-kernels.NR*jp)
 					base := kernels.NR*jp*positions + kernels.MR*ip
-					if width > kernels.NR && rows == kernels.MR {
+					if rows == kernels.MR && cols == width {
 						// A full tile goes straight into y, transposed in registers.
-						kernels.ConvFilter6x32T(taps, &xp[0], &pos[kernels.MR*ip], &p.offs[0], &bp[jp*kernels.NR*taps], kernels.NR*taps, &yi[base], positions)
+						if width > kernels.NR {
+							kernels.ConvFilter6x32T(taps, &xp[0], &pos[kernels.MR*ip], &p.offs[0], &bp[jp*kernels.NR*taps], kernels.NR*taps, &yi[base], positions)
+						} else {
+							kernels.ConvFilter6x16T(taps, &xp[0], &pos[kernels.MR*ip], &p.offs[0], &bp[jp*kernels.NR*taps], &yi[base], positions)
+						}
 						jp += width / kernels.NR
 						continue
 					}
@@ -189,8 +193,9 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 						kernels.ConvFilter6x16(taps, &xp[0], &pos[kernels.MR*ip], &p.offs[0], &bp[jp*kernels.NR*taps], &tile[0], width)
 					}
 					if rows == kernels.MR {
-						// Channel by channel, six contiguous positions each:
-						// row-wise stores, 4·positions bytes apart, were slower.
+						// A partial channel panel goes channel by channel, six
+						// contiguous positions each: row-wise stores,
+						// 4·positions bytes apart, were slower.
 						for j := range cols {
 							d := (*[kernels.MR]float32)(yi[base+j*positions:])
 							d[0], d[1], d[2] = tile[j], tile[width+j], tile[2*width+j]
