@@ -117,9 +117,10 @@ func MaskingChecks(attacks []AttackResult) []Check {
 				continue
 			}
 			checks = append(checks, Check{
-				Name:   fmt.Sprintf("%s finds nothing the white-box attacks of suite %s missed at %s eps %s", memberLabel(m), a.Params["suite"], threatOfResult(a).norm, a.Eps),
-				Passed: m.Broken == 0,
-				Detail: fmt.Sprintf("%s broke %d of the %d examples left by the attacks before it (white-box: %s)", m.Name, m.Broken, m.Attacked, strings.Join(white, ", ")),
+				Name:   fmt.Sprintf("%s adds at most %.1f points to the white-box attacks of suite %s at %s eps %s", memberLabel(m), 100*suiteTolerance, a.Params["suite"], threatOfResult(a).norm, a.Eps),
+				Passed: float64(m.Broken) <= suiteTolerance*float64(a.N),
+				Detail: fmt.Sprintf("%s broke %d of the %d examples left by the attacks before it (white-box: %s): %.1f points of accuracy", m.Name, m.Broken, m.Attacked, strings.Join(white, ", "),
+					100*float64(m.Broken)/float64(max(a.N, 1))),
 			})
 		}
 	}
@@ -135,6 +136,12 @@ func MaskingChecks(attacks []AttackResult) []Check {
 	}
 	return checks
 }
+
+// suiteTolerance is how much of a suite's accuracy (a fraction of its
+// examples) the attacks after the white-box ones may take before the check
+// flags masking: AutoAttack's own check on Square uses 0.2 points, since a
+// random search breaks the odd example of any model.
+const suiteTolerance = 0.002
 
 // whiteBox reports whether an attack follows the gradient of the model it
 // attacks.

@@ -158,7 +158,7 @@ func TestScorerSuiteStream(t *testing.T) {
 			failed = append(failed, c.Name+": "+c.Detail)
 		}
 	}
-	want := "square finds nothing the white-box attacks of suite standard missed at linf eps 0.3: square broke 1 of the 5 examples left by the attacks before it (white-box: apgd-ce, apgd-t, fab-t)"
+	want := "square adds at most 0.2 points to the white-box attacks of suite standard at linf eps 0.3: square broke 1 of the 5 examples left by the attacks before it (white-box: apgd-ce, apgd-t, fab-t): 10.0 points of accuracy"
 	if !slices.Contains(failed, want) {
 		t.Errorf("failed checks %q, want %q among them", failed, want)
 	}

@@ -175,7 +175,7 @@ func TestSuiteSGN(t *testing.T) {
 	rep := scoreJSON(t, r.Stdout)
 	checks := 0
 	for _, c := range rep.Checks {
-		if strings.Contains(c.Name, "finds nothing the white-box attacks") {
+		if strings.Contains(c.Name, "points to the white-box attacks") {
 			checks++
 		}
 	}
