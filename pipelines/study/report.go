@@ -347,7 +347,7 @@ func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
 	fmt.Fprintf(w, "1. **Robust training converges at least 10× faster than PGD adversarial training: %s.** %s\n", v1, d1)
 	fmt.Fprintf(w, "2. **About 10 points more robust accuracy under PGD and CW attacks than PGD adversarial training: %s.** %s\n\n", v2, d2)
 	fmt.Fprintf(w, "How these are decided: speed at the level PGD-AT's final models reach under the curve's attack set, less %.0f points; "+
-		"confirmed when every pairing of seeds gives at least %.0f×, refuted when none does or when an SGN seed never reaches the level. "+
+		"confirmed when every pairing of seeds gives at least %.0f×, refuted when none does, when an SGN seed never reaches the level, or when its curve's best checkpoint falls below it under AutoAttack. "+
 		"Gain on the final worst case over every attack: confirmed when the 95%% interval of the difference lies above +%.0f points, "+
 		"refuted when it lies below, else inconclusive.\n\n", 100*levelMargin, speedClaim, 100*gainFloor)
 
