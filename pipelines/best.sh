@@ -8,7 +8,8 @@
 # best checkpoint is the final model, the final evaluation's suite streams
 # are reused; otherwise the suite runs on the shards BEST_SHARDS (default
 # "0": test images 0, 4, 8, ..., a quarter of TEST) of SUITE_SHARDS (4), in
-# CELLDIR/best/, each shard its own stream so that a rerun skips those done.
+# CELLDIR/best/, each shard its own stream so that a rerun skips those done
+# (sgn-attack writes -o atomically: a killed run leaves no stream).
 set -euo pipefail
 dir=$1 test=$2 eps=$3 steps=$4
 : "${BIN:?BIN names the directory of the sgn tools}"
@@ -25,9 +26,8 @@ else
 		out=$dir/best/autoattack-$i-of-$n.arrow
 		if [ ! -f "$out" ]; then
 			"$BIN/sgn-attack" -eps "$eps" -suite standard -steps "$steps" -queries "${SUITE_QUERIES:-5000}" -shard "$i/$n" \
-				-model "$best" -data "$test" -o "$out.tmp" 2>>"$dir/best/log" ||
+				-model "$best" -data "$test" -o "$out" 2>>"$dir/best/log" ||
 				{ tail -n 3 "$dir/best/log" >&2; exit 1; }
-			mv "$out.tmp" "$out"
 		fi
 		streams+=("$out")
 	done
