@@ -310,8 +310,8 @@ func (r *studyReport) gainVerdict() (verdict, detail string) {
 	d, half := diffCI(sg.finals(robust), pg.finals(robust))
 	sm, sh := meanCI(sg.finals(robust))
 	pm_, ph := meanCI(pg.finals(robust))
-	detail = fmt.Sprintf("Final worst-case robust accuracy: SGN %s%% (%d seeds), PGD-AT %s%% (%d seeds); difference %s points (95%% Welch interval).",
-		pm(sm, sh), len(sg.cells), pm(pm_, ph), len(pg.cells), signed(d, half))
+	detail = fmt.Sprintf("Final worst-case robust accuracy: SGN %s%% (%s), PGD-AT %s%% (%s); difference %s points (95%% Welch interval).",
+		pm(sm, sh), plural(len(sg.cells), "seed"), pm(pm_, ph), plural(len(pg.cells), "seed"), signed(d, half))
 	pgdcw := func(p Point) float64 { return math.Min(attackAcc(p, "pgd-cw"), attackAcc(p, "apgd-ce")) }
 	d2, h2 := diffCI(sg.finals(pgdcw), pg.finals(pgdcw))
 	detail += fmt.Sprintf(" Under PGD-type attacks alone (the worse of APGD-CE and PGD-CW, per model) the difference is %s points.", signed(d2, h2))
@@ -424,7 +424,7 @@ func (r *studyReport) levels() []float64 {
 
 func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 	fmt.Fprintf(w, "## Convergence\n\n")
-	fmt.Fprintf(w, "Each checkpoint along training is scored on the same test images by the curve's attack set, the same for every model: APGD with cross-entropy and PGD with the margin loss; for SGNs also PGD through the smooth surrogate tanh(s/0.05) of the sign of their self-gradient. Wall time is training time alone (evaluation excluded), on the machine below, one run at a time.\n\n")
+	fmt.Fprintf(w, "Each checkpoint along training is scored on the same test images by the curve's attack set, the same for every model: APGD with cross-entropy and PGD with the margin loss; for SGNs also PGD through the smooth surrogate tanh(s/0.05) of the sign of their self-gradient. Wall time is training time alone (evaluation excluded), on the machine below, one run at a time. The filled marks are each seed's final model under the worst case of its whole final evaluation and, where it differs, the curve's best checkpoint under AutoAttack: where they fall below a line, the curve's attacks overstate the model.\n\n")
 	for _, f := range []string{"convergence-time.png", "convergence-epochs.png"} {
 		if drawn[f] {
 			fmt.Fprintf(w, "![%s](%s)\n\n", strings.TrimSuffix(f, ".png"), f)
@@ -689,9 +689,13 @@ func (r *studyReport) costSection(w io.Writer) {
 // convergencePlot draws worst-case robust accuracy under the curve's
 // attacks against training time (or epochs), a line per method (the mean
 // over seeds at each checkpoint) and a band from its lowest to its highest
-// seed.
+// seed. Filled marks give each seed's final model under its final
+// evaluation and the curve's best checkpoint under AutoAttack: the curve's
+// attacks are chosen to be affordable, and the marks show where they
+// overstate a model.
 func (r *studyReport) convergencePlot(w io.Writer, epochs bool) error {
-	f := plot.Figure{Title: fmt.Sprintf("%s: worst-case robust accuracy while training", r.name), XLabel: "training time (minutes)", YLabel: "robust accuracy", YMin: 0, YMax: 1}
+	f := plot.Figure{Title: fmt.Sprintf("%s: worst-case robust accuracy while training", r.name), XLabel: "training time (minutes)", YLabel: "robust accuracy", YMin: 0, YMax: 1,
+		MarkLabel: "filled: under AutoAttack and more"}
 	if epochs {
 		f.XLabel = "epochs"
 	}
@@ -707,7 +711,20 @@ func (r *studyReport) convergencePlot(w io.Writer, epochs bool) error {
 		for _, c := range g.cells {
 			n = min(n, len(curveOf(c)))
 		}
-		s := plot.Series{Label: fmt.Sprintf("%s (%d seeds)", g.method, len(g.cells))}
+		s := plot.Series{Label: fmt.Sprintf("%s (%s)", g.method, plural(len(g.cells), "seed"))}
+		mark := func(p Point) {
+			x := p.TrainSeconds / 60
+			if epochs {
+				x = p.Epoch
+			}
+			s.MarkX, s.MarkY = append(s.MarkX, x), append(s.MarkY, p.Robust)
+		}
+		for _, c := range g.cells {
+			mark(c.Final)
+			if c.Best != nil && c.Best.Step != c.Final.Step {
+				mark(*c.Best)
+			}
+		}
 		for i := range n {
 			var xs, ys []float64
 			for _, c := range g.cells {
@@ -766,4 +783,12 @@ func (r *studyReport) epsPlot(w io.Writer) error {
 		return fmt.Errorf("no sweeps")
 	}
 	return plot.Lines(w, f)
+}
+
+// plural writes n and noun, with an s unless n is 1: "1 seed", "3 seeds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

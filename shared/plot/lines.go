@@ -9,15 +9,19 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Series is one line of a Figure: Y against X, and, when Lo and Hi are
 // given (as long as X), a shaded band between them, such as the range over
-// seeds.
+// seeds. MarkX and MarkY are points drawn unconnected, filled, in the
+// series' colour: figures that belong to the series but were measured
+// otherwise than its line, such as a model under a stronger evaluation.
 type Series struct {
-	Label  string
-	X, Y   []float64
-	Lo, Hi []float64
+	Label        string
+	X, Y         []float64
+	Lo, Hi       []float64
+	MarkX, MarkY []float64
 }
 
 // Figure is a line plot of several series on shared axes.
@@ -27,7 +31,21 @@ type Figure struct {
 	YMin, YMax float64
 	// HLines draws dotted horizontal reference lines (levels) at these Y.
 	HLines []float64
-	Series []Series
+	// MarkLabel is the legend's entry for the series' marks.
+	MarkLabel string
+	Series    []Series
+}
+
+// filledShape is the filled twin of plotutil.Shape(i) for its first three
+// shapes (ring, square, triangle), so a series' marks match its points.
+func filledShape(i int) draw.GlyphDrawer {
+	switch i % 3 {
+	case 1:
+		return draw.BoxGlyph{}
+	case 2:
+		return draw.PyramidGlyph{}
+	}
+	return draw.CircleGlyph{}
 }
 
 // Lines writes f as a PNG image.
@@ -42,9 +60,13 @@ func Lines(w io.Writer, f Figure) error {
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
 	p.Add(plotter.NewGrid())
+	hasMarks := false
 	for i, s := range f.Series {
 		if len(s.X) != len(s.Y) || len(s.X) == 0 {
 			return fmt.Errorf("series %q: %d x and %d y values", s.Label, len(s.X), len(s.Y))
+		}
+		if len(s.MarkX) != len(s.MarkY) {
+			return fmt.Errorf("series %q: %d x and %d y values of marks", s.Label, len(s.MarkX), len(s.MarkY))
 		}
 		c := plotutil.Color(i)
 		if len(s.Lo) == len(s.X) && len(s.Hi) == len(s.X) && len(s.X) > 1 {
@@ -77,6 +99,29 @@ func Lines(w io.Writer, f Figure) error {
 		points.Shape = plotutil.Shape(i)
 		p.Add(line, points)
 		p.Legend.Add(s.Label, line, points)
+		if len(s.MarkX) > 0 {
+			marks := make(plotter.XYs, len(s.MarkX))
+			for j := range s.MarkX {
+				marks[j] = plotter.XY{X: s.MarkX[j], Y: s.MarkY[j]}
+			}
+			sc, err := plotter.NewScatter(marks)
+			if err != nil {
+				return fmt.Errorf("series %q marks: %w", s.Label, err)
+			}
+			sc.Color = c
+			sc.Shape = filledShape(i)
+			sc.Radius = vg.Points(4)
+			p.Add(sc)
+			hasMarks = true
+		}
+	}
+	if hasMarks && f.MarkLabel != "" {
+		key, err := plotter.NewScatter(plotter.XYs{{}})
+		if err != nil {
+			return err
+		}
+		key.Color, key.Shape, key.Radius = color.Black, draw.CircleGlyph{}, vg.Points(4)
+		p.Legend.Add(f.MarkLabel, key)
 	}
 	for _, y := range f.HLines {
 		l, err := plotter.NewLine(plotter.XYs{{X: p.X.Min, Y: y}, {X: p.X.Max, Y: y}})

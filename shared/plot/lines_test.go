@@ -2,6 +2,7 @@ package plot
 
 import (
 	"bytes"
+	"image/color"
 	"image/png"
 	"testing"
 
@@ -43,5 +44,47 @@ func TestLines(t *testing.T) {
 	bad := Figure{Series: []Series{{Label: "bad", X: []float64{0, 1}, Y: []float64{1}}}}
 	if err := Lines(&buf, bad); err == nil {
 		t.Errorf("series with 2 x and 1 y values: no error")
+	}
+	badMarks := Figure{Series: []Series{{Label: "bad", X: []float64{0}, Y: []float64{1}, MarkX: []float64{0}}}}
+	if err := Lines(&buf, badMarks); err == nil {
+		t.Errorf("series with 1 mark x and 0 mark y values: no error")
+	}
+}
+
+// TestLinesMarks checks that a series' marks are drawn in its colour, and
+// their legend entry in black.
+func TestLinesMarks(t *testing.T) {
+	colourPixels := func(f Figure, c color.Color) int {
+		t.Helper()
+		var buf bytes.Buffer
+		if err := Lines(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(&buf)
+		if err != nil {
+			t.Fatalf("not a PNG: %v", err)
+		}
+		r0, g0, b0, _ := c.RGBA()
+		n := 0
+		bounds := img.Bounds()
+		for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+			for x := bounds.Min.X; x < bounds.Max.X; x++ {
+				if r, g, b, _ := img.At(x, y).RGBA(); r == r0 && g == g0 && b == b0 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	line := Series{Label: "a", X: []float64{0, 1}, Y: []float64{0.9, 0.9}}
+	marked := line
+	marked.MarkX, marked.MarkY = []float64{0.2, 0.5, 0.8}, []float64{0.1, 0.2, 0.3}
+	plain := Figure{YMin: 0, YMax: 1, Series: []Series{line}}
+	withMarks := Figure{YMin: 0, YMax: 1, MarkLabel: "under every attack", Series: []Series{marked}}
+	if a, b := colourPixels(plain, plotutil.Color(0)), colourPixels(withMarks, plotutil.Color(0)); b <= a+50 {
+		t.Errorf("three filled marks added %d pixels of the series' colour (%d without them), want more than 50", b-a, a)
+	}
+	if a, b := colourPixels(plain, color.Black), colourPixels(withMarks, color.Black); b <= a {
+		t.Errorf("the marks' legend entry added no black pixels (%d, then %d)", a, b)
 	}
 }
