@@ -58,26 +58,78 @@ func PackWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) []float32 {
 // (pre must then be PackWhole of the same a, tA, m and k).
 func SgemmPacked(buf *Buf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if !fast {
-		if m == 0 || n == 0 {
-			return
-		}
-		ta, tb := blas.NoTrans, blas.NoTrans
-		if tA {
-			ta = blas.Trans
-		}
-		if tB {
-			tb = blas.Trans
-		}
-		gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		gonumSgemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	sgemmWith(wide, buf, pre, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+	sgemmWith(wide, buf, pre, nil, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gonumSgemm is Sgemm without the assembly kernels.
+func gonumSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
+// WholeB is all of op(b), k×n, packed in Sgemm's blocks (for each block of
+// up to sgemmKC rows, the NR-column panels of all n columns), for many
+// products with the same B: the weights of a fully connected layer meet
+// every step of an attack, in the same orientation, and the forward and
+// backward passes of an SGN or a double-backprop step read them twice per
+// run. Packing them (12.8 MB for MNIST's fc1) cost each product as much
+// memory traffic as a tenth of its multiply-adds.
+type WholeB struct {
+	Data []float32
+	K, N int
+}
+
+// Reset sizes w for an op(b) of k×n, reusing its storage.
+func (w *WholeB) Reset(k, n int) {
+	w.K, w.N = k, n
+	w.Data = grow(&w.Data, k*((n+NR-1)/NR*NR))
+}
+
+// Pack packs columns [j0, j1) of op(b) into w; j0 must be a multiple of NR
+// and j1 one too unless it is N. Goroutines may pack disjoint column ranges
+// at once.
+func (w *WholeB) Pack(tB bool, b []float32, ldb, j0, j1 int) {
+	np := (w.N + NR - 1) / NR * NR
+	for pc := 0; pc < w.K; pc += sgemmKC {
+		kb := min(sgemmKC, w.K-pc)
+		PackB(tB, b, ldb, pc, j0, kb, j1-j0, w.Data[pc*np+j0*kb:])
+	}
+}
+
+// SgemmWholeB is Sgemm with op(b) taken from w, packed whole: the product
+// uses its columns [j0, j0+n), j0 a multiple of NR. With pack set it first
+// packs them there, block by block as Sgemm does, from b (op(b)'s columns
+// [j0, j0+n), as Sgemm takes b; unused otherwise). Only the assembly
+// kernels take packed operands: callers check Fast.
+func SgemmWholeB(buf *Buf, w *WholeB, j0 int, pack, tA, tB bool, m, n int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmWith(wide, buf, nil, &wholeAt{w, j0, pack}, tA, tB, m, n, w.K, a, lda, b, ldb, beta, c, ldc)
+}
+
+// wholeAt is the columns of a product in a WholeB, from j0 on, packed
+// there by the product when pack is set.
+type wholeAt struct {
+	w    *WholeB
+	j0   int
+	pack bool
 }
 
 // sgemmWith is SgemmPacked on the packed kernels, with the choice of width:
-// wide pairs B panels for the 6×32 AVX-512 kernel. Without AVX2 only the
-// tests call it, on the portable Go kernels.
-func sgemmWith(wide bool, buf *Buf, pre []float32, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// wide pairs B panels for the 6×32 AVX-512 kernel. B's panels come from wb
+// when it is not nil (b is then read only to pack them there). Without AVX2 only the tests call
+// it, on the portable Go kernels.
+func sgemmWith(wide bool, buf *Buf, pre []float32, wb *wholeAt, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -105,8 +157,17 @@ func sgemmWith(wide bool, buf *Buf, pre []float32, tA, tB bool, m, n, k int, a [
 		npanels := (nb + NR - 1) / NR
 		for pc := 0; pc < k; pc += sgemmKC {
 			kb := min(sgemmKC, k-pc)
-			bp := grow(&buf.b, npanels*NR*kb)
-			PackB(tB, b, ldb, pc, jc, kb, nb, bp)
+			var bp []float32
+			if wb != nil {
+				np := (wb.w.N + NR - 1) / NR * NR
+				bp = wb.w.Data[pc*np+(wb.j0+jc)*kb:][:npanels*NR*kb]
+				if wb.pack {
+					PackB(tB, b, ldb, pc, jc, kb, nb, bp)
+				}
+			} else {
+				bp = grow(&buf.b, npanels*NR*kb)
+				PackB(tB, b, ldb, pc, jc, kb, nb, bp)
+			}
 			for ic := 0; ic < m; ic += sgemmMC {
 				mb := min(sgemmMC, m-ic)
 				mpanels := (mb + MR - 1) / MR
@@ -211,7 +272,11 @@ func PackB(tB bool, b []float32, ldb, pc, jc, kb, nb int, bp []float32) {
 		if cols < NR {
 			clear(dst)
 		}
-		if !tB { // op(b)[p][j] = b[p·ldb+j]
+		if !tB && cols == NR { // op(b)[p][j] = b[p·ldb+j]
+			packB16(b[pc*ldb+jc+j0:], ldb, kb, dst)
+			continue
+		}
+		if !tB {
 			for p := 0; p < kb; p++ {
 				copy(dst[p*NR:p*NR+cols], b[(pc+p)*ldb+jc+j0:])
 			}
@@ -240,6 +305,17 @@ func packA6(a []float32, lda, kb int, dst []float32) {
 	for p := 0; p < kb; p++ {
 		d := (*[MR]float32)(dst[p*MR:])
 		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
+// packB16 packs a full panel of op(b) = b: dst[p·16+j] = b[p·ldb+j] for
+// j < 16, p < kb, as array assignments: copy's call per 64 bytes made
+// packing fc1's weights cost a third more.
+func packB16(b []float32, ldb, kb int, dst []float32) {
+	_ = b[(kb-1)*ldb+NR-1]
+	dst = dst[:kb*NR]
+	for p := 0; p < kb; p++ {
+		*(*[NR]float32)(dst[p*NR:]) = *(*[NR]float32)(b[p*ldb:])
 	}
 }
 
