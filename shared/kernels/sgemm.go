@@ -320,10 +320,29 @@ func packB16(b []float32, ldb, kb int, dst []float32) {
 }
 
 // packBT16 packs a full panel of op(b) = bᵀ: dst[p·16+j] = b[j·ldb+p] for
-// j < 16, p < kb. It reads the 16 rows side by side and writes each packed
-// row of 16 at once; writing one column at a time, 64 bytes apart, made the
-// weight gradient of a convolution spend a tenth of a train step packing.
+// j < 16, p < kb: eight columns at a time by 8×8 transposes in AVX
+// registers, where there are, the rest as packBT16Go. Transposing one float
+// at a time took a train step 5% of its time (3% for fc1's weights alone).
 func packBT16(b []float32, ldb, kb int, dst []float32) {
+	_ = b[15*ldb+kb-1]
+	dst = dst[:kb*NR]
+	n8 := 0
+	if fast {
+		n8 = kb / 8
+		if n8 > 0 {
+			packBT16x8(&b[0], ldb, n8, &dst[0])
+		}
+	}
+	if p0 := 8 * n8; p0 < kb {
+		packBT16Go(b[p0:], ldb, kb-p0, dst[p0*NR:])
+	}
+}
+
+// packBT16Go is packBT16 in Go. It reads the 16 rows side by side and
+// writes each packed row of 16 at once; writing one column at a time, 64
+// bytes apart, made the weight gradient of a convolution spend a tenth of
+// a train step packing.
+func packBT16Go(b []float32, ldb, kb int, dst []float32) {
 	_ = b[15*ldb+kb-1]
 	r0, r1, r2, r3 := b[0*ldb:][:kb], b[1*ldb:][:kb], b[2*ldb:][:kb], b[3*ldb:][:kb]
 	r4, r5, r6, r7 := b[4*ldb:][:kb], b[5*ldb:][:kb], b[6*ldb:][:kb], b[7*ldb:][:kb]

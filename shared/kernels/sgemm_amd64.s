@@ -65,3 +65,82 @@ zstore:
 	VZEROUPPER
 	RET
 
+
+// TRANSPOSE8_STORE transposes the 8×8 block in Y0..Y7 (row r in Yr) and
+// stores its column c, eight floats, at off+c·64(DI); Y8..Y15 are scratch.
+#define TRANSPOSE8_STORE(off) \
+	VUNPCKLPS  Y1, Y0, Y8; \
+	VUNPCKHPS  Y1, Y0, Y9; \
+	VUNPCKLPS  Y3, Y2, Y10; \
+	VUNPCKHPS  Y3, Y2, Y11; \
+	VUNPCKLPS  Y5, Y4, Y12; \
+	VUNPCKHPS  Y5, Y4, Y13; \
+	VUNPCKLPS  Y7, Y6, Y14; \
+	VUNPCKHPS  Y7, Y6, Y15; \
+	VSHUFPS    $0x44, Y10, Y8, Y0; \
+	VSHUFPS    $0xee, Y10, Y8, Y1; \
+	VSHUFPS    $0x44, Y11, Y9, Y2; \
+	VSHUFPS    $0xee, Y11, Y9, Y3; \
+	VSHUFPS    $0x44, Y14, Y12, Y4; \
+	VSHUFPS    $0xee, Y14, Y12, Y5; \
+	VSHUFPS    $0x44, Y15, Y13, Y6; \
+	VSHUFPS    $0xee, Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x31, Y7, Y3, Y15; \
+	VMOVUPS    Y8, off+0(DI); \
+	VMOVUPS    Y9, off+64(DI); \
+	VMOVUPS    Y10, off+128(DI); \
+	VMOVUPS    Y11, off+192(DI); \
+	VMOVUPS    Y12, off+256(DI); \
+	VMOVUPS    Y13, off+320(DI); \
+	VMOVUPS    Y14, off+384(DI); \
+	VMOVUPS    Y15, off+448(DI)
+
+// LOAD8 loads eight floats from each of the eight rows at AX, AX+R8, …,
+// AX+7·R8 (R9 = 3·R8) into Y0..Y7 and leaves AX at the row after them.
+#define LOAD8 \
+	VMOVUPS (AX), Y0; \
+	VMOVUPS (AX)(R8*1), Y1; \
+	VMOVUPS (AX)(R8*2), Y2; \
+	VMOVUPS (AX)(R9*1), Y3; \
+	LEAQ    (AX)(R8*4), AX; \
+	VMOVUPS (AX), Y4; \
+	VMOVUPS (AX)(R8*1), Y5; \
+	VMOVUPS (AX)(R8*2), Y6; \
+	VMOVUPS (AX)(R9*1), Y7; \
+	LEAQ    (AX)(R8*4), AX
+
+// func packBT16x8(b *float32, ldb, n8 int, dst *float32)
+//
+// dst[p·16+j] = b[j·ldb+p] for j < 16, p < 8·n8: sixteen rows of b, eight
+// columns at a time, through two 8×8 transposes in registers. AVX.
+TEXT ·packBT16x8(SB), NOSPLIT, $0-32
+	MOVQ b+0(FP), SI
+	MOVQ ldb+8(FP), R8
+	MOVQ n8+16(FP), CX
+	MOVQ dst+24(FP), DI
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	TESTQ CX, CX
+	JZ    tdone
+
+tloop:
+	MOVQ SI, AX
+	LOAD8
+	TRANSPOSE8_STORE(0)
+	LOAD8
+	TRANSPOSE8_STORE(32)
+	ADDQ $32, SI
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  tloop
+
+tdone:
+	VZEROUPPER
+	RET

@@ -40,3 +40,7 @@ func at[T any](p *T, i int) *T {
 	var zero T
 	return (*T)(unsafe.Add(unsafe.Pointer(p), uintptr(i)*unsafe.Sizeof(zero)))
 }
+
+func packBT16x8Go(b *float32, ldb, n8 int, dst *float32) {
+	packBT16Go(unsafe.Slice(b, 15*ldb+8*n8), ldb, 8*n8, unsafe.Slice(dst, NR*8*n8))
+}

@@ -138,6 +138,7 @@ func BenchmarkSgemm(b *testing.B) {
 		{"conv2 back data 800x196x64", 800, 196, 64, true, false},
 		{"conv2 back filter 64x800x196", 64, 800, 196, false, true},
 		{"fc1 128x1024x3136", 128, 1024, 3136, false, false},
+		{"fc1 back data 128x3136x1024", 128, 3136, 1024, false, true},
 	} {
 		a := make([]float32, sz.m*sz.k)
 		bb := make([]float32, sz.k*sz.n)
@@ -153,6 +154,19 @@ func BenchmarkSgemm(b *testing.B) {
 		b.Run(sz.name, func(b *testing.B) {
 			for range b.N {
 				Sgemm(&buf, sz.tA, sz.tB, sz.m, sz.n, sz.k, a, lda, bb, ldb, 0, c, sz.n)
+			}
+			b.ReportMetric(2*float64(sz.m*sz.n*sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		if !fast {
+			continue
+		}
+		// B packed once, as a held layer's weights are.
+		var w WholeB
+		w.Reset(sz.k, sz.n)
+		w.Pack(sz.tB, bb, ldb, 0, sz.n)
+		b.Run(sz.name+" packed B", func(b *testing.B) {
+			for range b.N {
+				SgemmWholeB(&buf, &w, 0, false, sz.tA, false, sz.m, sz.n, a, lda, nil, 0, 0, c, sz.n)
 			}
 			b.ReportMetric(2*float64(sz.m*sz.n*sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
