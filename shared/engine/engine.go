@@ -328,8 +328,11 @@ func (p *Program) Float64Output(name string) ([]float64, error) {
 }
 
 // ParamGrads returns the gradient of the loss with respect to each trainable
-// parameter after a run, in Net.Trainable order. The slices are reused by
-// the next call.
+// parameter after a run, in Net.Trainable order. The slices are the
+// program's: valid until the next run or call, which overwrites them.
+// A float32 program returns the copies it reads each gradient into as the
+// run computes it; copying those again cost a madry-mnist train step 13 MB
+// of memory traffic.
 func (p *Program) ParamGrads() ([][]float32, error) {
 	if p.grads == nil {
 		return nil, fmt.Errorf("program computes no parameter gradients")
@@ -342,6 +345,12 @@ func (p *Program) ParamGrads() ([][]float32, error) {
 		p.gradOut = make([][]float32, len(p.grads))
 	}
 	for i, g := range p.grads {
+		if v := p.value(g); v != nil {
+			if d, ok := v.Data().([]float32); ok {
+				p.gradOut[i] = d
+				continue
+			}
+		}
 		v, err := p.read(p.gradKeys[i], g)
 		if err != nil {
 			return nil, err
