@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -169,6 +170,31 @@ func BenchmarkSgemm(b *testing.B) {
 				SgemmWholeB(&buf, &w, 0, false, sz.tA, false, sz.m, sz.n, a, lda, nil, 0, 0, c, sz.n)
 			}
 			b.ReportMetric(2*float64(sz.m*sz.n*sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkPackB packs fc1's weights (3136×1024) whole, as a held layer
+// does, read as they are (the forward pass) and transposed (the data
+// gradient).
+func BenchmarkPackB(b *testing.B) {
+	const k, n = 3136, 1024
+	w := make([]float32, k*n)
+	for i := range w {
+		w[i] = float32(i)
+	}
+	for _, tB := range []bool{false, true} {
+		rows, cols, ld := k, n, n
+		if tB {
+			rows, cols, ld = n, k, n
+		}
+		var wb WholeB
+		wb.Reset(rows, cols)
+		b.Run(fmt.Sprintf("tB=%v", tB), func(b *testing.B) {
+			for range b.N {
+				wb.Pack(tB, w, ld, 0, cols)
+			}
+			b.ReportMetric(float64(4*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
 	}
 }
