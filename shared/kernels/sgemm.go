@@ -127,13 +127,17 @@ type wholeAt struct {
 
 // sgemmWith is SgemmPacked on the packed kernels, with the choice of width:
 // wide pairs B panels for the 6×32 AVX-512 kernel. B's panels come from wb
-// when it is not nil (b is then read only to pack them there). Without AVX2 only the tests call
-// it, on the portable Go kernels.
+// when it is not nil (b is then read only to pack them there). With beta 0
+// the first block of k stores its tiles instead of adding them: clearing c
+// first, then reading it back, cost the weight gradient of MNIST's fc1
+// (12.8 MB of c, k only 128) two more passes over c. Without AVX2 only the
+// tests call it, on the portable Go kernels.
 func sgemmWith(wide bool, buf *Buf, pre []float32, wb *wholeAt, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if beta != 1 {
+	set := beta == 0 && k > 0
+	if beta != 1 && !set {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
 			if beta == 0 {
@@ -157,6 +161,7 @@ func sgemmWith(wide bool, buf *Buf, pre []float32, wb *wholeAt, tA, tB bool, m, 
 		npanels := (nb + NR - 1) / NR
 		for pc := 0; pc < k; pc += sgemmKC {
 			kb := min(sgemmKC, k-pc)
+			first := set && pc == 0
 			var bp []float32
 			if wb != nil {
 				np := (wb.w.N + NR - 1) / NR * NR
@@ -188,13 +193,15 @@ func sgemmWith(wide bool, buf *Buf, pre []float32, wb *wholeAt, tA, tB bool, m, 
 						apanel := ap[ir*MR*kb:]
 						ci := (ic+ir*MR)*ldc + jc + jr*NR
 						switch {
+						case pair && rows == MR && first:
+							Gemm6x32Set(kb, &apanel[0], &bpanel[0], NR*kb, &c[ci], ldc)
 						case pair && rows == MR:
 							Gemm6x32(kb, &apanel[0], &bpanel[0], NR*kb, &c[ci], ldc)
 						case pair:
-							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, NR)
-							sgemmTile(buf, kb, apanel, bpanel[NR*kb:], c[ci+NR:], ldc, rows, NR)
+							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, NR, first)
+							sgemmTile(buf, kb, apanel, bpanel[NR*kb:], c[ci+NR:], ldc, rows, NR, first)
 						default:
-							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, min(NR, nb-jr*NR))
+							sgemmTile(buf, kb, apanel, bpanel, c[ci:], ldc, rows, min(NR, nb-jr*NR), first)
 						}
 					}
 					if pair {
@@ -209,19 +216,26 @@ func sgemmWith(wide bool, buf *Buf, pre []float32, wb *wholeAt, tA, tB bool, m, 
 }
 
 // sgemmTile adds the product of a 6-row A panel and a 16-column B panel
-// into the rows×cols block c (row stride ldc); an edge tile goes through a
-// full-size scratch tile.
-func sgemmTile(buf *Buf, kb int, apanel, bpanel, c []float32, ldc, rows, cols int) {
+// into the rows×cols block c (row stride ldc), or stores it there when set
+// is; an edge tile goes through a full-size scratch tile.
+func sgemmTile(buf *Buf, kb int, apanel, bpanel, c []float32, ldc, rows, cols int, set bool) {
 	if rows == MR && cols == NR {
-		Gemm6x16(kb, &apanel[0], &bpanel[0], &c[0], ldc)
+		if set {
+			Gemm6x16Set(kb, &apanel[0], &bpanel[0], &c[0], ldc)
+		} else {
+			Gemm6x16(kb, &apanel[0], &bpanel[0], &c[0], ldc)
+		}
 		return
 	}
 	tile := buf.tile[:]
-	clear(tile)
-	Gemm6x16(kb, &apanel[0], &bpanel[0], &tile[0], NR)
+	Gemm6x16Set(kb, &apanel[0], &bpanel[0], &tile[0], NR)
 	for r := 0; r < rows; r++ {
-		dst := c[r*ldc:][:cols]
-		for j, v := range tile[r*NR:][:cols] {
+		dst, src := c[r*ldc:][:cols], tile[r*NR:][:cols]
+		if set {
+			copy(dst, src)
+			continue
+		}
+		for j, v := range src {
 			dst[j] += v
 		}
 	}

@@ -144,3 +144,106 @@ tloop:
 tdone:
 	VZEROUPPER
 	RET
+
+// STORE_ACC stores the accumulators Y0..Y11 into the 6×16 block at c, whose
+// rows are stride bytes apart; it advances c.
+#define STORE_ACC(c, stride) \
+	VMOVUPS Y0, (c); \
+	VMOVUPS Y1, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y2, (c); \
+	VMOVUPS Y3, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y4, (c); \
+	VMOVUPS Y5, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y6, (c); \
+	VMOVUPS Y7, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y8, (c); \
+	VMOVUPS Y9, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y10, (c); \
+	VMOVUPS Y11, 32(c)
+
+// func Gemm6x16Set(k int, a, b, c *float32, ldc int)
+//
+// c[6×16] = a·b: Gemm6x16 storing its sums instead of adding them, for a
+// product's first block when c's old values do not count.
+TEXT ·Gemm6x16Set(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	ZERO_ACC
+	TESTQ CX, CX
+	JZ    sstore
+
+sloop:
+	VMOVUPS (BX), Y12
+	VMOVUPS 32(BX), Y13
+	FMA_ROWS((AX), 4(AX), 8(AX), 12(AX), 16(AX), 20(AX))
+	ADDQ    $24, AX
+	ADDQ    $64, BX
+	DECQ    CX
+	JNZ     sloop
+
+sstore:
+	STORE_ACC(DX, R8)
+	VZEROUPPER
+	RET
+
+// STORE_ACC_Z stores the accumulators Z0..Z11 into the 6×32 block at c,
+// whose rows are stride bytes apart; it advances c.
+#define STORE_ACC_Z(c, stride) \
+	VMOVUPS Z0, (c); \
+	VMOVUPS Z1, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z2, (c); \
+	VMOVUPS Z3, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z4, (c); \
+	VMOVUPS Z5, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z6, (c); \
+	VMOVUPS Z7, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z8, (c); \
+	VMOVUPS Z9, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z10, (c); \
+	VMOVUPS Z11, 64(c)
+
+// func Gemm6x32Set(k int, a, b *float32, bstride int, c *float32, ldc int)
+//
+// c[6×32] = a·[b₀ b₁]: Gemm6x32 storing its sums instead of adding them.
+// AVX-512F.
+TEXT ·Gemm6x32Set(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ bstride+24(FP), R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	LEAQ (BX)(R9*4), R9
+	ZERO_ACC_Z
+	TESTQ CX, CX
+	JZ    zsstore
+
+zsloop:
+	VMOVUPS (BX), Z12
+	VMOVUPS (R9), Z13
+	FMA_ROWS_Z((AX), 4(AX), 8(AX), 12(AX), 16(AX), 20(AX))
+	ADDQ    $24, AX
+	ADDQ    $64, BX
+	ADDQ    $64, R9
+	DECQ    CX
+	JNZ     zsloop
+
+zsstore:
+	STORE_ACC_Z(DX, R8)
+	VZEROUPPER
+	RET

@@ -14,6 +14,19 @@ func gemm6x32Go(k int, a, b *float32, bstride int, c *float32, ldc int) {
 	gemm6x16Go(k, a, at(b, bstride), at(c, NR), ldc)
 }
 
+func gemm6x16SetGo(k int, a, b, c *float32, ldc int) {
+	cs := unsafe.Slice(c, (MR-1)*ldc+NR)
+	for r := range MR {
+		clear(cs[r*ldc:][:NR])
+	}
+	gemm6x16Go(k, a, b, c, ldc)
+}
+
+func gemm6x32SetGo(k int, a, b *float32, bstride int, c *float32, ldc int) {
+	gemm6x16SetGo(k, a, b, c, ldc)
+	gemm6x16SetGo(k, a, at(b, bstride), at(c, NR), ldc)
+}
+
 // gemmGo is c[6×16] += a·b on packed panels, summing in a tile first as
 // the assembly sums in registers.
 func gemmGo(k int, a, b, c []float32, ldc int) {

@@ -140,6 +140,7 @@ func BenchmarkSgemm(b *testing.B) {
 		{"conv2 back filter 64x800x196", 64, 800, 196, false, true},
 		{"fc1 128x1024x3136", 128, 1024, 3136, false, false},
 		{"fc1 back data 128x3136x1024", 128, 3136, 1024, false, true},
+		{"fc1 back filter 3136x1024x128", 3136, 1024, 128, true, false},
 	} {
 		a := make([]float32, sz.m*sz.k)
 		bb := make([]float32, sz.k*sz.n)
