@@ -43,7 +43,7 @@ staticcheck:
 
 # The race detector runs on the packages that start goroutines, on the
 # tests that exercise their parallel paths.
-RACE_TESTS := SegmentSums|ConvDirect|Float32Kernels|BatchNormStatistics|MatchesReference|EachRange
+RACE_TESTS := SegmentSums|ConvDirect|Float32Kernels|BatchNormStatistics|MatchesReference|EachRange|WholeB
 
 # make test installs the data it needs (setup), so a test that would skip
 # for missing MNIST, Fashion-MNIST or AVX2/FMA fails instead (shared/testenv);

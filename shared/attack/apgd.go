@@ -134,6 +134,7 @@ func (a APGD) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Rand)
 	if err != nil {
 		return nil, err
 	}
+	defer hold(o)()
 	a = a.withDefaults()
 	if err := checkBudget(a.Norm, a.Eps, true); err != nil {
 		return nil, err

@@ -53,6 +53,22 @@ type Oracle interface {
 	VJP(x []float32, cot []float32, n int, grad, logits []float32) error
 }
 
+// A Holder is an Oracle that can keep work depending on the network alone
+// (its weights packed for matrix products) from one call to the next while
+// held: the caller promises that the network does not change until it
+// calls release, once. An attack holds its oracle while it runs.
+type Holder interface {
+	Hold() (release func())
+}
+
+// hold holds o if it is a Holder and returns the release.
+func hold(o Oracle) (release func()) {
+	if h, ok := o.(Holder); ok {
+		return h.Hold()
+	}
+	return func() {}
+}
+
 // An Attack computes adversarial examples.
 type Attack interface {
 	// Name returns a short lower-case name, such as "pgd".

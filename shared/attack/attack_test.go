@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -947,5 +948,95 @@ func TestSquareL2LowersAccuracy(t *testing.T) {
 	}
 	if o.gradientCalls != 0 {
 		t.Errorf("square made %d gradient calls", o.gradientCalls)
+	}
+}
+
+// holdingOracle is an oracle that counts its holds and fails a call made
+// while not held.
+type holdingOracle struct {
+	*oracle
+	holds, releases int
+}
+
+func (o *holdingOracle) Hold() (release func()) {
+	o.holds++
+	return func() { o.releases++ }
+}
+
+func (o *holdingOracle) held() error {
+	if o.holds != o.releases+1 {
+		return fmt.Errorf("oracle called with %d holds and %d releases, want it held once", o.holds, o.releases)
+	}
+	return nil
+}
+
+func (o *holdingOracle) Logits(x []float32, n int, logits []float32) error {
+	if err := o.held(); err != nil {
+		return err
+	}
+	return o.oracle.Logits(x, n, logits)
+}
+
+func (o *holdingOracle) LossGrad(l Loss, x []float32, labels []int64, n int, loss, grad, logits []float32) error {
+	if err := o.held(); err != nil {
+		return err
+	}
+	return o.oracle.LossGrad(l, x, labels, n, loss, grad, logits)
+}
+
+func (o *holdingOracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
+	if err := o.held(); err != nil {
+		return err
+	}
+	return o.oracle.VJP(x, cot, n, grad, logits)
+}
+
+// TestAttacksHoldOracle checks that every attack holds a Holder oracle
+// while it queries it, once, and releases it when done.
+func TestAttacksHoldOracle(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	const n, k, d = 3, 4, 6
+	m := newLinear(k, d, rng)
+	x := uniformInputs(rng, n, d, 0.2, 0.8)
+	labels := make([]int64, n)
+	for i := range labels {
+		labels[i] = int64(argmax64(logits64(m, x[i*d:(i+1)*d], 1)[0]))
+	}
+	for _, a := range []Attack{
+		FGSM{Norm: Linf, Eps: 0.1},
+		PGD{Norm: Linf, Eps: 0.1, Steps: 3},
+		APGD{Norm: Linf, Eps: 0.1, Steps: 3},
+		CW{BinarySteps: 2, MaxIter: 3},
+		Square{Norm: Linf, Eps: 0.1, Queries: 5, Channels: 1, Height: 2, Width: 3},
+		FAB{Norm: Linf, Eps: 0.1, Steps: 3},
+	} {
+		o := &holdingOracle{oracle: newOracle(m)}
+		if _, err := a.Run(o, x, labels, n, rand.New(rand.NewPCG(1, 2))); err != nil {
+			t.Errorf("%s: %v", a.Name(), err)
+			continue
+		}
+		if o.holds != 1 || o.releases != 1 {
+			t.Errorf("%s: %d holds, %d releases; want 1 and 1", a.Name(), o.holds, o.releases)
+		}
+	}
+}
+
+// TestClampMatchesMath checks the claim projectLinf's speed rests on: with
+// finite bounds, as every caller has, the builtin min and max give what
+// math.Min and math.Max do, bit for bit, on NaN, signed zeros and
+// infinities too. (They differ where a bound is infinite and v is NaN:
+// math.Min(NaN, -Inf) is -Inf.)
+func TestClampMatchesMath(t *testing.T) {
+	bounds := []float64{-1, math.Copysign(0, -1), 0, 0.25, 1}
+	vals := append([]float64{math.NaN(), math.Inf(-1), math.Inf(1)}, bounds...)
+	for _, v := range vals {
+		for _, lo := range bounds {
+			for _, hi := range bounds {
+				got, want := clamp(v, lo, hi), math.Min(math.Max(v, lo), hi)
+				if math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+					t.Errorf("clamp(%v, %v, %v) = %v, math.Min(math.Max) gives %v", v, lo, hi, got, want)
+				}
+			}
+		}
 	}
 }

@@ -105,6 +105,7 @@ func (a CW) Run(o Oracle, x0 []float32, labels []int64, n int, _ *rand.Rand) ([]
 	if err != nil {
 		return nil, err
 	}
+	defer hold(o)()
 	a = a.withDefaults()
 	switch {
 	case !(a.Kappa >= 0) || math.IsInf(a.Kappa, 1):

@@ -173,6 +173,7 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 	if n == 0 {
 		return nil
 	}
+	defer hold(o)()
 	track := !a.LastIterate
 	targets := min(a.Targets, k-1)
 	if a.Targeted {

@@ -31,10 +31,16 @@ func project(norm Norm, x, x0 []float32, eps float64, s *scratch) {
 // projectLinf clips x to [max(0, x0-eps), min(1, x0+eps)] coordinate-wise:
 // the intersection of two boxes is a box, so clipping is the exact
 // projection.
+//
+// The builtin min and max treat NaN and signed zeros as math.Min and
+// math.Max do, with finite bounds as here, but compile inline: the calls
+// took a PGD-10 attack on MNIST 2% of its CPU time, on one goroutine while
+// the other core waited.
 func projectLinf(x, x0 []float32, eps float64) {
+	x0 = x0[:len(x)]
 	for i, v := range x {
 		c := float64(x0[i])
-		x[i] = float32(clamp(float64(v), math.Max(0, c-eps), math.Min(1, c+eps)))
+		x[i] = float32(clamp(float64(v), max(0, c-eps), min(1, c+eps)))
 	}
 }
 
@@ -135,7 +141,9 @@ func scaleClip(x, x0 []float32, t float64) {
 	}
 }
 
-func clamp(v, lo, hi float64) float64 { return math.Min(math.Max(v, lo), hi) }
+// clamp is v clipped to [lo, hi], for finite bounds (with an infinite
+// bound and a NaN v it would not give math.Min(math.Max(v, lo), hi)).
+func clamp(v, lo, hi float64) float64 { return min(max(v, lo), hi) }
 
 // projectL1 replaces x by the exact Euclidean projection of x onto
 // {y : ‖y - x0‖₁ ≤ eps, 0 ≤ y ≤ 1} (Croce and Hein, "Mind the box", 2021,

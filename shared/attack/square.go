@@ -105,6 +105,7 @@ func (a Square) Run(o Oracle, x0 []float32, labels []int64, n int, rng *rand.Ran
 	if err != nil {
 		return nil, err
 	}
+	defer hold(o)()
 	a = a.withDefaults()
 	if err := checkBudget(a.Norm, a.Eps, false); err != nil {
 		return nil, err

@@ -540,3 +540,60 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		})
 	}
 }
+
+// TestOracleHold checks that a held oracle computes what one never held
+// does, with a program compiled before the hold and one compiled during it,
+// and that once released it follows a change of the weights.
+func TestOracleHold(t *testing.T) {
+	shape := []int{1, 8, 8}
+	net := newTestNet(t, "madry-mnist", shape, 13)
+	const batch = 4
+	d := 64
+	rng := rand.New(rand.NewPCG(13, 14))
+	x, y := gridImages(rng, batch, shape), randLabels(rng, batch)
+	type result struct{ loss, grad, logits []float32 }
+	eval := func(o *engine.Oracle) result {
+		t.Helper()
+		r := result{make([]float32, batch), make([]float32, batch*d), make([]float32, batch*classes)}
+		if err := o.LossGrad(attack.LossCE, x, y, batch, r.loss, r.grad, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Logits(x, batch, r.logits); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	fresh := func() result {
+		t.Helper()
+		o := engine.NewOracle(net, batch)
+		defer o.Close()
+		return eval(o)
+	}
+	same := func(when string, got, want result) {
+		t.Helper()
+		if !slices.Equal(got.loss, want.loss) || !slices.Equal(got.grad, want.grad) || !slices.Equal(got.logits, want.logits) {
+			t.Errorf("%s: loss, gradient or logits differ from an oracle never held", when)
+		}
+	}
+	want := fresh()
+	o := engine.NewOracle(net, batch)
+	defer o.Close()
+	if err := o.LossGrad(attack.LossCE, x, y, batch, make([]float32, batch), make([]float32, batch*d), nil); err != nil {
+		t.Fatal(err) // the gradient program is compiled before the hold, the logits one during it
+	}
+	release := o.Hold()
+	inner := o.Hold()
+	same("held", eval(o), want)
+	inner()
+	inner() // a second call does nothing
+	same("held, again", eval(o), want)
+	release()
+	for _, p := range net.Params {
+		if p.Trainable {
+			for i := range p.Data {
+				p.Data[i] *= 0.75
+			}
+		}
+	}
+	same("released, weights changed", eval(o), fresh())
+}

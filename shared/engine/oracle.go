@@ -48,6 +48,10 @@ type Oracle struct {
 	grads  map[attack.Loss]*Program
 	vjp    *Program
 	labels []int64
+	// holds counts the Holds not released; releases are those of the
+	// programs' own holds while it is not zero.
+	holds    int
+	releases []func()
 }
 
 // NewOracle returns an oracle over net running batches of the given size.
@@ -78,6 +82,58 @@ func (o *Oracle) Fits() error {
 
 // InputShape returns the shape of one example, C,H,W.
 func (o *Oracle) InputShape() []int { return slices.Clone(o.net.Config.InShape) }
+
+var _ attack.Holder = (*Oracle)(nil)
+
+// Hold implements attack.Holder: until release is called, the caller
+// promises that the network's parameters stay as they are, and the
+// programs keep what depends on them alone (see Program.Hold) across calls,
+// those compiled meanwhile included. Holds nest; call each release once.
+func (o *Oracle) Hold() (release func()) {
+	if o.holds++; o.holds == 1 {
+		for _, p := range o.programs() {
+			o.hold(p)
+		}
+	}
+	done := false
+	return func() {
+		if done {
+			return
+		}
+		done = true
+		if o.holds--; o.holds == 0 {
+			for _, r := range o.releases {
+				r()
+			}
+			o.releases = o.releases[:0]
+		}
+	}
+}
+
+// hold holds p while the oracle is held. A program that cannot be held
+// computes as before, only packing its weights again on each run.
+func (o *Oracle) hold(p *Program) {
+	if o.holds == 0 {
+		return
+	}
+	if r, err := p.Hold(); err == nil {
+		o.releases = append(o.releases, r)
+	}
+}
+
+// programs lists the compiled programs.
+func (o *Oracle) programs() []*Program {
+	var ps []*Program
+	for _, p := range []*Program{o.logits, o.vjp} {
+		if p != nil {
+			ps = append(ps, p)
+		}
+	}
+	for _, p := range o.grads {
+		ps = append(ps, p)
+	}
+	return ps
+}
 
 // Close releases the compiled programs.
 func (o *Oracle) Close() error {
@@ -119,6 +175,7 @@ func (o *Oracle) Logits(x []float32, n int, logits []float32) error {
 			return err
 		}
 		o.logits = p
+		o.hold(p)
 	}
 	k := o.Classes()
 	return o.chunks(n, func(lo, hi int) error {
@@ -149,6 +206,7 @@ func (o *Oracle) LossGrad(l attack.Loss, x []float32, labels []int64, n int, los
 			return err
 		}
 		o.grads[l] = p
+		o.hold(p)
 	}
 	k, d := o.Classes(), o.InputSize()
 	return o.chunks(n, func(lo, hi int) error {
@@ -177,6 +235,7 @@ func (o *Oracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) 
 			return err
 		}
 		o.vjp = p
+		o.hold(p)
 	}
 	k, d := o.Classes(), o.InputSize()
 	return o.chunks(n, func(lo, hi int) error {

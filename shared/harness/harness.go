@@ -279,6 +279,16 @@ func (o stoppable) LossGrad(l attack.Loss, x []float32, labels []int64, n int, l
 	return o.Oracle.LossGrad(l, x, labels, n, loss, grad, logits)
 }
 
+// Hold passes an attack's hold on to the oracle when it keeps work while
+// held (engine.Oracle keeps its fully connected weights packed): embedding
+// the oracle passes on only attack.Oracle's methods.
+func (o stoppable) Hold() (release func()) {
+	if h, ok := o.Oracle.(attack.Holder); ok {
+		return h.Hold()
+	}
+	return func() {}
+}
+
 func (o stoppable) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
 	if err := o.stopped(); err != nil {
 		return err

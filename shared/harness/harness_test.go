@@ -1,11 +1,13 @@
 package harness
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"sgn/format/stream"
+	"sgn/shared/attack"
 )
 
 func TestCountShard(t *testing.T) {
@@ -36,4 +38,36 @@ func TestCountShard(t *testing.T) {
 	if _, err := CountShard(filepath.Join(t.TempDir(), "none.arrow"), Shard{0, 1}); err == nil {
 		t.Error("no error for a missing file")
 	}
+}
+
+// holder is an oracle that counts its holds and releases.
+type holder struct {
+	attack.Oracle
+	holds, releases int
+}
+
+func (h *holder) Hold() (release func()) {
+	h.holds++
+	return func() { h.releases++ }
+}
+
+// TestStoppableHolds checks that the wrapper attacks see passes their
+// holds on to an oracle that keeps work while held, and accepts them for
+// one that does not.
+func TestStoppableHolds(t *testing.T) {
+	h := &holder{}
+	var o attack.Oracle = stoppable{h, context.Background()}
+	hd, ok := o.(attack.Holder)
+	if !ok {
+		t.Fatal("stoppable is not an attack.Holder")
+	}
+	release := hd.Hold()
+	if h.holds != 1 || h.releases != 0 {
+		t.Errorf("after Hold: %d holds, %d releases; want 1, 0", h.holds, h.releases)
+	}
+	release()
+	if h.releases != 1 {
+		t.Errorf("after release: %d releases, want 1", h.releases)
+	}
+	stoppable{nil, context.Background()}.Hold()() // an oracle without Hold: nothing to pass on
 }

@@ -35,3 +35,29 @@ func Gemm6x16(k int, a, b, c *float32, ldc int)
 //
 //go:noescape
 func Gemm6x32(k int, a, b *float32, bstride int, c *float32, ldc int)
+
+// packBT16x8 packs sixteen rows of b, ldb floats apart, transposed, for
+// 8·n8 columns:
+//
+//	for p := range 8 * n8 {
+//		for j := range 16 {
+//			dst[p*16+j] = b[j*ldb+p]
+//		}
+//	}
+//
+// AVX.
+//
+//go:noescape
+func packBT16x8(b *float32, ldb, n8 int, dst *float32)
+
+// Gemm6x16Set is Gemm6x16 storing the product into c instead of adding it:
+// c[r*ldc+j] = Σ_p a[p*6+r]·b[p*16+j]. AVX2 and FMA.
+//
+//go:noescape
+func Gemm6x16Set(k int, a, b, c *float32, ldc int)
+
+// Gemm6x32Set is Gemm6x32 storing the product into c instead of adding it.
+// AVX-512F.
+//
+//go:noescape
+func Gemm6x32Set(k int, a, b *float32, bstride int, c *float32, ldc int)

@@ -65,3 +65,185 @@ zstore:
 	VZEROUPPER
 	RET
 
+
+// TRANSPOSE8_STORE transposes the 8×8 block in Y0..Y7 (row r in Yr) and
+// stores its column c, eight floats, at off+c·64(DI); Y8..Y15 are scratch.
+#define TRANSPOSE8_STORE(off) \
+	VUNPCKLPS  Y1, Y0, Y8; \
+	VUNPCKHPS  Y1, Y0, Y9; \
+	VUNPCKLPS  Y3, Y2, Y10; \
+	VUNPCKHPS  Y3, Y2, Y11; \
+	VUNPCKLPS  Y5, Y4, Y12; \
+	VUNPCKHPS  Y5, Y4, Y13; \
+	VUNPCKLPS  Y7, Y6, Y14; \
+	VUNPCKHPS  Y7, Y6, Y15; \
+	VSHUFPS    $0x44, Y10, Y8, Y0; \
+	VSHUFPS    $0xee, Y10, Y8, Y1; \
+	VSHUFPS    $0x44, Y11, Y9, Y2; \
+	VSHUFPS    $0xee, Y11, Y9, Y3; \
+	VSHUFPS    $0x44, Y14, Y12, Y4; \
+	VSHUFPS    $0xee, Y14, Y12, Y5; \
+	VSHUFPS    $0x44, Y15, Y13, Y6; \
+	VSHUFPS    $0xee, Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x31, Y7, Y3, Y15; \
+	VMOVUPS    Y8, off+0(DI); \
+	VMOVUPS    Y9, off+64(DI); \
+	VMOVUPS    Y10, off+128(DI); \
+	VMOVUPS    Y11, off+192(DI); \
+	VMOVUPS    Y12, off+256(DI); \
+	VMOVUPS    Y13, off+320(DI); \
+	VMOVUPS    Y14, off+384(DI); \
+	VMOVUPS    Y15, off+448(DI)
+
+// LOAD8 loads eight floats from each of the eight rows at AX, AX+R8, …,
+// AX+7·R8 (R9 = 3·R8) into Y0..Y7 and leaves AX at the row after them.
+#define LOAD8 \
+	VMOVUPS (AX), Y0; \
+	VMOVUPS (AX)(R8*1), Y1; \
+	VMOVUPS (AX)(R8*2), Y2; \
+	VMOVUPS (AX)(R9*1), Y3; \
+	LEAQ    (AX)(R8*4), AX; \
+	VMOVUPS (AX), Y4; \
+	VMOVUPS (AX)(R8*1), Y5; \
+	VMOVUPS (AX)(R8*2), Y6; \
+	VMOVUPS (AX)(R9*1), Y7; \
+	LEAQ    (AX)(R8*4), AX
+
+// func packBT16x8(b *float32, ldb, n8 int, dst *float32)
+//
+// dst[p·16+j] = b[j·ldb+p] for j < 16, p < 8·n8: sixteen rows of b, eight
+// columns at a time, through two 8×8 transposes in registers. AVX.
+TEXT ·packBT16x8(SB), NOSPLIT, $0-32
+	MOVQ b+0(FP), SI
+	MOVQ ldb+8(FP), R8
+	MOVQ n8+16(FP), CX
+	MOVQ dst+24(FP), DI
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	TESTQ CX, CX
+	JZ    tdone
+
+tloop:
+	MOVQ SI, AX
+	LOAD8
+	TRANSPOSE8_STORE(0)
+	LOAD8
+	TRANSPOSE8_STORE(32)
+	ADDQ $32, SI
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  tloop
+
+tdone:
+	VZEROUPPER
+	RET
+
+// STORE_ACC stores the accumulators Y0..Y11 into the 6×16 block at c, whose
+// rows are stride bytes apart; it advances c.
+#define STORE_ACC(c, stride) \
+	VMOVUPS Y0, (c); \
+	VMOVUPS Y1, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y2, (c); \
+	VMOVUPS Y3, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y4, (c); \
+	VMOVUPS Y5, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y6, (c); \
+	VMOVUPS Y7, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y8, (c); \
+	VMOVUPS Y9, 32(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Y10, (c); \
+	VMOVUPS Y11, 32(c)
+
+// func Gemm6x16Set(k int, a, b, c *float32, ldc int)
+//
+// c[6×16] = a·b: Gemm6x16 storing its sums instead of adding them, for a
+// product's first block when c's old values do not count.
+TEXT ·Gemm6x16Set(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	ZERO_ACC
+	TESTQ CX, CX
+	JZ    sstore
+
+sloop:
+	VMOVUPS (BX), Y12
+	VMOVUPS 32(BX), Y13
+	FMA_ROWS((AX), 4(AX), 8(AX), 12(AX), 16(AX), 20(AX))
+	ADDQ    $24, AX
+	ADDQ    $64, BX
+	DECQ    CX
+	JNZ     sloop
+
+sstore:
+	STORE_ACC(DX, R8)
+	VZEROUPPER
+	RET
+
+// STORE_ACC_Z stores the accumulators Z0..Z11 into the 6×32 block at c,
+// whose rows are stride bytes apart; it advances c.
+#define STORE_ACC_Z(c, stride) \
+	VMOVUPS Z0, (c); \
+	VMOVUPS Z1, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z2, (c); \
+	VMOVUPS Z3, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z4, (c); \
+	VMOVUPS Z5, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z6, (c); \
+	VMOVUPS Z7, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z8, (c); \
+	VMOVUPS Z9, 64(c); \
+	ADDQ    stride, c; \
+	VMOVUPS Z10, (c); \
+	VMOVUPS Z11, 64(c)
+
+// func Gemm6x32Set(k int, a, b *float32, bstride int, c *float32, ldc int)
+//
+// c[6×32] = a·[b₀ b₁]: Gemm6x32 storing its sums instead of adding them.
+// AVX-512F.
+TEXT ·Gemm6x32Set(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ bstride+24(FP), R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	LEAQ (BX)(R9*4), R9
+	ZERO_ACC_Z
+	TESTQ CX, CX
+	JZ    zsstore
+
+zsloop:
+	VMOVUPS (BX), Z12
+	VMOVUPS (R9), Z13
+	FMA_ROWS_Z((AX), 4(AX), 8(AX), 12(AX), 16(AX), 20(AX))
+	ADDQ    $24, AX
+	ADDQ    $64, BX
+	ADDQ    $64, R9
+	DECQ    CX
+	JNZ     zsloop
+
+zsstore:
+	STORE_ACC_Z(DX, R8)
+	VZEROUPPER
+	RET

@@ -14,6 +14,19 @@ func gemm6x32Go(k int, a, b *float32, bstride int, c *float32, ldc int) {
 	gemm6x16Go(k, a, at(b, bstride), at(c, NR), ldc)
 }
 
+func gemm6x16SetGo(k int, a, b, c *float32, ldc int) {
+	cs := unsafe.Slice(c, (MR-1)*ldc+NR)
+	for r := range MR {
+		clear(cs[r*ldc:][:NR])
+	}
+	gemm6x16Go(k, a, b, c, ldc)
+}
+
+func gemm6x32SetGo(k int, a, b *float32, bstride int, c *float32, ldc int) {
+	gemm6x16SetGo(k, a, b, c, ldc)
+	gemm6x16SetGo(k, a, at(b, bstride), at(c, NR), ldc)
+}
+
 // gemmGo is c[6×16] += a·b on packed panels, summing in a tile first as
 // the assembly sums in registers.
 func gemmGo(k int, a, b, c []float32, ldc int) {
@@ -39,4 +52,8 @@ func gemmGo(k int, a, b, c []float32, ldc int) {
 func at[T any](p *T, i int) *T {
 	var zero T
 	return (*T)(unsafe.Add(unsafe.Pointer(p), uintptr(i)*unsafe.Sizeof(zero)))
+}
+
+func packBT16x8Go(b *float32, ldb, n8 int, dst *float32) {
+	packBT16Go(unsafe.Slice(b, 15*ldb+8*n8), ldb, 8*n8, unsafe.Slice(dst, NR*8*n8))
 }

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -43,17 +44,22 @@ func TestSgemm(t *testing.T) {
 		return v
 	}
 	// Packing A per block, and once for the whole product (as convolutions
-	// share their weights' packing); with each kernel width this CPU runs.
-	type variant struct{ whole, wide, packed bool }
+	// share their weights' packing); B per block, and once for the whole
+	// product, in two column ranges packed and multiplied apart (as
+	// parallel workers do with a layer's weights); with each kernel width
+	// this CPU runs.
+	type variant struct{ whole, wholeB, wide, packed bool }
 	variants := []variant{{}} // SgemmPacked as the package runs it
 	if fast || Portable {
 		for _, wide := range kernelWidths() {
-			variants = append(variants, variant{false, wide, true}, variant{true, wide, true})
+			variants = append(variants, variant{false, false, wide, true}, variant{true, false, wide, true},
+				variant{false, true, wide, true}, variant{true, true, wide, true})
 		}
 	}
 	var (
 		buf   Buf
 		whole []float32
+		wb    WholeB
 	)
 	for _, tc := range []struct{ m, n, k int }{
 		{1, 1, 1}, {6, 16, 3}, {7, 17, 5}, {5, 15, 300}, {13, 40, 257}, {100, 33, 600}, {97, 2100, 20}, {12, 32, 0},
@@ -77,15 +83,35 @@ func TestSgemm(t *testing.T) {
 					}
 					a, b, c := fill(max(1, rowsA*lda)), fill(max(1, rowsB*ldb)), fill(tc.m*ldc)
 					want := refGemm(tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+					c0 := c
 					for _, v := range variants {
-						c := slices.Clone(c)
+						c := slices.Clone(c0)
 						var pa []float32
 						if v.whole {
 							pa = PackWhole(&whole, tA, a, lda, tc.m, tc.k)
 						}
-						if v.packed {
-							sgemmWith(v.wide, &buf, pa, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
-						} else {
+						switch {
+						case v.wholeB:
+							js := tc.n / 2 / NR * NR
+							// The first range packed by Pack, the second by the product.
+							bj := js
+							if tB {
+								bj = js * ldb
+							}
+							wb.Reset(tc.k, tc.n)
+							wb.Pack(tB, b, ldb, 0, js)
+							sgemmWith(v.wide, &buf, pa, &wholeAt{&wb, js, true}, tA, tB, tc.m, tc.n-js, tc.k, a, lda, b[min(bj, len(b)):], ldb, beta, c[js:], ldc)
+							sgemmWith(v.wide, &buf, pa, &wholeAt{&wb, 0, false}, tA, false, tc.m, js, tc.k, a, lda, nil, 0, beta, c, ldc)
+							// Again from what is packed.
+							c2 := slices.Clone(c0)
+							sgemmWith(v.wide, &buf, pa, &wholeAt{&wb, js, false}, tA, false, tc.m, tc.n-js, tc.k, a, lda, nil, 0, beta, c2[js:], ldc)
+							sgemmWith(v.wide, &buf, pa, &wholeAt{&wb, 0, false}, tA, false, tc.m, js, tc.k, a, lda, nil, 0, beta, c2, ldc)
+							if !slices.Equal(c, c2) {
+								t.Fatalf("%+v tA=%v tB=%v beta=%v %+v: products from a packed B differ from those that packed it", tc, tA, tB, beta, v)
+							}
+						case v.packed:
+							sgemmWith(v.wide, &buf, pa, nil, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
+						default:
 							Sgemm(&buf, tA, tB, tc.m, tc.n, tc.k, a, lda, b, ldb, beta, c, ldc)
 						}
 						for i := 0; i < tc.m; i++ {
@@ -113,6 +139,8 @@ func BenchmarkSgemm(b *testing.B) {
 		{"conv2 back data 800x196x64", 800, 196, 64, true, false},
 		{"conv2 back filter 64x800x196", 64, 800, 196, false, true},
 		{"fc1 128x1024x3136", 128, 1024, 3136, false, false},
+		{"fc1 back data 128x3136x1024", 128, 3136, 1024, false, true},
+		{"fc1 back filter 3136x1024x128", 3136, 1024, 128, true, false},
 	} {
 		a := make([]float32, sz.m*sz.k)
 		bb := make([]float32, sz.k*sz.n)
@@ -130,6 +158,44 @@ func BenchmarkSgemm(b *testing.B) {
 				Sgemm(&buf, sz.tA, sz.tB, sz.m, sz.n, sz.k, a, lda, bb, ldb, 0, c, sz.n)
 			}
 			b.ReportMetric(2*float64(sz.m*sz.n*sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		if !fast {
+			continue
+		}
+		// B packed once, as a held layer's weights are.
+		var w WholeB
+		w.Reset(sz.k, sz.n)
+		w.Pack(sz.tB, bb, ldb, 0, sz.n)
+		b.Run(sz.name+" packed B", func(b *testing.B) {
+			for range b.N {
+				SgemmWholeB(&buf, &w, 0, false, sz.tA, false, sz.m, sz.n, a, lda, nil, 0, 0, c, sz.n)
+			}
+			b.ReportMetric(2*float64(sz.m*sz.n*sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkPackB packs fc1's weights (3136×1024) whole, as a held layer
+// does, read as they are (the forward pass) and transposed (the data
+// gradient).
+func BenchmarkPackB(b *testing.B) {
+	const k, n = 3136, 1024
+	w := make([]float32, k*n)
+	for i := range w {
+		w[i] = float32(i)
+	}
+	for _, tB := range []bool{false, true} {
+		rows, cols, ld := k, n, n
+		if tB {
+			rows, cols, ld = n, k, n
+		}
+		var wb WholeB
+		wb.Reset(rows, cols)
+		b.Run(fmt.Sprintf("tB=%v", tB), func(b *testing.B) {
+			for range b.N {
+				wb.Pack(tB, w, ld, 0, cols)
+			}
+			b.ReportMetric(float64(4*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
 	}
 }

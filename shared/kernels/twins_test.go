@@ -58,6 +58,12 @@ func TestKernelsMatchGo(t *testing.T) {
 		{"Gemm6x32", true,
 			func(c *float32) { Gemm6x32(k, &a[0], &b[0], bstride, c, ldc) },
 			func(c *float32) { gemm6x32Go(k, &a[0], &b[0], bstride, c, ldc) }},
+		{"Gemm6x16Set", false,
+			func(c *float32) { Gemm6x16Set(k, &a[0], &b[0], c, ldc) },
+			func(c *float32) { gemm6x16SetGo(k, &a[0], &b[0], c, ldc) }},
+		{"Gemm6x32Set", true,
+			func(c *float32) { Gemm6x32Set(k, &a[0], &b[0], bstride, c, ldc) },
+			func(c *float32) { gemm6x32SetGo(k, &a[0], &b[0], bstride, c, ldc) }},
 		{"Conv6x16", false,
 			func(c *float32) { Conv6x16(k, &a[0], &x[0], &offs[0], c, ldc) },
 			func(c *float32) { conv6x16Go(k, &a[0], &x[0], &offs[0], c, ldc) }},
@@ -313,5 +319,49 @@ func BenchmarkKernelPeak(b *testing.B) {
 			}
 			b.ReportMetric(2*float64(MR*cols*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+	}
+}
+
+// TestPackBT16MatchesGo compares the transposing pack of a 16-row panel,
+// in assembly eight columns at a time (and packBT16, which adds the
+// columns left over), with its Go twin, and checks that neither writes
+// past the panel.
+func TestPackBT16MatchesGo(t *testing.T) {
+	if !fast {
+		if Portable {
+			t.Skip("a portable build runs the Go twins themselves")
+		}
+		testenv.Skipf(t, testenv.AVX2, "no AVX2 and FMA")
+	}
+	const ldb = 43
+	r := rand.New(rand.NewPCG(14, 15))
+	b := make([]float32, 16*ldb)
+	for i := range b {
+		b[i] = float32(r.NormFloat64())
+	}
+	for _, kb := range []int{1, 7, 8, 9, 16, 24, 37, ldb} {
+		want := make([]float32, NR*kb+NR)
+		packBT16Go(b, ldb, kb, want)
+		got := make([]float32, len(want))
+		packBT16(b, ldb, kb, got)
+		if !slices.Equal(got, want) {
+			t.Errorf("kb=%d: packBT16 differs from its Go twin", kb)
+		}
+		n8 := kb / 8
+		if n8 == 0 {
+			continue
+		}
+		want, got = make([]float32, NR*kb+NR), make([]float32, NR*kb+NR)
+		packBT16x8Go(&b[0], ldb, n8, &want[0])
+		packBT16x8(&b[0], ldb, n8, &got[0])
+		if !slices.Equal(got, want) {
+			t.Errorf("kb=%d: packBT16x8 differs from its Go twin", kb)
+		}
+		for i, v := range got[8*n8*NR:] {
+			if v != 0 {
+				t.Errorf("kb=%d: packBT16x8 wrote %v at %d, past its %d columns", kb, v, 8*n8*NR+i, 8*n8)
+				break
+			}
+		}
 	}
 }

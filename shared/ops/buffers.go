@@ -42,12 +42,30 @@ type buffers struct {
 	// about 0.5 MB. A set per node, not per graph, raised the peak memory
 	// of a preact-resnet18 training at batch 32 from 1.13 to 1.24 GB.
 	packs *packSet
+	// leafB is a product's B operand when that is an input of the graph,
+	// read transposed when tB is set; shareB tells that another product
+	// of the graph reads it the same way; seen is the packSet's run count
+	// when this node last ran (see hold.go).
+	leafB  *G.Node
+	tB     bool
+	shareB bool
+	seen   uint64
 }
 
 // packSet is the packing space the nodes of one graph share: the tape
 // machine runs one node at a time, and no op keeps anything in it from
 // one Do to the next.
-type packSet struct{ bufs []*gemmBuf }
+type packSet struct {
+	bufs []*gemmBuf
+	// whole holds graph inputs packed whole for products (hold.go); run
+	// counts the runs of the graph, epoch the starts and ends of holds;
+	// held is the set of inputs held while holds > 0.
+	whole map[wholeKey]*wholeEntry
+	run   uint64
+	epoch uint64
+	holds int
+	held  map[*G.Node]bool
+}
 
 // reservePacks makes sure a reusing node has n packing spaces, before
 // workers running in parallel take theirs with pack.
@@ -208,5 +226,6 @@ func reuseOutputs(g *G.ExprGraph, poison bool) error {
 			b.packs = packs
 		}
 	}
+	findLeafB(g)
 	return nil
 }

@@ -111,6 +111,48 @@ func parallelGemm[T float](bufs *buffers, tA, tB bool, m, n, k int, a []T, lda i
 	})
 }
 
+// parallelGemmWholeB is parallelGemm of c = op(a)·op(b) with op(b) taken
+// from w, packed whole, packing it there first when pack is set (the
+// workers then each pack the columns they multiply, as gemm would).
+func parallelGemmWholeB(bufs *buffers, w *kernels.WholeB, pack, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	const grain = 64 // as parallelGemm's; a multiple of kernels.NR
+	if m >= n {
+		if pack { // every worker reads all of B: pack it first
+			pieces := (n + grain - 1) / grain
+			parallelForN(pieces, workersFor(pieces), func(_, lo, hi int) {
+				w.Pack(tB, b, ldb, lo*grain, min(n, hi*grain))
+			})
+		}
+		pieces := (m + grain - 1) / grain
+		workers := workersFor(pieces)
+		bufs.reservePacks(workers)
+		parallelForN(pieces, workers, func(wk, lo, hi int) {
+			i0, i1 := lo*grain, min(m, hi*grain)
+			ai := i0 * lda
+			if tA {
+				ai = i0
+			}
+			buf := bufs.pack(wk)
+			defer bufs.unpack(buf)
+			kernels.SgemmWholeB(&buf.Buf, w, 0, false, tA, false, i1-i0, n, a[ai:], lda, nil, 0, 0, c[i0*ldc:], ldc)
+		})
+		return
+	}
+	pieces := (n + grain - 1) / grain
+	workers := workersFor(pieces)
+	bufs.reservePacks(workers)
+	parallelForN(pieces, workers, func(wk, lo, hi int) {
+		j0, j1 := lo*grain, min(n, hi*grain)
+		bj := j0
+		if tB {
+			bj = j0 * ldb
+		}
+		buf := bufs.pack(wk)
+		defer bufs.unpack(buf)
+		kernels.SgemmWholeB(&buf.Buf, w, j0, pack, tA, tB, m, j1-j0, a, lda, b[bj:], ldb, 0, c[j0:], ldc)
+	})
+}
+
 // sharedA packs op(a), m×k, once into buf for many gemmA calls with the
 // same A, when T is float32 on the fast path; otherwise it returns nil and
 // gemmA packs as gemm does.

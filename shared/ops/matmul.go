@@ -79,6 +79,15 @@ func matMulDo[T float](op matMulOp, in []arg[T]) (G.Value, error) {
 		return nil, err
 	}
 	c := output[T](op.bufs, m*n, false) // beta 0 writes every element
+	if b32, ok := any(b.data).([]float32); ok {
+		if w, pack, commit := op.bufs.wholeB(b32, b.shape[1], op.tb, k, n); w != nil {
+			parallelGemmWholeB(op.bufs, w, pack, op.ta, op.tb, m, n, k, any(a.data).([]float32), a.shape[1], b32, b.shape[1], any(c).([]float32), n)
+			if commit != nil {
+				commit()
+			}
+			return result(op.bufs, tensor.Shape{m, n}, c), nil
+		}
+	}
 	parallelGemm(op.bufs, op.ta, op.tb, m, n, k, a.data, a.shape[1], b.data, b.shape[1], 0, c, n)
 	return result(op.bufs, tensor.Shape{m, n}, c), nil
 }

@@ -481,3 +481,44 @@ func TestEachRange(t *testing.T) {
 		}
 	}
 }
+
+// TestAllFinite32 puts each non-finite value at each position of slices
+// of every length up to 9, which covers the unrolled loop and its tail.
+func TestAllFinite32(t *testing.T) {
+	for n := range 10 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(i) - 3.5
+		}
+		if !allFinite32(v) {
+			t.Errorf("%v: not all finite, want all finite", v)
+		}
+		for i := range v {
+			for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+				old := v[i]
+				v[i] = bad
+				if allFinite32(v) {
+					t.Errorf("%v: all finite", v)
+				}
+				v[i] = old
+			}
+		}
+	}
+	if !allFinite32([]float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}) {
+		t.Error("the largest and smallest finite values: not all finite")
+	}
+}
+
+// BenchmarkSGDStep is an SGD-momentum step on the parameters of the Madry
+// MNIST CNN (3.3 million, most of them fc1's weights).
+func BenchmarkSGDStep(b *testing.B) {
+	sizes := []int{32 * 25, 32, 64 * 32 * 25, 64, 3136 * 1024, 1024, 1024 * 10, 10}
+	r := rand.New(rand.NewPCG(12, 12))
+	params, grads := randTensors(r, sizes, 1), randTensors(r, sizes, 1)
+	opt := NewSGD(sizes, WithMomentum(0.9))
+	for range b.N {
+		if err := opt.Step(params, grads, 1e-6); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

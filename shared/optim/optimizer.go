@@ -87,6 +87,9 @@ func checkStep(sizes []int, mask []bool, params, grads [][]float32, lr float64) 
 		}
 	}
 	for i, g := range grads {
+		if allFinite32(g) {
+			continue
+		}
 		for j, v := range g {
 			if !isFinite32(v) {
 				return fmt.Errorf("optim: gradient of parameter %d is not finite (%v at index %d); parameters left unchanged", i, v, j)
@@ -94,6 +97,26 @@ func checkStep(sizes []int, mask []bool, params, grads [][]float32, lr float64) 
 		}
 	}
 	return nil
+}
+
+// allFinite32 reports whether every value of v is finite: v-v is 0 for a
+// finite v and NaN otherwise, and a sum keeps a NaN. Four running sums and
+// no branch: a branch per value took a madry-mnist train step 1.5% of its
+// CPU time, for its 3.3 million gradients.
+func allFinite32(v []float32) bool {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		w := (*[4]float32)(v[i:])
+		s0 += w[0] - w[0]
+		s1 += w[1] - w[1]
+		s2 += w[2] - w[2]
+		s3 += w[3] - w[3]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i] - v[i]
+	}
+	return s0+s1+s2+s3 == 0
 }
 
 // decays reports whether parameter i gets weight decay.

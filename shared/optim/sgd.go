@@ -67,17 +67,28 @@ func (s *SGD) Step(params, grads [][]float32, lr float64) error {
 			continue
 		}
 		b := s.buf[i]
+		if s.nesterov {
+			eachRange(len(p), func(lo, hi int) {
+				for j := lo; j < hi; j++ {
+					d := float64(g[j]) + wd*float64(p[j])
+					bj := float32(mu*float64(b[j]) + d)
+					b[j] = bj
+					d += mu * float64(bj)
+					p[j] = float32(float64(p[j]) - lr*d)
+				}
+			})
+			continue
+		}
+		// The loop of momentum without Nesterov's correction, apart: with
+		// the choice inside it, a madry-mnist step took a tenth longer.
 		eachRange(len(p), func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				d := float64(g[j]) + wd*float64(p[j])
+			p, g, b := p[lo:hi], g[lo:hi], b[lo:hi]
+			g, b = g[:len(p)], b[:len(p)]
+			for j, pj := range p {
+				d := float64(g[j]) + wd*float64(pj)
 				bj := float32(mu*float64(b[j]) + d)
 				b[j] = bj
-				if s.nesterov {
-					d += mu * float64(bj)
-				} else {
-					d = float64(bj)
-				}
-				p[j] = float32(float64(p[j]) - lr*d)
+				p[j] = float32(float64(pj) - lr*float64(bj))
 			}
 		})
 	}
