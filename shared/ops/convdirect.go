@@ -299,11 +299,17 @@ func (p directPlan) runPlanes(n int, x, w, y []float32) {
 // packing space and its padded input, whose border is zero and stays so:
 // fill overwrites only the interior.
 func (p directPlan) workers(n, workers int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
+	p.workersBy(n, workers, 1, body)
+}
+
+// workersBy is workers with room for the padded copies of e examples side
+// by side in xp.
+func (p directPlan) workersBy(n, workers, e int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
 	p.bufs.reservePacks(1 + workers)
 	parallelForN(n, workers, func(wk, lo, hi int) {
 		buf := p.bufs.pack(1 + wk)
 		defer p.bufs.unpack(buf)
-		xp := grow(&buf.col, p.cin*p.hp*p.wp)
+		xp := grow(&buf.col, e*p.cin*p.hp*p.wp)
 		clear(xp)
 		body(wk, lo, hi, buf, xp)
 	})
@@ -368,12 +374,11 @@ func directBackDataWith(b *buffers, g convGeom, gy, w []float32, tiling directTi
 // used (see directLayout; by channels for a stride above 1), and for the
 // data gradient, a convolution itself only at stride 1, padding no larger
 // than the kernel less one. The filter gradient's tiles run over filter
-// taps and channels, which any layer fills well enough, but each kernel call
-// sums over the output positions only, and below 64 of them im2col's GEMM
-// was faster (preact-resnet18's last stage, 4×4: 69.6 ms against 39.1); a
-// strided forward pass with few taps was too (its 1×1 shortcut from 64
-// channels: 9.7 ms against 3.6; from 256, 3.3 against 3.2, about even).
-// BenchmarkConvResNet has the figures.
+// taps and channels, which any layer fills well enough, and each kernel
+// call sums over the output positions of enough examples (filterColumns).
+// A strided forward pass with few taps was faster through im2col (its 1×1
+// shortcut from 64 channels: 9.7 ms against 3.6; from 256, 3.3 against
+// 3.2, about even). BenchmarkConvResNet has the figures.
 func (g convGeom) directForwardOK() bool {
 	return (g.stride == 1 || g.ckk >= 256) && useDirect(g.stride, g.ho, g.wo, g.o)
 }
@@ -383,24 +388,45 @@ func (g convGeom) directBackDataOK() bool {
 }
 
 func (g convGeom) directBackFilterOK() bool {
-	return kernels.Fast() && g.positions >= 64
+	return kernels.Fast()
+}
+
+// filterColumns is about how many output positions each kernel call of
+// the direct filter gradient sums over: a layer with fewer per example
+// lays several examples side by side. Each call adds its 6×16 tile into a
+// sum of taps×channels floats, megabytes for the deep layers, so a call
+// over a 4×4 example's 16 positions spent its time in the memory traffic
+// of that sum (preact-resnet18's 512-channel 4×4 layers: 80 GFLOP/s on
+// two cores through im2col, BenchmarkConvCIFAR).
+const filterColumns = 256
+
+// filterChunk is how many examples one kernel call of the direct filter
+// gradient covers.
+func (g convGeom) filterChunk() int {
+	return max(1, min(g.n, filterColumns/g.positions))
 }
 
 // directBackFilter is convBackFilterKernel on the direct path (any stride):
 // dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from
-// the padded example at output position q; each worker sums its examples
-// and the sum is transposed at the end.
+// the padded example at output position q; each worker sums its examples,
+// a chunk of them per kernel call, and the sum is transposed at the end.
 func directBackFilter(b *buffers, g convGeom, x, gy []float32) []float32 {
 	return directBackFilterWith(b, g, x, gy, kernels.Wide())
 }
 
 func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []float32 {
 	p := newDirectPlan(b, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
-	taps, positions := len(p.offs), g.positions
-	pos := indices(b, 1, positions)[:0]
-	for oh := range g.ho {
-		for ow := range g.wo {
-			pos = append(pos, int32(oh*g.stride*p.wp+ow*g.stride))
+	p.narrow()
+	e := g.filterChunk()
+	taps, positions, exSize := len(p.offs), g.positions, p.cin*p.hp*p.wp
+	// Each position of each example of a chunk: its offset in the chunk's
+	// padded copies.
+	pos := indices(b, 1, e*positions)[:0]
+	for j := range e {
+		for oh := range g.ho {
+			for ow := range g.wo {
+				pos = append(pos, int32(j*exSize+oh*g.stride*p.wp+ow*g.stride))
+			}
 		}
 	}
 	tapPanels, oPanels := (taps+kernels.MR-1)/kernels.MR, (g.o+kernels.NR-1)/kernels.NR
@@ -416,13 +442,17 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 	for wk := range parts {
 		parts[wk] = scratch[float32](b, wk, taps*g.o)
 	}
-	p.workers(g.n, workers, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
-		bp := grow(&buf.packed, oPanels*kernels.NR*positions)
+	p.workersBy(g.n, workers, e, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
 		acc := parts[wk]
 		tile := buf.tile[:]
-		for i := lo; i < hi; i++ {
-			p.fill(xp, x[i*inSize:(i+1)*inSize])
-			kernels.PackB(true, gy[i*outSize:(i+1)*outSize], positions, 0, 0, positions, g.o, bp) // gy_nᵀ
+		for i := lo; i < hi; i += e {
+			m := min(e, hi-i)
+			k := m * positions
+			bp := grow(&buf.packed, oPanels*kernels.NR*k)
+			for j := range m {
+				p.fill(xp[j*exSize:], x[(i+j)*inSize:(i+j+1)*inSize])
+				packGradT(bp, gy[(i+j)*outSize:(i+j+1)*outSize], g.o, positions, k, j*positions)
+			}
 			for ip := range tapPanels {
 				rows := min(kernels.MR, taps-kernels.MR*ip)
 				for jp := 0; jp < oPanels; {
@@ -434,11 +464,11 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 					jp += width / kernels.NR
 					cols := min(width, g.o-col0)
 					kernel := func(c *float32, ldc int) {
-						panel := &bp[col0*positions]
+						panel := &bp[col0*k]
 						if width > kernels.NR {
-							kernels.ConvFilter6x32(positions, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, kernels.NR*positions, c, ldc)
+							kernels.ConvFilter6x32(k, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, kernels.NR*k, c, ldc)
 						} else {
-							kernels.ConvFilter6x16(positions, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, c, ldc)
+							kernels.ConvFilter6x16(k, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, c, ldc)
 						}
 					}
 					if rows == kernels.MR && cols == width {
@@ -466,4 +496,39 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 		}
 	}
 	return dw
+}
+
+// narrow makes the padded input no wider than the padding needs: the
+// filter gradient reads it only at output positions, not in 16-wide row
+// segments, and a deep layer's 4-wide rows would otherwise take 18 floats.
+func (p *directPlan) narrow() {
+	p.wp = p.win + 2*p.padW
+	i := 0
+	for c := range p.cin {
+		for ki := range p.kh {
+			for kj := range p.kw {
+				p.offs[i] = int32((c*p.hp+ki)*p.wp + kj)
+				i++
+			}
+		}
+	}
+}
+
+// packGradT packs the output gradient gy [o, positions] of one example
+// into the rows [row, row+positions) of bp, panels of 16 channels by k rows
+// (the layout kernels.PackB gives gyᵀ), zero-padding the last panel.
+func packGradT(bp, gy []float32, o, positions, k, row int) {
+	for j0 := 0; j0 < o; j0 += kernels.NR {
+		dst := bp[j0*k+row*kernels.NR:][:positions*kernels.NR]
+		if o-j0 >= kernels.NR {
+			kernels.PackT16(gy[j0*positions:], positions, positions, dst)
+			continue
+		}
+		clear(dst)
+		for j := range o - j0 {
+			for q, v := range gy[(j0+j)*positions:][:positions] {
+				dst[q*kernels.NR+j] = v
+			}
+		}
+	}
 }

@@ -16,7 +16,8 @@ import (
 // filter gradients against the im2col path in float64, on the shapes of the
 // models (28 and 14 wide, one and 32 input channels), partial row segments
 // and output-channel panels, non-square kernels, every padding, and
-// strides above 1 (forward by channels and the filter gradient).
+// strides above 1 (forward by channels and the filter gradient), and
+// examples side by side in the filter gradient of small outputs.
 func TestConvDirect(t *testing.T) {
 	if !kernels.Fast() && !kernels.Portable {
 		testenv.Skipf(t, testenv.AVX2, "the direct path's assembly kernels need AVX2 and FMA")
@@ -32,6 +33,8 @@ func TestConvDirect(t *testing.T) {
 		{2, 8, 16, 16, 64, 3, 3, 1, 2}, // ResNet's downsampling: stride 2
 		{2, 8, 9, 11, 48, 1, 1, 0, 2},  // and its 1x1 shortcut, odd sizes
 		{1, 5, 13, 13, 32, 3, 3, 0, 3},
+		{37, 4, 4, 4, 20, 3, 3, 1, 1}, // a deep stage: chunks of 16 examples per filter-gradient call, and their tails
+		{5, 6, 8, 8, 16, 3, 3, 1, 1},  // chunks of 4
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int) ([]float32, []float64) {
