@@ -72,10 +72,10 @@ func fillOf(n, tile int) float64 { return float64(n) / float64(tile*((n+tile-1)/
 type directTiling int
 
 const (
-	tileRows     directTiling = iota // 16 positions of one row by 6 channels (run)
-	tileChannels                     // 6 positions by 16 channels (runByChannels)
-	tilePlanes                       // 6 rows of 16 positions of one channel (runPlanes)
-	tileTapBlocks                    // by channels, a block of taps at a time (runByTapBlocks)
+	tileRows      directTiling = iota // 16 positions of one row by 6 channels (run)
+	tileChannels                      // 6 positions by 16 channels (runByChannels)
+	tilePlanes                        // 6 rows of 16 positions of one channel (runPlanes)
+	tileTapBlocks                     // by channels, a block of taps at a time (runByTapBlocks)
 )
 
 var tilingNames = [...]string{tileRows: "rows", tileChannels: "channels", tilePlanes: "planes", tileTapBlocks: "tap blocks"}
