@@ -175,7 +175,7 @@ func BenchmarkConvMadry(b *testing.B) {
 	}
 }
 
-// BenchmarkConvLayouts times the forward pass of the direct path's three
+// BenchmarkConvLayouts times the forward pass of the direct path's four
 // tilings on the 3×3 stages of the CIFAR networks (batch 64) and on the
 // data gradient of their three-channel input, for directLayout's choice.
 func BenchmarkConvLayouts(b *testing.B) {
@@ -185,7 +185,7 @@ func BenchmarkConvLayouts(b *testing.B) {
 		x, w := make([]float32, g.n*g.c*g.h*g.w), make([]float32, g.o*g.ckk)
 		y := make([]float32, g.n*g.o*g.positions)
 		p := newDirectPlan(nil, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, 1, kernels.Wide())
-		for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
+		for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes, tileTapBlocks} {
 			b.Run(fmt.Sprintf("%dx%dx%d->%d/%v", c.c, c.h, c.h, c.o, tiling), func(b *testing.B) {
 				for range b.N {
 					p.convolve(g.n, x, w, y, tiling)
