@@ -572,11 +572,24 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 			}
 		}
 	})
-	dw := output[float32](b, g.o*taps, true)
-	for _, acc := range parts {
-		for t := range taps {
-			for o, v := range acc[t*g.o : (t+1)*g.o] {
-				dw[o*taps+t] += v
+	// The workers' sums are added in place, then transposed into dw in
+	// 16×16 blocks: adding each into dw column by column, its writes taps
+	// floats apart, and zeroing dw first took 1% of a preact-resnet18 step.
+	sum := parts[0]
+	for _, acc := range parts[1:] {
+		for i, v := range acc[:len(sum)] {
+			sum[i] += v
+		}
+	}
+	dw := output[float32](b, g.o*taps, false)
+	const block = 16
+	for t0 := 0; t0 < taps; t0 += block {
+		for o0 := 0; o0 < g.o; o0 += block {
+			for t := t0; t < min(t0+block, taps); t++ {
+				row := sum[t*g.o : (t+1)*g.o]
+				for o := o0; o < min(o0+block, g.o); o++ {
+					dw[o*taps+t] = row[o]
+				}
 			}
 		}
 	}
