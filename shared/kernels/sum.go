@@ -39,6 +39,37 @@ func Dot64(u, v []float32) float64 {
 	return s
 }
 
+// SumSq64 is the float64 sum of (v[i]-m)², the difference and its
+// square each rounded to float64 (no fused multiply-add), in Sum64's
+// order: batch norm's variance about the mean m.
+func SumSq64(v []float32, m float64) float64 {
+	var s float64
+	if vec := len(v) &^ 15; fast && vec > 0 {
+		s = sumSq64AVX2(&v[0], vec, m)
+		v = v[vec:]
+	} else if vec > 0 {
+		s = sumSq64Go(v[:vec], m)
+		v = v[vec:]
+	}
+	for _, x := range v {
+		d := float64(x) - m
+		s += float64(d * d)
+	}
+	return s
+}
+
+// sumSq64Go is sumSq64AVX2 in Go, for len(v) a multiple of 16.
+func sumSq64Go(v []float32, m float64) float64 {
+	var acc [16]float64
+	for i := 0; i+16 <= len(v); i += 16 {
+		for l, x := range v[i : i+16] {
+			d := float64(x) - m
+			acc[l] += float64(d * d)
+		}
+	}
+	return sumLanes(&acc)
+}
+
 // sum64Go is the AVX2 kernel's loop in Go, for len(v) a multiple of 16.
 func sum64Go(v []float32) float64 {
 	var acc [16]float64

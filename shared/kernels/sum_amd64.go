@@ -11,3 +11,8 @@ func sum64AVX2(v *float32, n int) float64
 //
 //go:noescape
 func dot64AVX2(u, v *float32, n int) float64
+
+// sumSq64AVX2 is sumSq64Go for n a positive multiple of 16. AVX2.
+//
+//go:noescape
+func sumSq64AVX2(v *float32, n int, m float64) float64

@@ -79,3 +79,43 @@ dloop:
 	VZEROUPPER
 	MOVSD X0, ret+24(FP)
 	RET
+
+// func sumSq64AVX2(v *float32, n int, m float64) float64
+//
+// The float64 sum of (v[i]-m)² over n floats (n a positive multiple of
+// 16), in sum64AVX2's lanes; subtract, multiply and add each rounded. AVX2.
+TEXT ·sumSq64AVX2(SB), NOSPLIT, $0-32
+	MOVQ         v+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Y15
+	SHRQ         $4, CX
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+
+qloop:
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD 16(SI), Y5
+	VCVTPS2PD 32(SI), Y6
+	VCVTPS2PD 48(SI), Y7
+	VSUBPD    Y15, Y4, Y4
+	VSUBPD    Y15, Y5, Y5
+	VSUBPD    Y15, Y6, Y6
+	VSUBPD    Y15, Y7, Y7
+	VMULPD    Y4, Y4, Y4
+	VMULPD    Y5, Y5, Y5
+	VMULPD    Y6, Y6, Y6
+	VMULPD    Y7, Y7, Y7
+	VADDPD    Y4, Y0, Y0
+	VADDPD    Y5, Y1, Y1
+	VADDPD    Y6, Y2, Y2
+	VADDPD    Y7, Y3, Y3
+	ADDQ      $64, SI
+	DECQ      CX
+	JNZ       qloop
+
+	REDUCE_LANES
+	VZEROUPPER
+	MOVSD X0, ret+24(FP)
+	RET

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestSum64 checks Sum64 and Dot64 bit for bit against their Go twins
+// TestSum64 checks Sum64, SumSq64 and Dot64 bit for bit against their Go twins
 // (the same lanes and order), and against a plain float64 loop within
 // rounding, on lengths around the 16-wide blocks.
 func TestSum64(t *testing.T) {
@@ -30,6 +30,18 @@ func TestSum64(t *testing.T) {
 		}
 		if got := Sum64(u); got != twinSum || math.Abs(got-plainSum) > 1e-12*abs {
 			t.Errorf("n=%d: Sum64 = %v, twin %v, plain %v", n, got, twinSum, plainSum)
+		}
+		m := 123.25 // a mean away from zero
+		twinSq, plainSq := sumSq64Go(u[:vec], m), 0.0
+		for i := range u {
+			d := float64(u[i]) - m
+			plainSq += d * d
+			if i >= vec {
+				twinSq += float64(d * d)
+			}
+		}
+		if got := SumSq64(u, m); got != twinSq || math.Abs(got-plainSq) > 1e-12*plainSq {
+			t.Errorf("n=%d: SumSq64 = %v, twin %v, plain %v", n, got, twinSq, plainSq)
 		}
 		if got := Dot64(u, v); got != twinDot || math.Abs(got-plainDot) > 1e-12*abs {
 			t.Errorf("n=%d: Dot64 = %v, twin %v, plain %v", n, got, twinDot, plainDot)

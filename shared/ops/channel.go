@@ -312,6 +312,9 @@ func chanVarDo[T float](op chanVarOp, x, m arg[T]) (G.Value, error) {
 	_, mid, inner := split(x.shape, 1)
 	sums := segmentSums(len(x.data), mid, inner, func(c, lo, hi int) float64 {
 		v, mc := x.data[lo:hi], float64(m.data[c])
+		if v32, ok := any(v).([]float32); ok {
+			return kernels.SumSq64(v32, mc) // 16 at a time with AVX2
+		}
 		var s0, s1 float64
 		i := 0
 		for ; i+2 <= len(v); i += 2 {
