@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // Affine sets out[i] = x[i]·a + b, the product rounded to float32 before
 // the sum (as Go computes it without fused multiply-adds): batch norm's
 // per-channel scale and shift. x must be at least as long as out.
@@ -38,4 +40,14 @@ func combineGo(out, x, y []float32, a, b, k float32) {
 	for i, v := range x {
 		out[i] = float32(float32(v*a)+float32(y[i]*b)) + k
 	}
+}
+
+// affineAVX2Go and combineAVX2Go are the twins of the AVX2 kernels, in
+// their signatures.
+func affineAVX2Go(out, x *float32, n int, a, b float32) {
+	affineGo(unsafe.Slice(out, n), unsafe.Slice(x, n), a, b)
+}
+
+func combineAVX2Go(out, x, y *float32, n int, a, b, k float32) {
+	combineGo(unsafe.Slice(out, n), unsafe.Slice(x, n), unsafe.Slice(y, n), a, b, k)
 }

@@ -25,11 +25,29 @@ func TestAffine(t *testing.T) {
 				t.Fatalf("n=%d: Affine out[%d] = %v, twin %v", n, i, got[i], want[i])
 			}
 		}
+		if n > 0 {
+			twin := make([]float32, n)
+			affineAVX2Go(&twin[0], &x[0], n, a, b)
+			for i := range want {
+				if twin[i] != want[i] {
+					t.Fatalf("n=%d: affineAVX2Go out[%d] = %v, affineGo %v", n, i, twin[i], want[i])
+				}
+			}
+		}
 		Combine(got[:n], x, y, a, b, k)
 		combineGo(want, x, y, a, b, k)
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("n=%d: Combine out[%d] = %v, twin %v", n, i, got[i], want[i])
+			}
+		}
+		if n > 0 {
+			twin := make([]float32, n)
+			combineAVX2Go(&twin[0], &x[0], &y[0], n, a, b, k)
+			for i := range want {
+				if twin[i] != want[i] {
+					t.Fatalf("n=%d: combineAVX2Go out[%d] = %v, combineGo %v", n, i, twin[i], want[i])
+				}
 			}
 		}
 		if got[n] != 7 {

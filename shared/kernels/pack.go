@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // packT16Go is PackT16's portable twin: it reads the 16 rows side by side
 // and writes each packed row of 16 at once.
 func packT16Go(b []float32, ldb, k int, dst []float32) {
@@ -16,4 +18,9 @@ func packT16Go(b []float32, ldb, k int, dst []float32) {
 		d[8], d[9], d[10], d[11] = r8[p], r9[p], r10[p], r11[p]
 		d[12], d[13], d[14], d[15] = r12[p], r13[p], r14[p], r15[p]
 	}
+}
+
+// packT16AVX2Go is the twin of the AVX2 kernel, in its signature.
+func packT16AVX2Go(b *float32, ldb, k int, dst *float32) {
+	packT16Go(unsafe.Slice(b, 15*ldb+k), ldb, k, unsafe.Slice(dst, k*NR))
 }

@@ -20,7 +20,7 @@ func TestPackT16(t *testing.T) {
 			got, twin := make([]float32, 16*k+1), make([]float32, 16*k+1)
 			got[16*k], twin[16*k] = -1, -1 // past the end: must stay
 			PackT16(b, ldb, k, got)
-			packT16Go(b, ldb, k, twin)
+			packT16AVX2Go(&b[0], ldb, k, &twin[0])
 			for p := range k {
 				for j := range NR {
 					if want := b[j*ldb+p]; got[p*NR+j] != want || twin[p*NR+j] != want {

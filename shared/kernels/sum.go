@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // Sum64 is the float64 sum of v. Sixteen running sums, element i in sum
 // i%16, are combined at the end in the order sumLanes gives; the AVX2
 // kernel converts and adds 16 floats at a time in that order, so both
@@ -101,4 +103,16 @@ func sumLanes(acc *[16]float64) float64 {
 		t[l] = (acc[l] + acc[4+l]) + (acc[8+l] + acc[12+l])
 	}
 	return (t[0] + t[2]) + (t[1] + t[3])
+}
+
+// sum64AVX2Go, dot64AVX2Go and sumSq64AVX2Go are the twins of the AVX2
+// kernels, in their signatures.
+func sum64AVX2Go(v *float32, n int) float64 { return sum64Go(unsafe.Slice(v, n)) }
+
+func dot64AVX2Go(u, v *float32, n int) float64 {
+	return dot64Go(unsafe.Slice(u, n), unsafe.Slice(v, n))
+}
+
+func sumSq64AVX2Go(v *float32, n int, m float64) float64 {
+	return sumSq64Go(unsafe.Slice(v, n), m)
 }

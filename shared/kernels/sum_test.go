@@ -18,6 +18,9 @@ func TestSum64(t *testing.T) {
 		}
 		vec := n &^ 15
 		twinSum, twinDot := sum64Go(u[:vec]), dot64Go(u[:vec], v[:vec])
+		if vec > 0 && (sum64AVX2Go(&u[0], vec) != twinSum || dot64AVX2Go(&u[0], &v[0], vec) != twinDot) {
+			t.Fatalf("n=%d: the pointer twins differ from the slice ones", n)
+		}
 		var plainSum, plainDot, abs float64
 		for i := range u {
 			plainSum += float64(u[i])
@@ -33,6 +36,9 @@ func TestSum64(t *testing.T) {
 		}
 		m := 123.25 // a mean away from zero
 		twinSq, plainSq := sumSq64Go(u[:vec], m), 0.0
+		if vec > 0 && sumSq64AVX2Go(&u[0], vec, m) != twinSq {
+			t.Fatalf("n=%d: sumSq64AVX2Go differs from sumSq64Go", n)
+		}
 		for i := range u {
 			d := float64(u[i]) - m
 			plainSq += d * d
