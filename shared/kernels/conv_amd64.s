@@ -52,7 +52,9 @@ TEXT ·ConvFilter6x16(SB), NOSPLIT, $0-56
 	TESTQ CX, CX
 	JZ    fstore
 
-floop:
+	TESTQ $1, CX
+	JZ    floop2
+
 	MOVLQSX (SI), R9
 	VMOVUPS (BX), Y12
 	VMOVUPS 32(BX), Y13
@@ -60,7 +62,21 @@ floop:
 	ADDQ    $4, SI
 	ADDQ    $64, BX
 	DECQ    CX
-	JNZ     floop
+	JZ      fstore
+
+floop2:
+	MOVLQSX (SI), R9
+	VMOVUPS (BX), Y12
+	VMOVUPS 32(BX), Y13
+	FMA_ROWS((R8)(R9*4), (R10)(R9*4), (R11)(R9*4), (R12)(R9*4), (R13)(R9*4), (DI)(R9*4))
+	MOVLQSX 4(SI), R9
+	VMOVUPS 64(BX), Y12
+	VMOVUPS 96(BX), Y13
+	FMA_ROWS((R8)(R9*4), (R10)(R9*4), (R11)(R9*4), (R12)(R9*4), (R13)(R9*4), (DI)(R9*4))
+	ADDQ    $8, SI
+	ADDQ    $128, BX
+	SUBQ    $2, CX
+	JNZ     floop2
 
 fstore:
 	MOVQ ldc+48(FP), R8
@@ -88,7 +104,9 @@ TEXT ·ConvFilter6x16T(SB), NOSPLIT, $0-56
 	TESTQ CX, CX
 	JZ    ftstore
 
-ftloop:
+	TESTQ $1, CX
+	JZ    ftloop2
+
 	MOVLQSX (SI), R9
 	VMOVUPS (BX), Y12
 	VMOVUPS 32(BX), Y13
@@ -96,7 +114,21 @@ ftloop:
 	ADDQ    $4, SI
 	ADDQ    $64, BX
 	DECQ    CX
-	JNZ     ftloop
+	JZ      ftstore
+
+ftloop2:
+	MOVLQSX (SI), R9
+	VMOVUPS (BX), Y12
+	VMOVUPS 32(BX), Y13
+	FMA_ROWS((R8)(R9*4), (R10)(R9*4), (R11)(R9*4), (R12)(R9*4), (R13)(R9*4), (DI)(R9*4))
+	MOVLQSX 4(SI), R9
+	VMOVUPS 64(BX), Y12
+	VMOVUPS 96(BX), Y13
+	FMA_ROWS((R8)(R9*4), (R10)(R9*4), (R11)(R9*4), (R12)(R9*4), (R13)(R9*4), (DI)(R9*4))
+	ADDQ    $8, SI
+	ADDQ    $128, BX
+	SUBQ    $2, CX
+	JNZ     ftloop2
 
 ftstore:
 	MOVQ ldc+48(FP), R8

@@ -57,10 +57,14 @@ var architectures = map[string]architecture{
 				convSpec("conv3", 64, 128, 3, false), bnSpec("bn3", 128),
 				linearSpec("fc1", 128*h*w, 256), linearSpec("fc2", 256, c.Classes))
 		},
+		// Each stage pools before its ReLU: ReLU is monotone, so it
+		// commutes with the max of a window (values and derivatives alike,
+		// as in convPoolReLU), and then touches a quarter of the elements,
+		// forward and backward.
 		forward: func(f *forward, x *G.Node) (*G.Node, error) {
-			h := f.tapped("block1", f.maxPool(f.relu(f.batchNorm("bn1", f.conv("conv1", x, 1, 1, false))), 2, 2))
-			h = f.tapped("block2", f.maxPool(f.relu(f.batchNorm("bn2", f.conv("conv2", h, 1, 1, false))), 2, 2))
-			h = f.tapped("block3", f.maxPool(f.relu(f.batchNorm("bn3", f.conv("conv3", h, 1, 1, false))), 2, 2))
+			h := f.tapped("block1", f.relu(f.maxPool(f.batchNorm("bn1", f.conv("conv1", x, 1, 1, false)), 2, 2)))
+			h = f.tapped("block2", f.relu(f.maxPool(f.batchNorm("bn2", f.conv("conv2", h, 1, 1, false)), 2, 2)))
+			h = f.tapped("block3", f.relu(f.maxPool(f.batchNorm("bn3", f.conv("conv3", h, 1, 1, false)), 2, 2)))
 			h = f.tapped("fc1", f.relu(f.linear("fc1", f.flatten(h))))
 			return f.linear("fc2", h), f.err
 		},

@@ -175,7 +175,7 @@ func BenchmarkConvMadry(b *testing.B) {
 	}
 }
 
-// BenchmarkConvLayouts times the forward pass of the direct path's three
+// BenchmarkConvLayouts times the forward pass of the direct path's four
 // tilings on the 3×3 stages of the CIFAR networks (batch 64) and on the
 // data gradient of their three-channel input, for directLayout's choice.
 func BenchmarkConvLayouts(b *testing.B) {
@@ -185,7 +185,7 @@ func BenchmarkConvLayouts(b *testing.B) {
 		x, w := make([]float32, g.n*g.c*g.h*g.w), make([]float32, g.o*g.ckk)
 		y := make([]float32, g.n*g.o*g.positions)
 		p := newDirectPlan(nil, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, 1, kernels.Wide())
-		for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
+		for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes, tileTapBlocks} {
 			b.Run(fmt.Sprintf("%dx%dx%d->%d/%v", c.c, c.h, c.h, c.o, tiling), func(b *testing.B) {
 				for range b.N {
 					p.convolve(g.n, x, w, y, tiling)
@@ -222,6 +222,58 @@ func BenchmarkConvResNet(b *testing.B) {
 				for range b.N {
 					v.do()
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkConvCIFAR times the three products of the CIFAR networks' 3×3
+// stride-1 convolutions (batch 128) on the direct path and through im2col,
+// in GFLOP/s (two operations per multiply-add), for the choice between them.
+func BenchmarkConvCIFAR(b *testing.B) {
+	for _, c := range []struct{ c, h, o int }{
+		{3, 32, 32}, {32, 16, 64}, {64, 8, 128}, {64, 32, 64}, {128, 16, 128}, {256, 8, 256}, {512, 4, 512},
+	} {
+		g, err := convOp{mode: convForward, stride: 1, pad: 1}.geom(tensor.Shape{128, c.c, c.h, c.h}, tensor.Shape{c.o, c.c, 3, 3})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(7, 8))
+		fill := func(size int) []float32 {
+			v := make([]float32, size)
+			for i := range v {
+				v[i] = r.Float32() - 0.5
+			}
+			return v
+		}
+		x, w, gy := fill(g.n*g.c*g.h*g.w), fill(g.o*g.ckk), fill(g.n*g.o*g.positions)
+		// Each variant reuses its buffers, as a compiled program does.
+		bufs := func() *buffers { return &buffers{reuse: true, packs: &packSet{}} }
+		flop := 2 * float64(g.n*g.o*g.ckk*g.positions)
+		name := fmt.Sprintf("%dx%dx%d->%d", c.c, c.h, c.h, c.o)
+		for _, v := range []struct {
+			name string
+			ok   bool
+			do   func(*buffers)
+		}{
+			{"forward/direct", g.directForwardOK(), func(bf *buffers) { directForward(bf, g, x, w) }},
+			{"forward/im2col", true, func(bf *buffers) { convForwardIm2col(bf, g, x, w) }},
+			{"data/direct", g.directBackDataOK(), func(bf *buffers) { directBackData(bf, g, gy, w) }},
+			{"data/im2col", true, func(bf *buffers) { convBackDataIm2col(bf, g, gy, w) }},
+			{"filter/direct", g.directBackFilterOK(), func(bf *buffers) { directBackFilter(bf, g, x, gy) }},
+			{"filter/im2col", true, func(bf *buffers) { convBackFilterIm2col(bf, g, x, gy) }},
+		} {
+			if !v.ok {
+				continue
+			}
+			b.Run(name+"/"+v.name, func(b *testing.B) {
+				bf := bufs()
+				v.do(bf) // sizes the buffers
+				b.ResetTimer()
+				for range b.N {
+					v.do(bf)
+				}
+				b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
 	}

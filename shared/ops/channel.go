@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"sgn/shared/kernels"
 )
 
 // Per-channel ops on [N,C,...] tensors, fused: batch norm, biases and
@@ -223,8 +225,11 @@ func chanDotDo[T float](op chanDotOp, u, v arg[T]) (G.Value, error) {
 }
 
 // dot64 is the float64 dot product of u and v, four running sums at a
-// time (see sum64).
+// time (see sum64), or through kernels.Dot64 for float32.
 func dot64[T float](u, v []T) float64 {
+	if u32, ok := any(u).([]float32); ok {
+		return kernels.Dot64(u32, any(v).([]float32))
+	}
 	v = v[:len(u)]
 	var s0, s1, s2, s3 float64
 	i := 0
@@ -307,6 +312,9 @@ func chanVarDo[T float](op chanVarOp, x, m arg[T]) (G.Value, error) {
 	_, mid, inner := split(x.shape, 1)
 	sums := segmentSums(len(x.data), mid, inner, func(c, lo, hi int) float64 {
 		v, mc := x.data[lo:hi], float64(m.data[c])
+		if v32, ok := any(v).([]float32); ok {
+			return kernels.SumSq64(v32, mc) // 16 at a time with AVX2
+		}
 		var s0, s1 float64
 		i := 0
 		for ; i+2 <= len(v); i += 2 {
@@ -455,11 +463,17 @@ func chanCombineDo[T float](op chanCombineOp, in []arg[T]) (G.Value, error) {
 	a, b, k := in[2].data, in[3].data, in[4].data
 	_, mid, inner := split(u.shape, 1)
 	out := output[T](op.bufs, len(u.data), false)
+	out32, _ := any(out).([]float32)
 	parallelChunks(len(out), func(lo, hi int) {
 		for i := lo; i < hi; {
 			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
 			o, x, y := out[i:end], u.data[i:end], v.data[i:end]
 			ac, bc, kc := a[c], b[c], k[c]
+			if out32 != nil { // the same loop, eight at a time with AVX2
+				kernels.Combine(out32[i:end], any(x).([]float32), any(y).([]float32), float32(ac), float32(bc), float32(kc))
+				i = end
+				continue
+			}
 			for j, xv := range x {
 				o[j] = xv*ac + y[j]*bc + kc
 			}
@@ -549,10 +563,16 @@ func bnTrainDo[T float](op bnTrainOp, in []arg[T]) (G.Value, error) {
 	}
 	_, mid, inner := split(x.shape, 1)
 	out := output[T](op.bufs, len(x.data), false)
+	out32, _ := any(out).([]float32)
 	parallelChunks(len(out), func(lo, hi int) {
 		for i := lo; i < hi; {
 			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
 			ac, bc := a[c], b[c]
+			if out32 != nil { // the same loop, eight at a time with AVX2
+				kernels.Affine(out32[i:end], any(x.data[i:end]).([]float32), float32(ac), float32(bc))
+				i = end
+				continue
+			}
 			for j, v := range x.data[i:end] {
 				out[i+j] = v*ac + bc
 			}

@@ -280,6 +280,11 @@ func convBackDataKernel[T float](b *buffers, g convGeom, gy, w []T) []T {
 	if gy32, ok := any(gy).([]float32); ok && g.directBackDataOK() {
 		return any(directBackData(b, g, gy32, any(w).([]float32))).([]T)
 	}
+	return convBackDataIm2col(b, g, gy, w)
+}
+
+// convBackDataIm2col is convBackDataKernel through a GEMM and col2im.
+func convBackDataIm2col[T float](b *buffers, g convGeom, gy, w []T) []T {
 	dx := output[T](b, g.n*g.c*g.h*g.w, !g.directCols()) // col2im adds into it
 	inSize, outSize := g.c*g.h*g.w, g.o*g.positions
 	b.reservePacks(1)

@@ -72,12 +72,13 @@ func fillOf(n, tile int) float64 { return float64(n) / float64(tile*((n+tile-1)/
 type directTiling int
 
 const (
-	tileRows     directTiling = iota // 16 positions of one row by 6 channels (run)
-	tileChannels                     // 6 positions by 16 channels (runByChannels)
-	tilePlanes                       // 6 rows of 16 positions of one channel (runPlanes)
+	tileRows      directTiling = iota // 16 positions of one row by 6 channels (run)
+	tileChannels                      // 6 positions by 16 channels (runByChannels)
+	tilePlanes                        // 6 rows of 16 positions of one channel (runPlanes)
+	tileTapBlocks                     // by channels, a block of taps at a time (runByTapBlocks)
 )
 
-var tilingNames = [...]string{tileRows: "rows", tileChannels: "channels", tilePlanes: "planes"}
+var tilingNames = [...]string{tileRows: "rows", tileChannels: "channels", tilePlanes: "planes", tileTapBlocks: "tap blocks"}
 
 func (t directTiling) String() string { return tilingNames[t] }
 
@@ -121,19 +122,27 @@ func directLayout(hout, wout, cout int, wide bool) (directTiling, bool) {
 
 // convolve sets y [n,cout,hout,wout] to the convolution of x
 // [n,cin,hin,win] with the filters w [cout, cin·kh·kw]. A strided plan
-// always goes by channels: the other tilings read contiguous inputs.
+// always goes by channels: the other tilings read contiguous inputs. A
+// layer by channels with many weights goes by tap blocks.
 func (p directPlan) convolve(n int, x, w, y []float32, tiling directTiling) {
-	if p.stride != 1 {
+	if p.stride != 1 && tiling != tileTapBlocks {
 		tiling = tileChannels
+	}
+	if tiling == tileChannels && len(p.offs)*p.cout > tapBlockWeights {
+		tiling = tileTapBlocks
 	}
 	p.bufs.reservePacks(1)
 	shared := p.bufs.pack(0)
 	defer p.bufs.unpack(shared)
 	taps := len(p.offs)
 	switch tiling {
-	case tileChannels:
+	case tileChannels, tileTapBlocks:
 		bp := grow(&shared.whole, (p.cout+kernels.NR-1)/kernels.NR*kernels.NR*taps)
 		kernels.PackB(true, w, taps, 0, 0, taps, p.cout, bp) // wᵀ, in panels of 16 channels
+		if tiling == tileTapBlocks {
+			p.runByTapBlocks(n, x, bp, y)
+			break
+		}
 		p.runByChannels(n, x, bp, y)
 	case tilePlanes:
 		p.runPlanes(n, x, w, y) // each channel's filter is a row of w already
@@ -210,6 +219,82 @@ func (p directPlan) runByChannels(n int, x, bp, y []float32) {
 						}
 					}
 					jp += width / kernels.NR
+				}
+			}
+		}
+	})
+}
+
+// tapBlock is how many filter taps runByTapBlocks takes at a time: 16 KB
+// of a 16-channel weight panel, which stays in the first-level cache.
+// Layers with more than tapBlockWeights weights take that path: it gained
+// on preact-resnet18's 512-channel 4×4 stage (9.4 MB of weights, forward
+// 105-141 GFLOP/s on two cores before, 121-148 after) but not on the
+// 256-channel 8×8 one (2.4 MB, 146-164 against 163-165) or smaller ones.
+const (
+	tapBlock        = 256
+	tapBlockWeights = 1 << 20
+)
+
+// runByTapBlocks is runByChannels for many taps: a kernel call over all
+// the taps read the whole weight panel, taps·64 bytes, for six output
+// positions, from the second-level cache or beyond (295 KB for
+// preact-resnet18's 512-channel layers). Here each call takes tapBlock taps,
+// whose weights serve every position of a chunk of examples (their padded
+// copies side by side, as many as make about filterColumns positions) before
+// the next block; the kernels add into a position-major sum, transposed
+// into y at the end of the chunk.
+func (p directPlan) runByTapBlocks(n int, x, bp, y []float32) {
+	p.narrow()
+	inSize, positions := p.cin*p.hin*p.win, p.hout*p.wout
+	outSize, taps, exSize := p.cout*positions, len(p.offs), p.cin*p.hp*p.wp
+	posPanels, chanPanels := (positions+kernels.MR-1)/kernels.MR, (p.cout+kernels.NR-1)/kernels.NR
+	rowsPer, ldc := posPanels*kernels.MR, chanPanels*kernels.NR
+	e := max(1, min(n, filterColumns/positions))
+	// Each position's offset in the chunk's padded copies; an example's
+	// last panel repeats its last position, whose extra rows are dropped.
+	pos := indices(p.bufs, 1, e*rowsPer)
+	for j := range e {
+		for q := range rowsPer {
+			qq := min(q, positions-1)
+			pos[j*rowsPer+q] = int32(j*exSize + qq/p.wout*p.stride*p.wp + qq%p.wout*p.stride)
+		}
+	}
+	p.workersBy(n, workersFor(n), e, func(_, lo, hi int, buf *gemmBuf, xp []float32) {
+		sum := grow(&buf.packed, e*rowsPer*ldc)
+		for i := lo; i < hi; i += e {
+			m := min(e, hi-i)
+			for j := range m {
+				p.fill(xp[j*exSize:], x[(i+j)*inSize:(i+j+1)*inSize])
+			}
+			clear(sum[:m*rowsPer*ldc])
+			for t0 := 0; t0 < taps; t0 += tapBlock {
+				kb := min(tapBlock, taps-t0)
+				for jp := 0; jp < chanPanels; {
+					// Two full channel panels side by side take the 6×32 kernel.
+					width := kernels.NR
+					if p.wide && p.cout-kernels.NR*jp >= 2*kernels.NR {
+						width = 2 * kernels.NR
+					}
+					b := &bp[jp*kernels.NR*taps+t0*kernels.NR]
+					for ip := range m * posPanels {
+						c := &sum[ip*kernels.MR*ldc+jp*kernels.NR]
+						if width > kernels.NR {
+							kernels.ConvFilter6x32(kb, &xp[0], &pos[ip*kernels.MR], &p.offs[t0], b, kernels.NR*taps, c, ldc)
+						} else {
+							kernels.ConvFilter6x16(kb, &xp[0], &pos[ip*kernels.MR], &p.offs[t0], b, c, ldc)
+						}
+					}
+					jp += width / kernels.NR
+				}
+			}
+			for j := range m {
+				yj, sj := y[(i+j)*outSize:(i+j+1)*outSize], sum[j*rowsPer*ldc:]
+				for o := range p.cout {
+					row := yj[o*positions : (o+1)*positions]
+					for q := range row {
+						row[q] = sj[q*ldc+o]
+					}
 				}
 			}
 		}
@@ -299,11 +384,17 @@ func (p directPlan) runPlanes(n int, x, w, y []float32) {
 // packing space and its padded input, whose border is zero and stays so:
 // fill overwrites only the interior.
 func (p directPlan) workers(n, workers int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
+	p.workersBy(n, workers, 1, body)
+}
+
+// workersBy is workers with room for the padded copies of e examples side
+// by side in xp.
+func (p directPlan) workersBy(n, workers, e int, body func(wk, lo, hi int, buf *gemmBuf, xp []float32)) {
 	p.bufs.reservePacks(1 + workers)
 	parallelForN(n, workers, func(wk, lo, hi int) {
 		buf := p.bufs.pack(1 + wk)
 		defer p.bufs.unpack(buf)
-		xp := grow(&buf.col, p.cin*p.hp*p.wp)
+		xp := grow(&buf.col, e*p.cin*p.hp*p.wp)
 		clear(xp)
 		body(wk, lo, hi, buf, xp)
 	})
@@ -368,12 +459,11 @@ func directBackDataWith(b *buffers, g convGeom, gy, w []float32, tiling directTi
 // used (see directLayout; by channels for a stride above 1), and for the
 // data gradient, a convolution itself only at stride 1, padding no larger
 // than the kernel less one. The filter gradient's tiles run over filter
-// taps and channels, which any layer fills well enough, but each kernel call
-// sums over the output positions only, and below 64 of them im2col's GEMM
-// was faster (preact-resnet18's last stage, 4×4: 69.6 ms against 39.1); a
-// strided forward pass with few taps was too (its 1×1 shortcut from 64
-// channels: 9.7 ms against 3.6; from 256, 3.3 against 3.2, about even).
-// BenchmarkConvResNet has the figures.
+// taps and channels, which any layer fills well enough, and each kernel
+// call sums over the output positions of enough examples (filterColumns).
+// A strided forward pass with few taps was faster through im2col (its 1×1
+// shortcut from 64 channels: 9.7 ms against 3.6; from 256, 3.3 against
+// 3.2, about even). BenchmarkConvResNet has the figures.
 func (g convGeom) directForwardOK() bool {
 	return (g.stride == 1 || g.ckk >= 256) && useDirect(g.stride, g.ho, g.wo, g.o)
 }
@@ -383,24 +473,45 @@ func (g convGeom) directBackDataOK() bool {
 }
 
 func (g convGeom) directBackFilterOK() bool {
-	return kernels.Fast() && g.positions >= 64
+	return kernels.Fast()
+}
+
+// filterColumns is about how many output positions each kernel call of
+// the direct filter gradient sums over: a layer with fewer per example
+// lays several examples side by side. Each call adds its 6×16 tile into a
+// sum of taps×channels floats, megabytes for the deep layers, so a call
+// over a 4×4 example's 16 positions spent its time in the memory traffic
+// of that sum (preact-resnet18's 512-channel 4×4 layers: 80 GFLOP/s on
+// two cores through im2col, BenchmarkConvCIFAR).
+const filterColumns = 256
+
+// filterChunk is how many examples one kernel call of the direct filter
+// gradient covers.
+func (g convGeom) filterChunk() int {
+	return max(1, min(g.n, filterColumns/g.positions))
 }
 
 // directBackFilter is convBackFilterKernel on the direct path (any stride):
 // dwᵀ [taps,O] = Σ_n A_n·gy_nᵀ, where A_n[tap][q] is read in place from
-// the padded example at output position q; each worker sums its examples
-// and the sum is transposed at the end.
+// the padded example at output position q; each worker sums its examples,
+// a chunk of them per kernel call, and the sum is transposed at the end.
 func directBackFilter(b *buffers, g convGeom, x, gy []float32) []float32 {
 	return directBackFilterWith(b, g, x, gy, kernels.Wide())
 }
 
 func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []float32 {
 	p := newDirectPlan(b, g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad, g.pad, g.stride, wide)
-	taps, positions := len(p.offs), g.positions
-	pos := indices(b, 1, positions)[:0]
-	for oh := range g.ho {
-		for ow := range g.wo {
-			pos = append(pos, int32(oh*g.stride*p.wp+ow*g.stride))
+	p.narrow()
+	e := g.filterChunk()
+	taps, positions, exSize := len(p.offs), g.positions, p.cin*p.hp*p.wp
+	// Each position of each example of a chunk: its offset in the chunk's
+	// padded copies.
+	pos := indices(b, 1, e*positions)[:0]
+	for j := range e {
+		for oh := range g.ho {
+			for ow := range g.wo {
+				pos = append(pos, int32(j*exSize+oh*g.stride*p.wp+ow*g.stride))
+			}
 		}
 	}
 	tapPanels, oPanels := (taps+kernels.MR-1)/kernels.MR, (g.o+kernels.NR-1)/kernels.NR
@@ -416,13 +527,17 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 	for wk := range parts {
 		parts[wk] = scratch[float32](b, wk, taps*g.o)
 	}
-	p.workers(g.n, workers, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
-		bp := grow(&buf.packed, oPanels*kernels.NR*positions)
+	p.workersBy(g.n, workers, e, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
 		acc := parts[wk]
 		tile := buf.tile[:]
-		for i := lo; i < hi; i++ {
-			p.fill(xp, x[i*inSize:(i+1)*inSize])
-			kernels.PackB(true, gy[i*outSize:(i+1)*outSize], positions, 0, 0, positions, g.o, bp) // gy_nᵀ
+		for i := lo; i < hi; i += e {
+			m := min(e, hi-i)
+			k := m * positions
+			bp := grow(&buf.packed, oPanels*kernels.NR*k)
+			for j := range m {
+				p.fill(xp[j*exSize:], x[(i+j)*inSize:(i+j+1)*inSize])
+				packGradT(bp, gy[(i+j)*outSize:(i+j+1)*outSize], g.o, positions, k, j*positions)
+			}
 			for ip := range tapPanels {
 				rows := min(kernels.MR, taps-kernels.MR*ip)
 				for jp := 0; jp < oPanels; {
@@ -434,11 +549,11 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 					jp += width / kernels.NR
 					cols := min(width, g.o-col0)
 					kernel := func(c *float32, ldc int) {
-						panel := &bp[col0*positions]
+						panel := &bp[col0*k]
 						if width > kernels.NR {
-							kernels.ConvFilter6x32(positions, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, kernels.NR*positions, c, ldc)
+							kernels.ConvFilter6x32(k, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, kernels.NR*k, c, ldc)
 						} else {
-							kernels.ConvFilter6x16(positions, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, c, ldc)
+							kernels.ConvFilter6x16(k, &xp[0], &aoffs[kernels.MR*ip], &pos[0], panel, c, ldc)
 						}
 					}
 					if rows == kernels.MR && cols == width {
@@ -457,13 +572,61 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 			}
 		}
 	})
-	dw := output[float32](b, g.o*taps, true)
-	for _, acc := range parts {
-		for t := range taps {
-			for o, v := range acc[t*g.o : (t+1)*g.o] {
-				dw[o*taps+t] += v
+	// The workers' sums are added in place, then transposed into dw in
+	// 16×16 blocks: adding each into dw column by column, its writes taps
+	// floats apart, and zeroing dw first took 1% of a preact-resnet18 step.
+	sum := parts[0]
+	for _, acc := range parts[1:] {
+		for i, v := range acc[:len(sum)] {
+			sum[i] += v
+		}
+	}
+	dw := output[float32](b, g.o*taps, false)
+	const block = 16
+	for t0 := 0; t0 < taps; t0 += block {
+		for o0 := 0; o0 < g.o; o0 += block {
+			for t := t0; t < min(t0+block, taps); t++ {
+				row := sum[t*g.o : (t+1)*g.o]
+				for o := o0; o < min(o0+block, g.o); o++ {
+					dw[o*taps+t] = row[o]
+				}
 			}
 		}
 	}
 	return dw
+}
+
+// narrow makes the padded input no wider than the padding needs: the
+// filter gradient reads it only at output positions, not in 16-wide row
+// segments, and a deep layer's 4-wide rows would otherwise take 18 floats.
+func (p *directPlan) narrow() {
+	p.wp = p.win + 2*p.padW
+	i := 0
+	for c := range p.cin {
+		for ki := range p.kh {
+			for kj := range p.kw {
+				p.offs[i] = int32((c*p.hp+ki)*p.wp + kj)
+				i++
+			}
+		}
+	}
+}
+
+// packGradT packs the output gradient gy [o, positions] of one example
+// into the rows [row, row+positions) of bp, panels of 16 channels by k rows
+// (the layout kernels.PackB gives gyᵀ), zero-padding the last panel.
+func packGradT(bp, gy []float32, o, positions, k, row int) {
+	for j0 := 0; j0 < o; j0 += kernels.NR {
+		dst := bp[j0*k+row*kernels.NR:][:positions*kernels.NR]
+		if o-j0 >= kernels.NR {
+			kernels.PackT16(gy[j0*positions:], positions, positions, dst)
+			continue
+		}
+		clear(dst)
+		for j := range o - j0 {
+			for q, v := range gy[(j0+j)*positions:][:positions] {
+				dst[q*kernels.NR+j] = v
+			}
+		}
+	}
 }

@@ -16,7 +16,9 @@ import (
 // filter gradients against the im2col path in float64, on the shapes of the
 // models (28 and 14 wide, one and 32 input channels), partial row segments
 // and output-channel panels, non-square kernels, every padding, and
-// strides above 1 (forward by channels and the filter gradient).
+// strides above 1 (forward by channels and the filter gradient), and
+// examples side by side in the filter gradient of small outputs and in the
+// tap blocks of the forward pass and data gradient.
 func TestConvDirect(t *testing.T) {
 	if !kernels.Fast() && !kernels.Portable {
 		testenv.Skipf(t, testenv.AVX2, "the direct path's assembly kernels need AVX2 and FMA")
@@ -32,6 +34,10 @@ func TestConvDirect(t *testing.T) {
 		{2, 8, 16, 16, 64, 3, 3, 1, 2}, // ResNet's downsampling: stride 2
 		{2, 8, 9, 11, 48, 1, 1, 0, 2},  // and its 1x1 shortcut, odd sizes
 		{1, 5, 13, 13, 32, 3, 3, 0, 3},
+		{37, 4, 4, 4, 20, 3, 3, 1, 1},  // a deep stage: chunks of 16 examples per filter-gradient call, and their tails
+		{5, 6, 8, 8, 16, 3, 3, 1, 1},   // chunks of 4
+		{19, 30, 4, 4, 20, 3, 3, 1, 1}, // 270 taps: two tap blocks over chunks of examples
+		{3, 32, 8, 8, 40, 3, 3, 1, 2},  // tap blocks at stride 2
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int) ([]float32, []float64) {
@@ -68,11 +74,11 @@ func TestConvDirect(t *testing.T) {
 			wantDW := convBackFilterKernel(nil, g, x64, gy64)
 			for _, wide := range kernelWidths() {
 				check(fmt.Sprintf("filter gradient (wide %v)", wide), directBackFilterWith(nil, g, x32, gy32, wide), wantDW, c.n*g.positions)
-				for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes} {
+				for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes, tileTapBlocks} {
 					// Only tiles by channels take a stride; planes need six rows
 					// of output; the data gradient is a convolution at stride 1.
 					if c.stride != 1 {
-						if tiling == tileChannels {
+						if tiling == tileChannels || tiling == tileTapBlocks {
 							check(fmt.Sprintf("forward (by %v, wide %v)", tiling, wide), directForwardWith(nil, g, x32, w32, tiling, wide), want, g.ckk)
 						}
 						continue

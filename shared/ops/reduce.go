@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"sgn/shared/kernels"
 )
 
 // ChannelMean averages x [N,C,...] over every axis but the channel axis 1: [C].
@@ -226,7 +228,12 @@ func sumDo[T float](op sumOp, x arg[T]) (G.Value, error) {
 
 // sum64 is the float64 sum of v, four running sums at a time: one sum's
 // chain of dependent additions ran at a quarter of the adder's rate.
+// float32 goes through kernels.Sum64, 16 at a time with AVX2 (the scalar
+// loop was 4% of a cifar-cnn training step).
 func sum64[T float](v []T) float64 {
+	if v32, ok := any(v).([]float32); ok {
+		return kernels.Sum64(v32)
+	}
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(v); i += 4 {
