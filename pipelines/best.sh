@@ -5,34 +5,39 @@
 # who stops training at the curve's peak would keep. Its robustness under
 # the curve's attack set is only as good as that set: this scores it under
 # AutoAttack's standard suite too (CELLDIR/best.json, a point). When the
-# best checkpoint is the final model, the final evaluation's suite streams
-# are reused; otherwise the suite runs on the shards BEST_SHARDS (default
-# "0": test images 0, 4, 8, ..., a quarter of TEST) of SUITE_SHARDS (4), in
-# CELLDIR/best/, each shard its own stream so that a rerun skips those done
-# (sgn-attack writes -o atomically: a killed run leaves no stream).
+# best checkpoint is the final model, the final evaluation's suite figures
+# are taken (CELLDIR/final.json); otherwise the suite runs on the shards
+# BEST_SHARDS (default "0": test images 0, 4, 8, ..., a quarter of TEST) of
+# SUITE_SHARDS (4), in CELLDIR/best/, each shard its own stream so that a
+# rerun skips those done (sgn-attack writes -o atomically: a killed run
+# leaves no stream). With CARRY set, a best.json carried from an earlier
+# run is reused and a new one carried (carry.sh).
 set -euo pipefail
 dir=$1 test=$2 eps=$3 steps=$4
 : "${BIN:?BIN names the directory of the sgn tools}"
+. "$(dirname "$0")/carry.sh"
 n=${SUITE_SHARDS:-4}
 best=$("$BIN/sgn-study" best "$dir")
-mkdir -p "$dir/best"
-start=$(date +%s.%N)
-streams=()
+out=$dir/best.json
+carried "$out" "$best" && exit 0
 if [ "$best" = "$dir/model.sgn" ]; then
-	streams=("$dir"/final/autoattack-*-of-"$n".arrow)
-	[ -f "${streams[0]}" ] || { echo "best.sh: $dir/final has no suite streams" >&2; exit 1; }
+	"$BIN/sgn-study" only autoattack "$dir/final.json" >"$out.tmp"
 else
+	mkdir -p "$dir/best"
+	start=$(date +%s.%N)
+	streams=()
 	for i in ${BEST_SHARDS:-0}; do
-		out=$dir/best/autoattack-$i-of-$n.arrow
-		if [ ! -f "$out" ]; then
+		stream=$dir/best/autoattack-$i-of-$n.arrow
+		if [ ! -f "$stream" ]; then
 			"$BIN/sgn-attack" -eps "$eps" -suite standard -steps "$steps" -queries "${SUITE_QUERIES:-5000}" -shard "$i/$n" \
-				-model "$best" -data "$test" -o "$out" 2>>"$dir/best/log" ||
+				-model "$best" -data "$test" -o "$stream" 2>>"$dir/best/log" ||
 				{ tail -n 3 "$dir/best/log" >&2; exit 1; }
 		fi
-		streams+=("$out")
+		streams+=("$stream")
 	done
+	"$BIN/sgn-score" -json "${streams[@]}" >"$dir/best/score.json"
+	end=$(date +%s.%N)
+	"$BIN/sgn-study" point -model "$best" -score "$dir/best/score.json" -seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$out.tmp"
 fi
-"$BIN/sgn-score" -json "${streams[@]}" >"$dir/best/score.json"
-end=$(date +%s.%N)
-"$BIN/sgn-study" point -model "$best" -score "$dir/best/score.json" -seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$dir/best.json.tmp"
-mv "$dir/best.json.tmp" "$dir/best.json"
+mv "$out.tmp" "$out"
+carry "$out"

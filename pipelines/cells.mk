@@ -15,10 +15,18 @@
 #   SQUARE_Q     queries of the final Square attack
 #   SUITE_Q      queries of the suite's Square attack (AutoAttack's 5,000)
 #   SWEEP_EPS    further budgets of the eps sweep
+#   FINAL_SHARDS shards of the test examples the final evaluation is cut
+#                into (4), each a unit of its own
 #   CELLS        the cells to run (default: every cell of the study file)
 #
 # Make's usual rule applies: what is done is skipped, a training cut short
-# resumes from its last checkpoint. Besides `cells`, two targets serve a
+# resumes from its last checkpoint. Across machines, each finished unit of
+# a cell (a curve point, a shard of the final evaluation, a sweep point,
+# the best checkpoint's suite) is also copied to RESULTS/partial/CELL/ and
+# committed; a run on a fresh machine retrains the cell, the same bit for
+# bit (the kernels are pinned to AVX2, below), and takes every unit from
+# there whose weights match the retrained checkpoint's (carry.sh). The
+# cell's result replaces its partial/ directory. Besides `cells`, two targets serve a
 # batch scheduler (slurm/run): `plan` prints one line per cell (the cell,
 # the cell its transfer attack comes from or -, its evaluation targets,
 # those that must run in one job joined by commas, and the target that
@@ -26,6 +34,14 @@
 # RESULTS/report.md from the cell results there.
 
 STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
+FINAL_SHARDS ?= 4
+SHARD_IDS  := $(shell seq 0 $$(($(FINAL_SHARDS) - 1)))
+
+# The AVX2 kernels on every x86-64 CPU, AVX-512 or not: a cell retrained
+# anywhere then has the same weights, which carried units need. (Without
+# AVX2 and FMA the kernels are Go's, the weights differ, and carried units
+# are measured again.)
+export SGN_KERNELS := avx2
 ALL_CELLS  := $(shell awk -F'\t' '!/^\#/ && NF {print $$1}' $(STUDY_FILE))
 CELLS      ?= $(ALL_CELLS)
 # field CELL,COLUMN: one column of a cell's row.
@@ -59,15 +75,12 @@ $(DIR)/test.arrow:
 	@mkdir -p $(DIR)
 	$(BIN)/sgn-fetch -split test -limit $(TEST_N) $(STUDY_DATASET) > $@.tmp && mv $@.tmp $@
 
-# cell_rules CELL: training, curve points, final evaluation, result.
-define cell_rules
+# train_rules CELL: the training run.
+define train_rules
 $(1)_flags    := $(call field,$(1),9)
 $(1)_seed     := $(call field,$(1),5)
 $(1)_epochs   := $(call field,$(1),6)
 $(1)_every    := $(call field,$(1),7)
-$(1)_transfer := $(call field,$(1),8)
-$(1)_steps    := $$(shell seq $$($(1)_every) $$($(1)_every) $$$$(( $$($(1)_epochs) * $(BATCHES) - 1 )) | xargs printf '%07d ')
-$(1)_points   := $$(foreach s,$$($(1)_steps),$(DIR)/$(1)/point-$$(s).json) $(DIR)/$(1)/point-final.json
 
 # The training run; model.sgn is rewritten every epoch, so "trained" marks
 # the end. A run cut short resumes from model.sgn.
@@ -81,11 +94,18 @@ $(DIR)/$(1)/trained: $(DIR)/train.arrow
 	fi || { tail -n 3 $(DIR)/$(1)/train.txt; exit 1; }
 	@tail -n 1 $(DIR)/$(1)/train.txt
 	touch $$@
+endef
+
+# cell_rules CELL: curve points, final evaluation, result.
+define cell_rules
+$(1)_carry    := $(RESULTS)/partial/$(1)
+$(1)_steps    := $$(shell seq $$($(1)_every) $$($(1)_every) $$$$(( $$($(1)_epochs) * $(BATCHES) - 1 )) | xargs printf '%07d ')
+$(1)_points   := $$(foreach s,$$($(1)_steps),$(DIR)/$(1)/point-$$(s).json) $(DIR)/$(1)/point-final.json
 
 $(DIR)/$(1)/point-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
-	BIN=$(BIN) bash $(POINT) $(DIR)/$(1)/model-step$$*.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
+	BIN=$(BIN) CARRY=$$($(1)_carry) bash $(POINT) $(DIR)/$(1)/model-step$$*.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
 $(DIR)/$(1)/point-final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
-	BIN=$(BIN) bash $(POINT) $(DIR)/$(1)/model.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
+	BIN=$(BIN) CARRY=$$($(1)_carry) bash $(POINT) $(DIR)/$(1)/model.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
 
 # A pilot cell's final evaluation is its curve's last point (it only
 # chooses the headline reading); every other cell's is final.sh's, with
@@ -96,10 +116,19 @@ $(1)_eval := $$(filter-out $(DIR)/$(1)/point-final.json,$$($(1)_points)) $(DIR)/
 $(DIR)/$(1)/final.json: $(DIR)/$(1)/point-final.json
 	cp $$< $$@
 else
-$(1)_eval := $$($(1)_points) $(DIR)/$(1)/final.json
-$(DIR)/$(1)/final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
-	BIN=$(BIN) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE=$(if $(filter headline baseline,$(call field,$(1),4)),standard,none) bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) '$(SWEEP_EPS)' \
+$(1)_shards   := $(foreach i,$(SHARD_IDS),$(DIR)/$(1)/final-$(i)-of-$(FINAL_SHARDS).json)
+$(1)_sweeps   := $(foreach e,$(SWEEP_EPS),$(DIR)/$(1)/sweep-$(e).json)
+$(1)_eval := $$($(1)_points) $$($(1)_shards) $$($(1)_sweeps)
+$(DIR)/$(1)/final-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
+	BIN=$(BIN) CARRY=$$($(1)_carry) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE=$(if $(filter headline baseline,$(call field,$(1),4)),standard,none) \
+		bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) $$* \
 		$(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/model.sgn)
+$(DIR)/$(1)/final.json: $$($(1)_shards)
+	$(STUDYC) merge $$^ > $$@.tmp && mv $$@.tmp $$@
+# Each further eps of SWEEP_EPS: the curve's attack set at half the final
+# evaluation's iterations.
+$(DIR)/$(1)/sweep-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
+	BIN=$(BIN) CARRY=$$($(1)_carry) bash $(POINT) $(DIR)/$(1)/model.sgn $(DIR)/test.arrow $$* $$$$(( $(FINAL_STEPS) / 2 )) $$@
 endif
 
 # Early stopping's model (the curve's best checkpoint) under the suite too,
@@ -108,11 +137,16 @@ endif
 ifneq ($(filter headline baseline,$(call field,$(1),4)),)
 $(1)_best := $(DIR)/$(1)/best.json
 $(DIR)/$(1)/best.json: $$($(1)_points) $(DIR)/$(1)/final.json
-	BIN=$(BIN) SUITE_QUERIES=$(or $(SUITE_Q),5000) bash $(BEST) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS)
+	BIN=$(BIN) CARRY=$$($(1)_carry) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE_SHARDS=$(FINAL_SHARDS) bash $(BEST) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS)
 endif
 
-$(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_best)
+$(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_sweeps) $$($(1)_best)
 	@mkdir -p $(RESULTS)/cells
 	$(STUDYC) cell -study $(STUDY_FILE) -cell $(1) -dir $(DIR)/$(1) > $$@.tmp && mv $$@.tmp $$@
+	rm -rf $$($(1)_carry)
+	rmdir --ignore-fail-on-non-empty $(RESULTS)/partial 2>/dev/null || true
 endef
+# Trained are the cells to run and the sources of their transfer attacks.
+TRAINED := $(sort $(CELLS) $(filter-out -,$(foreach c,$(CELLS),$(call field,$(c),8))))
+$(foreach c,$(TRAINED),$(eval $(call train_rules,$(c))))
 $(foreach c,$(CELLS),$(eval $(call cell_rules,$(c))))

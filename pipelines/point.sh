@@ -5,10 +5,14 @@
 # (CW) loss, STEPS iterations each from a random start; an SGN also by PGD
 # through the smooth surrogate tanh(s/0.05) of its sign, whose exact
 # derivative is zero. OUT.json: the point (clean accuracy, each attack's,
-# the per-example worst case) with the checkpoint's training progress.
+# the per-example worst case) with the checkpoint's training progress and
+# the SHA-256 of its weights. With CARRY set, a point carried from an
+# earlier run is reused and a new one carried (carry.sh).
 set -euo pipefail
 model=$1 test=$2 eps=$3 steps=$4 out=$5
 : "${BIN:?BIN names the directory of the sgn tools}"
+. "$(dirname "$0")/carry.sh"
+carried "$out" "$model" && exit 0
 tmp=$(mktemp -d "${out%.json}.XXXX")
 trap 'rm -rf "$tmp"' EXIT
 attack() {
@@ -26,3 +30,4 @@ fi
 end=$(date +%s.%N)
 "$BIN/sgn-study" point -model "$model" -score "$tmp/score.json" -seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$out.tmp"
 mv "$out.tmp" "$out"
+carry "$out"

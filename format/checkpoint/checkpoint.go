@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,19 @@ func (c *Checkpoint) Tensor(name string) (Tensor, bool) {
 		}
 	}
 	return Tensor{}, false
+}
+
+// WeightsSum is the SHA-256 of the tensors alone, as the payload encodes
+// them (names, shapes and data, in order). Two checkpoints of the same
+// weights share it whatever else they hold: the header's SHA-256 also
+// covers the configuration, which records the training's wall time, so
+// retraining the same model bit for bit changes that one but not this.
+func (c *Checkpoint) WeightsSum() [32]byte {
+	n := 4
+	for _, t := range c.Tensors {
+		n += 4 + len(t.Name) + 4 + 8*len(t.Shape) + 8 + 4*len(t.Data)
+	}
+	return sha256.Sum256(appendTensors(make([]byte, 0, n), c.Tensors))
 }
 
 // Errors that callers may want to tell apart with errors.Is.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func sample() *Checkpoint {
@@ -516,4 +518,63 @@ func TestDecodeReadError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWeightsSum checks the digest against one computed independently from
+// the encoded file's payload (the bytes between the configuration and the
+// sections), and that it follows the weights and nothing else.
+func TestWeightsSum(t *testing.T) {
+	c := sample()
+	file := encodeBytes(t, c)
+	payload := decompressPayload(t, file)
+	configLen := binary.LittleEndian.Uint64(payload)
+	start := 8 + int(configLen)
+	end := start + 4
+	for range c.Tensors {
+		nameLen := int(binary.LittleEndian.Uint32(payload[end:]))
+		end += 4 + nameLen
+		rank := int(binary.LittleEndian.Uint32(payload[end:]))
+		end += 4 + 8*rank
+		dataLen := int(binary.LittleEndian.Uint64(payload[end:]))
+		end += 8 + dataLen
+	}
+	if got, want := c.WeightsSum(), sha256.Sum256(payload[start:end]); got != want {
+		t.Fatalf("WeightsSum = %x, want the SHA-256 of the payload's tensors %x", got, want)
+	}
+
+	base := c.WeightsSum()
+	for _, tc := range []struct {
+		name string
+		edit func(*Checkpoint)
+		same bool
+	}{
+		{"other config", func(c *Checkpoint) { c.Config = json.RawMessage(`{"seconds":12.5}`) }, true},
+		{"other sections", func(c *Checkpoint) { c.Sections = nil }, true},
+		{"one value", func(c *Checkpoint) { c.Tensors[4].Data[5] = math.Nextafter32(0.6, 1) }, false},
+		{"a shape", func(c *Checkpoint) { c.Tensors[4].Shape = []int{2, 3} }, false},
+		{"a name", func(c *Checkpoint) { c.Tensors[4].Name = "fc.W" }, false},
+		{"the order", func(c *Checkpoint) { c.Tensors[1], c.Tensors[4] = c.Tensors[4], c.Tensors[1] }, false},
+	} {
+		d := sample()
+		tc.edit(d)
+		if got := d.WeightsSum() == base; got != tc.same {
+			t.Errorf("%s: same digest = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}
+
+// decompressPayload is the payload of an encoded checkpoint, decoded with
+// zstd directly rather than by Decode.
+func decompressPayload(t testing.TB, file []byte) []byte {
+	t.Helper()
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	payload, err := dec.DecodeAll(file[headerSize:], nil)
+	if err != nil {
+		t.Fatalf("decode the frame: %v", err)
+	}
+	return payload
 }

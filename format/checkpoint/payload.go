@@ -16,19 +16,7 @@ func marshalPayload(c *Checkpoint, size int64) []byte {
 	b = le.AppendUint64(b, uint64(len(c.Config)))
 	b = append(b, c.Config...)
 
-	b = le.AppendUint32(b, uint32(len(c.Tensors)))
-	for _, t := range c.Tensors {
-		b = le.AppendUint32(b, uint32(len(t.Name)))
-		b = append(b, t.Name...)
-		b = le.AppendUint32(b, uint32(len(t.Shape)))
-		for _, d := range t.Shape {
-			b = le.AppendUint64(b, uint64(d))
-		}
-		b = le.AppendUint64(b, 4*uint64(len(t.Data)))
-		for _, v := range t.Data {
-			b = le.AppendUint32(b, math.Float32bits(v))
-		}
-	}
+	b = appendTensors(b, c.Tensors)
 
 	// Sorted so that the same checkpoint always encodes to the same bytes.
 	names := make([]string, 0, len(c.Sections))
@@ -43,6 +31,26 @@ func marshalPayload(c *Checkpoint, size int64) []byte {
 		b = append(b, name...)
 		b = le.AppendUint64(b, uint64(len(sec)))
 		b = append(b, sec...)
+	}
+	return b
+}
+
+// appendTensors appends the payload's tensors field: the count, then each
+// tensor's name, shape and data.
+func appendTensors(b []byte, tensors []Tensor) []byte {
+	le := binary.LittleEndian
+	b = le.AppendUint32(b, uint32(len(tensors)))
+	for _, t := range tensors {
+		b = le.AppendUint32(b, uint32(len(t.Name)))
+		b = append(b, t.Name...)
+		b = le.AppendUint32(b, uint32(len(t.Shape)))
+		for _, d := range t.Shape {
+			b = le.AppendUint64(b, uint64(d))
+		}
+		b = le.AppendUint64(b, 4*uint64(len(t.Data)))
+		for _, v := range t.Data {
+			b = le.AppendUint32(b, math.Float32bits(v))
+		}
 	}
 	return b
 }

@@ -135,14 +135,15 @@ grep -q "NOT RUN .*sgn-$study-report" "$tmp/submit2.log" || fail "the report job
 grep -q 'interrupted .*checkpoint saved' "$out/sgn-1/train.txt" || fail "sgn-1's training did not save a checkpoint when stopped"
 grep -q "sgn-1 resumes from its checkpoint" "$tmp/submit2.log" || fail "sgn-1's training did not resume"
 
-# Once sgn-1's final evaluation has finished its first attack, scancel its
-# job (SIGTERM, then SIGKILL).
-attack=$(job_of eval-sgn-1)_$(task_of eval-sgn-1 "$out/sgn-1/final.json")
-until_file "$out/sgn-1/final/apgd-ce.arrow" "$attack" "sgn-1's final evaluation"
+# Once the first shard of sgn-1's final evaluation has finished its first
+# attack, scancel its job (SIGTERM, then SIGKILL).
+first=$out/sgn-1/final/0-of-4/autoattack.arrow
+attack=$(job_of eval-sgn-1)_$(task_of eval-sgn-1 "$out/sgn-1/final-0-of-4.json")
+until_file "$first" "$attack" "sgn-1's final evaluation"
 [ "$(state "$attack")" = RUNNING ] || fail "job $attack (sgn-1's final evaluation) ended before it could be killed"
 scancel "$attack"
 echo "test-slurm: killed job $attack (sgn-1's final evaluation) after its first attack"
-kept=$(stat -c %Y "$out/sgn-1/final/apgd-ce.arrow")
+kept=$(stat -c %Y "$first")
 
 # The third submission reports the killed job and completes the study,
 # keeping the attack stream written before the kill; a fourth has nothing
@@ -154,7 +155,7 @@ slurm_time=$(since "$t0")
 jobs="$jobs, $(wc -l <"$out/slurm/jobs.tsv")"
 grep -q "KILLED   job $attack .*CANCELLED" "$tmp/submit3.log" || fail "no report of the killed attack job $attack"
 grep -q "NOT RUN .*sgn-$study-report" "$tmp/submit3.log" || fail "the report job ran despite the killed attack"
-[ "$(stat -c %Y "$out/sgn-1/final/apgd-ce.arrow")" = "$kept" ] || fail "sgn-1's first attack was run again"
+[ "$(stat -c %Y "$first")" = "$kept" ] || fail "sgn-1's first attack was run again"
 slurm >"$tmp/submit4.log"
 grep -q "nothing to do" "$tmp/submit4.log" || fail "a fourth submission found something to do"
 

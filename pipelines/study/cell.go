@@ -93,6 +93,8 @@ type Point struct {
 	Robust       float64 `json:"robust"` // per-example worst case over Attacks
 	Attacks      []Named `json:"attacks"`
 	EvalSeconds  float64 `json:"eval_seconds"`
+	// Weights is the SHA-256 of the checkpoint's weights (weightsSum).
+	Weights string `json:"weights_sha256,omitempty"`
 }
 
 // Named is one attack's accuracy under a short name.
@@ -153,6 +155,9 @@ func makePoint(modelPath, scorePath string, evalSeconds float64) (Point, error) 
 	if p.Step, p.Epoch, p.TrainSeconds, err = progressOf(cls); err != nil {
 		return Point{}, fmt.Errorf("%s: %w", modelPath, err)
 	}
+	if p.Weights, err = weightsSum(cls); err != nil {
+		return Point{}, fmt.Errorf("%s: %w", modelPath, err)
+	}
 	var r score.Result
 	if err := readJSON(scorePath, &r); err != nil {
 		return Point{}, err
@@ -177,8 +182,10 @@ type Cell struct {
 	Row    Row             `json:"row"`
 	Recipe json.RawMessage `json:"recipe"` // the training configuration saved in the checkpoint
 	SGN    json.RawMessage `json:"sgn,omitempty"`
-	// Checkpoint is the SHA-256 of the final checkpoint file.
+	// Checkpoint is the SHA-256 of the final checkpoint file, Weights that
+	// of its weights alone (the same for a retraining bit for bit).
 	Checkpoint   string         `json:"checkpoint_sha256"`
+	Weights      string         `json:"weights_sha256,omitempty"`
 	TrainSeconds float64        `json:"train_seconds"`
 	Log          []train.Record `json:"log"`
 	Curve        []Point        `json:"curve"`
@@ -235,6 +242,9 @@ func makeCell(study string, row Row, dir string) (Cell, error) {
 		return c, fmt.Errorf("%s: training is not finished", modelPath)
 	}
 	c.Recipe, c.TrainSeconds = rec.Config, rec.Progress.Seconds
+	if c.Weights, err = weightsSum(cls); err != nil {
+		return c, fmt.Errorf("%s: %w", modelPath, err)
+	}
 	if cls.SGN != nil {
 		if c.SGN, err = json.Marshal(cls.SGN); err != nil {
 			return c, err

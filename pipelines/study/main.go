@@ -5,6 +5,9 @@
 //	sgn-study is-sgn MODEL                      prints yes for an SGN checkpoint, else no
 //	sgn-study point -model M -score S [-seconds T]
 //	                                            one evaluation (sgn-score -json S of attacks on M) as a curve point
+//	sgn-study same-weights MODEL POINT          prints yes if POINT was measured on MODEL's weights, else no
+//	sgn-study merge POINT...                    the point of the union of disjoint shards' points
+//	sgn-study only ATTACK POINT                 POINT as measured by ATTACK alone
 //	sgn-study best DIR                          prints the best checkpoint of the curve in DIR
 //	sgn-study cell -study FILE -cell C -dir D   a cell's result file, from its directory
 //	sgn-study report -study FILE -results DIR   DIR/report.md and its plots, from DIR/cells/*.json alone
@@ -18,6 +21,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"sgn/shared/classifier"
 	"sgn/shared/cli"
@@ -27,7 +31,7 @@ func main() { cli.Main("sgn-study", run) }
 
 func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return cli.Usagef("want a command: is-sgn, best, point, cell or report")
+		return cli.Usagef("want a command: is-sgn, same-weights, merge, only, best, point, cell or report")
 	}
 	fs := flag.NewFlagSet("sgn-study "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,6 +50,46 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 			fmt.Fprintln(stdout, "no")
 		}
 		return nil
+	case "same-weights":
+		if len(args) != 3 {
+			return cli.Usagef("same-weights MODEL POINT")
+		}
+		same, err := sameWeights(args[1], args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, map[bool]string{true: "yes", false: "no"}[same])
+		return nil
+	case "merge":
+		if len(args) < 2 {
+			return cli.Usagef("merge POINT...")
+		}
+		var shards []Point
+		for _, path := range args[1:] {
+			var p Point
+			if err := readJSON(path, &p); err != nil {
+				return err
+			}
+			shards = append(shards, p)
+		}
+		p, err := mergePoints(shards)
+		if err != nil {
+			return fmt.Errorf("merge %s: %w", strings.Join(args[1:], " "), err)
+		}
+		return writeJSON(stdout, p)
+	case "only":
+		if len(args) != 3 {
+			return cli.Usagef("only ATTACK POINT")
+		}
+		var p Point
+		if err := readJSON(args[2], &p); err != nil {
+			return err
+		}
+		p, err := onlyAttack(p, args[1])
+		if err != nil {
+			return fmt.Errorf("%s: %w", args[2], err)
+		}
+		return writeJSON(stdout, p)
 	case "best":
 		if len(args) != 2 {
 			return cli.Usagef("best DIR")
@@ -96,7 +140,7 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		}
 		return writeReport(*studyPath, *results)
 	}
-	return cli.Usagef("unknown command %q: want is-sgn, best, point, cell or report", args[0])
+	return cli.Usagef("unknown command %q: want is-sgn, same-weights, merge, only, best, point, cell or report", args[0])
 }
 
 // studyName is the study a file defines: its base name without extension.

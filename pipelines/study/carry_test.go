@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sgn/shared/classifier"
+	"sgn/shared/model"
+)
+
+// pointOf is the point of per-example results: correct[a][i] says whether
+// example i survived attack a; robust is the worst case over the attacks.
+func pointOf(clean []bool, correct [][]bool) Point {
+	frac := func(xs []bool) float64 {
+		n := 0
+		for _, x := range xs {
+			if x {
+				n++
+			}
+		}
+		return float64(n) / float64(len(xs))
+	}
+	p := Point{Step: 700, Eps: 0.3, N: len(clean), Clean: frac(clean), Weights: "ab12", EvalSeconds: 1}
+	worst := make([]bool, len(clean))
+	copy(worst, clean)
+	for a, c := range correct {
+		p.Attacks = append(p.Attacks, Named{Name: fmt.Sprint("attack", a), Label: fmt.Sprint("label", a), Accuracy: frac(c)})
+		for i := range worst {
+			worst[i] = worst[i] && c[i]
+		}
+	}
+	p.Robust = frac(worst)
+	return p
+}
+
+// TestMergePoints checks merged shards against the point computed on all
+// examples at once, for shards of unequal sizes.
+func TestMergePoints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, attacks = 1000, 3
+	clean := make([]bool, n)
+	correct := make([][]bool, attacks)
+	for i := range clean {
+		clean[i] = rng.Float64() < 0.95
+	}
+	for a := range correct {
+		correct[a] = make([]bool, n)
+		for i := range n {
+			correct[a][i] = clean[i] && rng.Float64() < 0.6+0.1*float64(a)
+		}
+	}
+	want := pointOf(clean, correct)
+	for _, cuts := range [][]int{{0, 1000}, {0, 250, 500, 750, 1000}, {0, 1, 333, 999, 1000}} {
+		var shards []Point
+		for k := 1; k < len(cuts); k++ {
+			part := make([][]bool, attacks)
+			for a := range part {
+				part[a] = correct[a][cuts[k-1]:cuts[k]]
+			}
+			shards = append(shards, pointOf(clean[cuts[k-1]:cuts[k]], part))
+		}
+		got, err := mergePoints(shards)
+		if err != nil {
+			t.Fatalf("cuts %v: %v", cuts, err)
+		}
+		if got.N != n || got.Clean != want.Clean || got.Robust != want.Robust || got.EvalSeconds != float64(len(shards)) {
+			t.Errorf("cuts %v: n %d clean %g robust %g eval %g s, want %d %g %g %d s", cuts, got.N, got.Clean, got.Robust, got.EvalSeconds, n, want.Clean, want.Robust, len(shards))
+		}
+		for a := range attacks {
+			if got.Attacks[a] != want.Attacks[a] {
+				t.Errorf("cuts %v: attack %d = %+v, want %+v", cuts, a, got.Attacks[a], want.Attacks[a])
+			}
+		}
+	}
+}
+
+func TestMergePointsRefuses(t *testing.T) {
+	base := func() Point {
+		return Point{Step: 7, Eps: 0.3, N: 10, Weights: "ab", Attacks: []Named{{Name: "apgd-ce", Label: "APGD-CE"}}}
+	}
+	for _, tc := range []struct {
+		edit func(*Point)
+		want string
+	}{
+		{func(p *Point) { p.Weights = "cd" }, "other weights"},
+		{func(p *Point) { p.Step = 8 }, "step 8"},
+		{func(p *Point) { p.Eps = 0.1 }, "eps 0.1"},
+		{func(p *Point) { p.Attacks = nil }, "0 attacks"},
+		{func(p *Point) { p.Attacks[0].Label = "FGSM" }, "is FGSM, not APGD-CE"},
+	} {
+		other := base()
+		tc.edit(&other)
+		if _, err := mergePoints([]Point{base(), other}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one saying %q", err, tc.want)
+		}
+	}
+	if _, err := mergePoints(nil); err == nil {
+		t.Error("merged no points")
+	}
+}
+
+func TestOnlyAttack(t *testing.T) {
+	p := Point{N: 10, Clean: 0.9, Robust: 0.2, EvalSeconds: 50, Attacks: []Named{
+		{Name: "autoattack", Accuracy: 0.3}, {Name: "square", Accuracy: 0.6},
+	}}
+	got, err := onlyAttack(p, "autoattack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Robust != 0.3 || len(got.Attacks) != 1 || got.Attacks[0].Name != "autoattack" || got.Clean != 0.9 || got.EvalSeconds != 0 {
+		t.Errorf("only autoattack = %+v, want robust 0.3 from the suite alone, clean 0.9, no evaluation time", got)
+	}
+	if _, err := onlyAttack(p, "fab"); err == nil {
+		t.Error("took an attack the point does not have")
+	}
+}
+
+// TestSameWeights saves one network twice with different training records
+// (as a retraining bit for bit would: only its wall time differs), and once
+// with one weight changed by one ulp.
+func TestSameWeights(t *testing.T) {
+	dir := t.TempDir()
+	net, err := model.New(model.Config{Arch: "mlp", InShape: []int{1, 28, 28}, Classes: 10, Mean: []float32{0.1307}, Std: []float32{0.3081}}, rand.New(rand.NewPCG(3, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(name, train string) string {
+		path := filepath.Join(dir, name)
+		cls := &classifier.Classifier{Net: net, Train: json.RawMessage(train)}
+		if err := cls.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	first := save("first.sgn", `{"progress":{"step":42,"seconds":10.5}}`)
+	again := save("again.sgn", `{"progress":{"step":42,"seconds":11.25}}`)
+	w := net.Params[0].Data
+	w[0] = math.Nextafter32(w[0], 2)
+	other := save("other.sgn", `{"progress":{"step":42,"seconds":10.5}}`)
+
+	cls, err := classifier.LoadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := weightsSum(cls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	point := filepath.Join(dir, "point.json")
+	if err := os.WriteFile(point, []byte(`{"step":42,"weights_sha256":"`+sum+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := filepath.Join(dir, "unsigned.json")
+	if err := os.WriteFile(unsigned, []byte(`{"step":42}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		model, point string
+		want         bool
+	}{
+		{first, point, true},
+		{again, point, true},
+		{other, point, false},
+		{first, unsigned, false}, // a point from before weights were recorded
+	} {
+		got, err := sameWeights(tc.model, tc.point)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("sameWeights(%s, %s) = %v, want %v", filepath.Base(tc.model), filepath.Base(tc.point), got, tc.want)
+		}
+	}
+	if _, err := sameWeights(filepath.Join(dir, "missing.sgn"), point); err == nil {
+		t.Error("no error for a missing checkpoint")
+	}
+}
