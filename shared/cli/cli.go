@@ -46,6 +46,9 @@ func Usagef(format string, args ...any) error {
 // A second signal ends the tool at once; the temporary files it leaves are
 // removed by the next run that writes the same output.
 //
+// With SGN_CPUPROFILE=FILE in the environment (ProfileEnv), the run's CPU
+// profile is written to FILE.
+//
 // A write to a closed pipe (as in `sgn-fetch mnist | head`) fails with
 // EPIPE rather than killing the tool with SIGPIPE, and the tool ends
 // quietly with success, the way Unix filters behave.
@@ -61,7 +64,11 @@ func Main(name string, run func(ctx context.Context, args []string, stdin io.Rea
 		cancel(&Interrupted{Signal: <-sigs})
 		dieOf(<-sigs)
 	}()
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfile, err := startProfile(os.Getenv)
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		err = errors.Join(err, stopProfile())
+	}
 	code := Exit(name, err, os.Stdout, os.Stderr)
 	var in *Interrupted
 	if code != ExitOK && errors.As(context.Cause(ctx), &in) {
