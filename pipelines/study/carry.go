@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 
 	"sgn/shared/classifier"
 )
@@ -56,6 +57,7 @@ func mergePoints(shards []Point) (Point, error) {
 	}
 	m := shards[0]
 	m.Attacks = append([]Named(nil), m.Attacks...)
+	m.Machines = append([]Machine(nil), m.Machines...)
 	count := func(acc float64, n int) float64 { return math.Round(acc * float64(n)) }
 	clean, robust := count(m.Clean, m.N), count(m.Robust, m.N)
 	attacks := make([]float64, len(m.Attacks))
@@ -78,6 +80,11 @@ func mergePoints(shards []Point) (Point, error) {
 				return Point{}, fmt.Errorf("shard %d's attack %d is %s, not %s", i+2, j+1, a.Label, m.Attacks[j].Label)
 			}
 			attacks[j] += count(a.Accuracy, s.N)
+		}
+		for _, mach := range s.Machines {
+			if !slices.Contains(m.Machines, mach) {
+				m.Machines = append(m.Machines, mach)
+			}
 		}
 		clean += count(s.Clean, s.N)
 		robust += count(s.Robust, s.N)

@@ -65,9 +65,16 @@ func TestMergePoints(t *testing.T) {
 			}
 			shards = append(shards, pointOf(clean[cuts[k-1]:cuts[k]], part))
 		}
+		shards[0].Machines = []Machine{{CPU: "A", Cores: 2}}
+		for k := 1; k < len(shards); k++ {
+			shards[k].Machines = []Machine{{CPU: "B", Cores: 2}}
+		}
 		got, err := mergePoints(shards)
 		if err != nil {
 			t.Fatalf("cuts %v: %v", cuts, err)
+		}
+		if wantMachines := min(len(shards), 2); len(got.Machines) != wantMachines {
+			t.Errorf("cuts %v: machines %v, want each of the shards' once", cuts, got.Machines)
 		}
 		if got.N != n || got.Clean != want.Clean || got.Robust != want.Robust || got.EvalSeconds != float64(len(shards)) {
 			t.Errorf("cuts %v: n %d clean %g robust %g eval %g s, want %d %g %g %d s", cuts, got.N, got.Clean, got.Robust, got.EvalSeconds, n, want.Clean, want.Robust, len(shards))
@@ -179,5 +186,39 @@ func TestSameWeights(t *testing.T) {
 	}
 	if _, err := sameWeights(filepath.Join(dir, "missing.sgn"), point); err == nil {
 		t.Error("no error for a missing checkpoint")
+	}
+}
+
+// TestReportCost checks that the study's cost counts every evaluation,
+// the best checkpoint's too, and names the machines of carried units.
+func TestReportCost(t *testing.T) {
+	study, results := synthetic(t, []float64{0.8}, []float64{0.9}, 4000, 100, 0.5)
+	path := filepath.Join(results, "cells", methodSGN+"-1.json")
+	var c Cell
+	if err := readJSON(path, &c); err != nil {
+		t.Fatal(err)
+	}
+	c.Final.EvalSeconds = 60
+	c.Final.Machines = []Machine{{CPU: "Other CPU", Cores: 2, Go: "go1.26", Kernels: "AVX2 6x16"}}
+	c.Best.EvalSeconds = 600
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSON(f, c); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := writeReport(study, results); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(results, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{" 11m0s of evaluation", "Other CPU, 2 cores, go1.26, AVX2 6x16 kernels", thisMachine().String()} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("the report's cost section lacks %q", want)
+		}
 	}
 }

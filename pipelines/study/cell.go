@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"sgn/shared/classifier"
+	"sgn/shared/kernels"
 	"sgn/shared/score"
 	"sgn/shared/train"
 )
@@ -95,6 +96,9 @@ type Point struct {
 	EvalSeconds  float64 `json:"eval_seconds"`
 	// Weights is the SHA-256 of the checkpoint's weights (weightsSum).
 	Weights string `json:"weights_sha256,omitempty"`
+	// Machines are where the evaluation ran: one, or for shards merged
+	// from several runs each one they ran on.
+	Machines []Machine `json:"machines,omitempty"`
 }
 
 // Named is one attack's accuracy under a short name.
@@ -158,6 +162,7 @@ func makePoint(modelPath, scorePath string, evalSeconds float64) (Point, error) 
 	if p.Weights, err = weightsSum(cls); err != nil {
 		return Point{}, fmt.Errorf("%s: %w", modelPath, err)
 	}
+	p.Machines = []Machine{thisMachine()}
 	var r score.Result
 	if err := readJSON(scorePath, &r); err != nil {
 		return Point{}, err
@@ -202,10 +207,22 @@ type Machine struct {
 	CPU   string `json:"cpu"`
 	Cores int    `json:"cores"`
 	Go    string `json:"go"`
+	// Kernels are the ones the tools choose in this environment
+	// (kernels.Name).
+	Kernels string `json:"kernels,omitempty"`
+}
+
+// String is the machine as reports name it.
+func (m Machine) String() string {
+	s := fmt.Sprintf("%s, %d cores, %s", m.CPU, m.Cores, m.Go)
+	if m.Kernels != "" {
+		s += ", " + m.Kernels + " kernels"
+	}
+	return s
 }
 
 func thisMachine() Machine {
-	m := Machine{CPU: "unknown", Cores: runtime.NumCPU(), Go: runtime.Version()}
+	m := Machine{CPU: "unknown", Cores: runtime.NumCPU(), Go: runtime.Version(), Kernels: kernels.Name()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(b)) {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -666,14 +666,17 @@ func (r *studyReport) costSection(w io.Writer) {
 	for _, g := range r.groups {
 		for _, c := range g.cells {
 			train += c.TrainSeconds
-			for _, p := range c.Curve {
-				eval += p.EvalSeconds
+			machines[c.Machine.String()] = true
+			points := slices.Concat(c.Curve, []Point{c.Final}, c.Sweep)
+			if c.Best != nil {
+				points = append(points, *c.Best)
 			}
-			eval += c.Final.EvalSeconds
-			for _, p := range c.Sweep {
+			for _, p := range points {
 				eval += p.EvalSeconds
+				for _, m := range p.Machines {
+					machines[m.String()] = true
+				}
 			}
-			machines[fmt.Sprintf("%s, %d cores, %s", c.Machine.CPU, c.Machine.Cores, c.Machine.Go)] = true
 		}
 	}
 	fmt.Fprintf(w, "## Cost and machine\n\nThe cells with results took %s of training and %s of evaluation (attacks and scoring), %s in all, one process at a time using every core. Per cell, see the table of every cell.\n\n",
