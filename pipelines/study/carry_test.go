@@ -222,3 +222,54 @@ func TestReportCost(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeCellRefusesOtherWeights: a cell's final evaluation and sweep must
+// have been measured on its final model's weights.
+func TestMakeCellRefusesOtherWeights(t *testing.T) {
+	dir := t.TempDir()
+	net, err := model.New(model.Config{Arch: "mlp", InShape: []int{1, 28, 28}, Classes: 10, Mean: []float32{0.1307}, Std: []float32{0.3081}}, rand.New(rand.NewPCG(5, 6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls := &classifier.Classifier{Net: net, Train: json.RawMessage(`{"config":{"epochs":1},"progress":{"epoch":1,"step":10,"seconds":3,"done":true}}`)}
+	if err := cls.Save(filepath.Join(dir, "model.sgn")); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := weightsSum(cls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, weights string) {
+		t.Helper()
+		b := []byte(`{"step":10,"eps":0.3,"n":10,"weights_sha256":"` + weights + `"}`)
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "log.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	row := Row{Cell: "c-1", Method: "c", Role: "headline", Seed: 1, Epochs: 1, Every: 5}
+	for _, tc := range []struct {
+		final, sweep string
+		want         string
+	}{
+		{sum, sum, ""},
+		{"", "", ""}, // units from before weights were recorded
+		{"0bad", sum, "final.json: measured on other weights"},
+		{sum, "0bad", "sweep-0.4.json: measured on other weights"},
+	} {
+		write("point-final.json", sum)
+		write("final.json", tc.final)
+		write("sweep-0.4.json", tc.sweep)
+		c, err := makeCell("s", row, dir)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("final %q, sweep %q: %v", tc.final, tc.sweep, err)
+		case tc.want == "" && c.Weights != sum:
+			t.Errorf("cell weights %q, want %q", c.Weights, sum)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("final %q, sweep %q: error %v, want one saying %q", tc.final, tc.sweep, err, tc.want)
+		}
+	}
+}

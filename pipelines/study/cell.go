@@ -285,6 +285,9 @@ func makeCell(study string, row Row, dir string) (Cell, error) {
 	if err := readJSON(filepath.Join(dir, "final.json"), &c.Final); err != nil {
 		return c, err
 	}
+	if w := c.Final.Weights; w != "" && w != c.Weights {
+		return c, fmt.Errorf("%s: measured on other weights (%.12s) than %s's (%.12s)", filepath.Join(dir, "final.json"), w, modelPath, c.Weights)
+	}
 	if best := filepath.Join(dir, "best.json"); fileExists(best) {
 		c.Best = new(Point)
 		if err := readJSON(best, c.Best); err != nil {
@@ -299,6 +302,9 @@ func makeCell(study string, row Row, dir string) (Cell, error) {
 		var p Point
 		if err := readJSON(path, &p); err != nil {
 			return c, err
+		}
+		if p.Weights != "" && p.Weights != c.Weights {
+			return c, fmt.Errorf("%s: measured on other weights (%.12s) than %s's (%.12s)", path, p.Weights, modelPath, c.Weights)
 		}
 		c.Sweep = append(c.Sweep, p)
 	}
