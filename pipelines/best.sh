@@ -8,9 +8,9 @@
 # best checkpoint is the final model, the final evaluation's suite figures
 # are taken (CELLDIR/final.json); otherwise the suite runs on the shards
 # BEST_SHARDS (default "0": test images 0, 4, 8, ..., a quarter of TEST) of
-# SUITE_SHARDS (4), in CELLDIR/best/, each shard its own streams (two
-# sub-shards, run in lanes: lanes.sh) so that a rerun skips those done (sgn-attack writes -o
-# atomically: a killed run leaves no stream). With CARRY set, a best.json carried from an earlier
+# SUITE_SHARDS (4), in CELLDIR/best/, each shard its own stream so that a
+# rerun skips those done (sgn-attack writes -o atomically: a killed run
+# leaves no stream). With CARRY set, a best.json carried from an earlier
 # run is reused and a new one carried (carry.sh).
 set -euo pipefail
 dir=$1 test=$2 eps=$3 steps=$4
@@ -24,18 +24,17 @@ if [ "$best" = "$dir/model.sgn" ]; then
 	"$BIN/sgn-study" only autoattack "$dir/final.json" >"$out.tmp"
 else
 	mkdir -p "$dir/best"
-	. "$(dirname "$0")/lanes.sh"
 	start=$(date +%s.%N)
 	streams=()
 	for i in ${BEST_SHARDS:-0}; do
-		for k in $(seq 0 $((lane_split - 1))); do
-			stream=$dir/best/autoattack-$((i + k * n))-of-$((n * lane_split)).arrow
-			[ -f "$stream" ] || lane "$dir/best/log" "$BIN/sgn-attack" -eps "$eps" -suite standard -steps "$steps" \
-				-queries "${SUITE_QUERIES:-5000}" -shard "$((i + k * n))/$((n * lane_split))" -model "$best" -data "$test" -o "$stream"
-			streams+=("$stream")
-		done
+		stream=$dir/best/autoattack-$i-of-$n.arrow
+		if [ ! -f "$stream" ]; then
+			"$BIN/sgn-attack" -eps "$eps" -suite standard -steps "$steps" -queries "${SUITE_QUERIES:-5000}" -shard "$i/$n" \
+				-model "$best" -data "$test" -o "$stream" 2>>"$dir/best/log" ||
+				{ tail -n 3 "$dir/best/log" >&2; exit 1; }
+		fi
+		streams+=("$stream")
 	done
-	lanes_wait "$dir/best/log"
 	"$BIN/sgn-score" -json "${streams[@]}" >"$dir/best/score.json"
 	end=$(date +%s.%N)
 	"$BIN/sgn-study" point -model "$best" -score "$dir/best/score.json" -seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$out.tmp"

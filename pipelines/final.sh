@@ -17,9 +17,6 @@
 # the shard's point is CELLDIR/final-I-of-N.json, and the shards' points
 # add up to the final one (sgn-study merge).
 #
-# The attacks run in lanes (lanes.sh): the suite, the longest, as
-# sub-shards, the rest, longest first, in whichever lane frees first.
-#
 # Attack streams stay in CELLDIR/final/I-of-N/, so a rerun skips the attacks
 # done; with CARRY set, a shard carried from an earlier run is reused and a
 # new one carried (carry.sh).
@@ -33,35 +30,29 @@ out=$dir/final-$shard.json
 carried "$out" "$model" && exit 0
 streams=$dir/final/$shard
 mkdir -p "$streams"
-i=${shard%-of-*} n=${shard#*-of-}
-. "$(dirname "$0")/lanes.sh"
-# attack NAME FLAGS...: run an attack in the next free lane.
 attack() {
 	local name=$1; shift
 	[ -f "$streams/$name.arrow" ] && return
-	lane "$streams/log" "$BIN/sgn-attack" -eps "$eps" "$@" -model "$model" -data "$test" -o "$streams/$name.arrow"
+	"$BIN/sgn-attack" -eps "$eps" "$@" -shard "${shard/-of-//}" -model "$model" -data "$test" -o "$streams/$name.arrow" 2>>"$streams/log" ||
+		{ tail -n 3 "$streams/log" >&2; exit 1; }
 }
 start=$(date +%s.%N)
 if [ "${SUITE:-standard}" != none ]; then
-	for k in $(seq 0 $((lane_split - 1))); do
-		attack "autoattack-$k" -suite "${SUITE:-standard}" -steps "$steps" -queries "${SUITE_QUERIES:-5000}" -shard "$((i + k * n))/$((n * lane_split))"
-	done
+	attack autoattack -suite "${SUITE:-standard}" -steps "$steps" -queries "${SUITE_QUERIES:-5000}"
 fi
-one=(-shard "$i/$n")
-if [ "$("$BIN/sgn-study" is-sgn "$model")" = yes ]; then
-	attack pgd-smooth -pgd -loss ce -steps "$steps" -sg-surrogate 0.05 "${one[@]}"
-	attack pgd-smooth-cw -pgd -loss cw -steps "$steps" -sg-surrogate 0.005 "${one[@]}"
-	attack pgd-detached -pgd -loss ce -steps "$steps" -sg-grad detached "${one[@]}"
-fi
-attack square -square -steps "$queries" "${one[@]}"
-attack pgd-cw -pgd -loss cw -steps "$steps" -restarts 2 "${one[@]}"
-attack apgd-ce -apgd -loss ce -steps "$steps" "${one[@]}"
-attack apgd-dlr -apgd -loss dlr -steps "$steps" "${one[@]}"
+attack apgd-ce -apgd -loss ce -steps "$steps"
+attack apgd-dlr -apgd -loss dlr -steps "$steps"
+attack pgd-cw -pgd -loss cw -steps "$steps" -restarts 2
+attack fgsm -fgsm
+attack square -square -steps "$queries"
 if [ -n "$transfer" ]; then
-	attack transfer -pgd -loss ce -steps "$steps" -transfer "$transfer" "${one[@]}"
+	attack transfer -pgd -loss ce -steps "$steps" -transfer "$transfer"
 fi
-attack fgsm -fgsm "${one[@]}"
-lanes_wait "$streams/log"
+if [ "$("$BIN/sgn-study" is-sgn "$model")" = yes ]; then
+	attack pgd-detached -pgd -loss ce -steps "$steps" -sg-grad detached
+	attack pgd-smooth -pgd -loss ce -steps "$steps" -sg-surrogate 0.05
+	attack pgd-smooth-cw -pgd -loss cw -steps "$steps" -sg-surrogate 0.005
+fi
 "$BIN/sgn-score" -json "$streams"/*.arrow >"$streams/score.json"
 end=$(date +%s.%N)
 "$BIN/sgn-study" point -model "$model" -score "$streams/score.json" -seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$out.tmp"

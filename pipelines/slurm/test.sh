@@ -137,7 +137,7 @@ grep -q "sgn-1 resumes from its checkpoint" "$tmp/submit2.log" || fail "sgn-1's 
 
 # Once the first shard of sgn-1's final evaluation has finished its first
 # attack, scancel its job (SIGTERM, then SIGKILL).
-first=$out/sgn-1/final/0-of-4/autoattack-0.arrow
+first=$out/sgn-1/final/0-of-4/autoattack.arrow
 attack=$(job_of eval-sgn-1)_$(task_of eval-sgn-1 "$out/sgn-1/final-0-of-4.json")
 until_file "$first" "$attack" "sgn-1's final evaluation"
 [ "$(state "$attack")" = RUNNING ] || fail "job $attack (sgn-1's final evaluation) ended before it could be killed"

@@ -679,7 +679,7 @@ func (r *studyReport) costSection(w io.Writer) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "## Cost and machine\n\nThe cells with results took %s of training and %s of evaluation (attacks and scoring), %s in all, of wall time on every core of the machine (a training runs alone; the final evaluation runs two attacks at a time on one thread each). Per cell, see the table of every cell.\n\n",
+	fmt.Fprintf(w, "## Cost and machine\n\nThe cells with results took %s of training and %s of evaluation (attacks and scoring), %s in all, one process at a time using every core. Per cell, see the table of every cell.\n\n",
 		duration(train), duration(eval), duration(train+eval))
 	ms := make([]string, 0, len(machines))
 	for m := range machines {
