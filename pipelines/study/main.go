@@ -58,7 +58,11 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, map[bool]string{true: "yes", false: "no"}[same])
+		if same {
+			fmt.Fprintln(stdout, "yes")
+		} else {
+			fmt.Fprintln(stdout, "no")
+		}
 		return nil
 	case "merge":
 		if len(args) < 2 {
