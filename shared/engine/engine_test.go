@@ -345,14 +345,14 @@ func TestTradesStep(t *testing.T) {
 }
 
 // TestOracleChunks checks that the Oracle adapter gives, for any number of
-// examples, what batch-sized calls give: the last chunk is padded, never
-// mixed with the results.
+// examples, what one-example calls give: chunks run on programs of several
+// sizes, padded, the padding never mixed with the results.
 func TestOracleChunks(t *testing.T) {
 	shape := []int{1, 8, 8}
 	net := newTestNet(t, "madry-mnist", shape, 10)
 	cfg := sgn.DefaultConfig()
 	cfg.Taps, cfg.Phi, cfg.Gate = []string{"input", "conv1"}, "l2", "-0.1"
-	const batch = 4
+	const batch, all = 16, 40
 	d := 64
 	for _, tc := range []struct {
 		name string
@@ -363,54 +363,53 @@ func TestOracleChunks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, 12))
-			// 12 examples: the reference makes batch-sized calls on all of
-			// them; the calls under test stop at n.
-			x, y := gridImages(rng, 12, shape), randLabels(rng, 12)
-			cot := make([]float32, 12*classes)
+			x, y := gridImages(rng, all, shape), randLabels(rng, all)
+			cot := make([]float32, all*classes)
 			for i := range cot {
 				cot[i] = float32(rng.NormFloat64())
 			}
-			ref := engine.NewOracle(net, batch, tc.opts...)
+			ref := engine.NewOracle(net, 1, tc.opts...)
 			defer ref.Close()
-			wantZ := make([]float32, 12*classes)
-			wantL, wantG := make([]float32, 12), make([]float32, 12*d)
-			wantV := make([]float32, 12*d)
-			for lo := 0; lo < 12; lo += batch {
-				hi := lo + batch
-				if err := ref.Logits(x[lo*d:hi*d], batch, wantZ[lo*classes:hi*classes]); err != nil {
+			wantZ := make([]float32, all*classes)
+			wantL, wantG := make([]float32, all), make([]float32, all*d)
+			wantV := make([]float32, all*d)
+			for i := range all {
+				if err := ref.Logits(x[i*d:(i+1)*d], 1, wantZ[i*classes:(i+1)*classes]); err != nil {
 					t.Fatal(err)
 				}
-				if err := ref.LossGrad(attack.LossCE, x[lo*d:hi*d], y[lo:hi], batch, wantL[lo:hi], wantG[lo*d:hi*d], nil); err != nil {
+				if err := ref.LossGrad(attack.LossCE, x[i*d:(i+1)*d], y[i:i+1], 1, wantL[i:i+1], wantG[i*d:(i+1)*d], nil); err != nil {
 					t.Fatal(err)
 				}
-				if err := ref.VJP(x[lo*d:hi*d], cot[lo*classes:hi*classes], batch, wantV[lo*d:hi*d], nil); err != nil {
+				if err := ref.VJP(x[i*d:(i+1)*d], cot[i*classes:(i+1)*classes], 1, wantV[i*d:(i+1)*d], nil); err != nil {
 					t.Fatal(err)
 				}
 			}
-			for _, n := range []int{1, 3, 7, 8, 9} {
-				o := engine.NewOracle(net, batch, tc.opts...)
+			// One oracle for every n: it compiles sizes 4, 8, 12, 16 and 14
+			// (40 = 3 chunks of 14), evicting and compiling again.
+			o := engine.NewOracle(net, batch, tc.opts...)
+			defer o.Close()
+			for _, n := range []int{1, 3, 7, 8, 9, 16, 17, 40, 3} {
 				z := make([]float32, n*classes)
 				if err := o.Logits(x[:n*d], n, z); err != nil {
 					t.Fatal(err)
 				}
 				if !slices.Equal(z, wantZ[:n*classes]) {
-					t.Errorf("n=%d: logits differ from batch-sized calls", n)
+					t.Errorf("n=%d: logits differ from one-example calls", n)
 				}
 				l, g, z2 := make([]float32, n), make([]float32, n*d), make([]float32, n*classes)
 				if err := o.LossGrad(attack.LossCE, x[:n*d], y[:n], n, l, g, z2); err != nil {
 					t.Fatal(err)
 				}
 				if !slices.Equal(l, wantL[:n]) || !slices.Equal(g, wantG[:n*d]) || !slices.Equal(z2, wantZ[:n*classes]) {
-					t.Errorf("n=%d: loss, gradient or logits differ from batch-sized calls", n)
+					t.Errorf("n=%d: loss, gradient or logits differ from one-example calls", n)
 				}
 				v := make([]float32, n*d)
 				if err := o.VJP(x[:n*d], cot[:n*classes], n, v, nil); err != nil {
 					t.Fatal(err)
 				}
 				if !slices.Equal(v, wantV[:n*d]) {
-					t.Errorf("n=%d: VJP differs from batch-sized calls", n)
+					t.Errorf("n=%d: VJP differs from one-example calls", n)
 				}
-				o.Close()
 			}
 		})
 	}

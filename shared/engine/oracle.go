@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"sgn/shared/attack"
@@ -37,28 +38,41 @@ func NewVJP(net *model.Net, batch int, opts ...Option) (*Program, error) {
 	return p, p.compile()
 }
 
-// Oracle adapts compiled programs to attack.Oracle: it splits any number of
-// examples into the programs' fixed batches, padding the last one, and
-// compiles each program the first time it is needed.
+// Oracle adapts compiled programs to attack.Oracle. It splits any number of
+// examples into chunks of at most the batch, all of one size, and runs each
+// on a program compiled for the smallest size class that holds it, padding
+// the rest: an attack whose unbroken examples thin out to a handful then
+// computes on a handful, not on a whole padded batch. Programs are compiled
+// the first time a kind and size is needed; the oracle keeps the two most
+// recently used sizes of each kind.
 type Oracle struct {
 	net    *model.Net
 	batch  int
 	opts   []Option
-	logits *Program
-	grads  map[attack.Loss]*Program
-	vjp    *Program
+	progs  map[string][]*heldProgram // by kind, most recently used first
 	labels []int64
-	// holds counts the Holds not released; releases are those of the
-	// programs' own holds while it is not zero.
-	holds    int
-	releases []func()
+	// holds counts the Holds not released; while it is not zero every
+	// program is held.
+	holds int
 }
 
-// NewOracle returns an oracle over net running batches of the given size.
-// Options (e.g. WithForward for an SGN or an attacker's variant of it) apply
-// to every program.
+// heldProgram is a compiled program and, while the oracle is held, the
+// release of the program's own hold.
+type heldProgram struct {
+	p       *Program
+	release func()
+}
+
+// keepSizes is how many sizes of one kind of program an oracle keeps: two
+// let an attack alternate between all its examples and its survivors
+// without compiling again.
+const keepSizes = 2
+
+// NewOracle returns an oracle over net running chunks of at most batch
+// examples. Options (e.g. WithForward for an SGN or an attacker's variant
+// of it) apply to every program.
 func NewOracle(net *model.Net, batch int, opts ...Option) *Oracle {
-	return &Oracle{net: net, batch: batch, opts: opts, grads: map[attack.Loss]*Program{}}
+	return &Oracle{net: net, batch: batch, opts: opts, progs: map[string][]*heldProgram{}}
 }
 
 // Classes implements attack.Oracle.
@@ -91,8 +105,10 @@ var _ attack.Holder = (*Oracle)(nil)
 // those compiled meanwhile included. Holds nest; call each release once.
 func (o *Oracle) Hold() (release func()) {
 	if o.holds++; o.holds == 1 {
-		for _, p := range o.programs() {
-			o.hold(p)
+		for _, list := range o.progs {
+			for _, h := range list {
+				o.hold(h)
+			}
 		}
 	}
 	done := false
@@ -102,56 +118,100 @@ func (o *Oracle) Hold() (release func()) {
 		}
 		done = true
 		if o.holds--; o.holds == 0 {
-			for _, r := range o.releases {
-				r()
+			for _, list := range o.progs {
+				for _, h := range list {
+					h.unhold()
+				}
 			}
-			o.releases = o.releases[:0]
 		}
 	}
 }
 
-// hold holds p while the oracle is held. A program that cannot be held
-// computes as before, only packing its weights again on each run.
-func (o *Oracle) hold(p *Program) {
-	if o.holds == 0 {
+// hold holds h's program while the oracle is held. A program that cannot
+// be held computes as before, only packing its weights again on each run.
+func (o *Oracle) hold(h *heldProgram) {
+	if o.holds == 0 || h.release != nil {
 		return
 	}
-	if r, err := p.Hold(); err == nil {
-		o.releases = append(o.releases, r)
+	if r, err := h.p.Hold(); err == nil {
+		h.release = r
 	}
 }
 
-// programs lists the compiled programs.
-func (o *Oracle) programs() []*Program {
-	var ps []*Program
-	for _, p := range []*Program{o.logits, o.vjp} {
-		if p != nil {
-			ps = append(ps, p)
+func (h *heldProgram) unhold() {
+	if h.release != nil {
+		h.release()
+		h.release = nil
+	}
+}
+
+// program returns the program of the given kind for chunks of size
+// examples, compiling it with build if the oracle does not keep one.
+func (o *Oracle) program(kind string, size int, build func(batch int) (*Program, error)) (*Program, error) {
+	list := o.progs[kind]
+	for i, h := range list {
+		if h.p.Batch == size {
+			copy(list[1:i+1], list[:i])
+			list[0] = h
+			return h.p, nil
 		}
 	}
-	for _, p := range o.grads {
-		ps = append(ps, p)
+	p, err := build(size)
+	if err != nil {
+		return nil, err
 	}
-	return ps
+	h := &heldProgram{p: p}
+	o.hold(h)
+	list = append([]*heldProgram{h}, list...)
+	if len(list) > keepSizes {
+		old := list[len(list)-1]
+		old.unhold()
+		old.p.Close()
+		list = list[:len(list)-1]
+	}
+	o.progs[kind] = list
+	return p, nil
 }
 
 // Close releases the compiled programs.
 func (o *Oracle) Close() error {
-	for _, p := range []*Program{o.logits, o.vjp} {
-		if p != nil {
-			p.Close()
+	for kind, list := range o.progs {
+		for _, h := range list {
+			h.unhold()
+			h.p.Close()
 		}
-	}
-	for _, p := range o.grads {
-		p.Close()
+		delete(o.progs, kind)
 	}
 	return nil
 }
 
-// chunks calls f for each batch-sized slice [lo, hi) of n examples.
-func (o *Oracle) chunks(n int, f func(lo, hi int) error) error {
-	for lo := 0; lo < n; lo += o.batch {
-		if err := f(lo, min(lo+o.batch, n)); err != nil {
+// chunking splits n examples into chunks of at most the batch, all but the
+// last of one size, and returns that size and the size class of the
+// program that runs them.
+func (o *Oracle) chunking(n int) (per, size int) {
+	chunks := (n + o.batch - 1) / o.batch
+	per = (n + chunks - 1) / chunks
+	return per, sizeClass(per, o.batch)
+}
+
+// sizeClass rounds n up to the next size programs are compiled for, at
+// most batch: a multiple of 4 up to 16, then of an eighth of the next power
+// of two, so that padding costs at most a quarter of a chunk beyond 16 and
+// the sizes an attack passes through as its survivors thin out are few.
+func sizeClass(n, batch int) int {
+	q := max(4, 1<<max(0, bits.Len(uint(n))-3))
+	return min((n+q-1)/q*q, batch)
+}
+
+// chunks calls f for each chunk [lo, hi) of n examples, to run on a program
+// of size examples.
+func (o *Oracle) chunks(n int, f func(lo, hi, size int) error) error {
+	if n <= 0 {
+		return nil
+	}
+	per, size := o.chunking(n)
+	for lo := 0; lo < n; lo += per {
+		if err := f(lo, min(lo+per, n), size); err != nil {
 			return err
 		}
 	}
@@ -161,7 +221,7 @@ func (o *Oracle) chunks(n int, f func(lo, hi int) error) error {
 // setImages copies examples [lo,hi) of x into p's input, zero-padding.
 func (o *Oracle) setImages(p *Program, name string, x []float32, lo, hi int) error {
 	d := o.InputSize()
-	buf := p.scratch("pad."+name, o.batch*d)
+	buf := p.scratch("pad."+name, p.Batch*d)
 	copy(buf, x[lo*d:hi*d])
 	clear(buf[(hi-lo)*d:])
 	return p.Set(name, buf)
@@ -169,23 +229,21 @@ func (o *Oracle) setImages(p *Program, name string, x []float32, lo, hi int) err
 
 // Logits implements attack.Oracle.
 func (o *Oracle) Logits(x []float32, n int, logits []float32) error {
-	if o.logits == nil {
-		p, err := NewLogits(o.net, o.batch, o.opts...)
+	k := o.Classes()
+	return o.chunks(n, func(lo, hi, size int) error {
+		p, err := o.program("logits", size, func(batch int) (*Program, error) {
+			return NewLogits(o.net, batch, o.opts...)
+		})
 		if err != nil {
 			return err
 		}
-		o.logits = p
-		o.hold(p)
-	}
-	k := o.Classes()
-	return o.chunks(n, func(lo, hi int) error {
-		if err := o.setImages(o.logits, "x", x, lo, hi); err != nil {
+		if err := o.setImages(p, "x", x, lo, hi); err != nil {
 			return err
 		}
-		if err := o.logits.Run(); err != nil {
+		if err := p.Run(); err != nil {
 			return err
 		}
-		z, err := o.logits.Output("logits")
+		z, err := p.Output("logits")
 		if err != nil {
 			return err
 		}
@@ -196,25 +254,23 @@ func (o *Oracle) Logits(x []float32, n int, logits []float32) error {
 
 // LossGrad implements attack.Oracle.
 func (o *Oracle) LossGrad(l attack.Loss, x []float32, labels []int64, n int, loss, grad, logits []float32) error {
-	p := o.grads[l]
-	if p == nil {
-		el, err := ParseLoss(string(l))
+	el, err := ParseLoss(string(l))
+	if err != nil {
+		return err
+	}
+	k, d := o.Classes(), o.InputSize()
+	return o.chunks(n, func(lo, hi, size int) error {
+		p, err := o.program("grad."+string(el), size, func(batch int) (*Program, error) {
+			return NewInputGrad(o.net, batch, el, o.opts...)
+		})
 		if err != nil {
 			return err
 		}
-		if p, err = NewInputGrad(o.net, o.batch, el, o.opts...); err != nil {
-			return err
-		}
-		o.grads[l] = p
-		o.hold(p)
-	}
-	k, d := o.Classes(), o.InputSize()
-	return o.chunks(n, func(lo, hi int) error {
 		if err := o.setImages(p, "x", x, lo, hi); err != nil {
 			return err
 		}
 		o.labels = append(o.labels[:0], labels[lo:hi]...)
-		for len(o.labels) < o.batch {
+		for len(o.labels) < p.Batch {
 			o.labels = append(o.labels, -1)
 		}
 		if err := p.SetLabels(o.labels); err != nil {
@@ -229,29 +285,27 @@ func (o *Oracle) LossGrad(l attack.Loss, x []float32, labels []int64, n int, los
 
 // VJP implements attack.Oracle.
 func (o *Oracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
-	if o.vjp == nil {
-		p, err := NewVJP(o.net, o.batch, o.opts...)
+	k, d := o.Classes(), o.InputSize()
+	return o.chunks(n, func(lo, hi, size int) error {
+		p, err := o.program("vjp", size, func(batch int) (*Program, error) {
+			return NewVJP(o.net, batch, o.opts...)
+		})
 		if err != nil {
 			return err
 		}
-		o.vjp = p
-		o.hold(p)
-	}
-	k, d := o.Classes(), o.InputSize()
-	return o.chunks(n, func(lo, hi int) error {
-		if err := o.setImages(o.vjp, "x", x, lo, hi); err != nil {
+		if err := o.setImages(p, "x", x, lo, hi); err != nil {
 			return err
 		}
-		buf := o.vjp.scratch("pad.cot", o.batch*k)
+		buf := p.scratch("pad.cot", p.Batch*k)
 		copy(buf, cot[lo*k:hi*k])
 		clear(buf[(hi-lo)*k:])
-		if err := o.vjp.Set("cot", buf); err != nil {
+		if err := p.Set("cot", buf); err != nil {
 			return err
 		}
-		if err := o.vjp.Run(); err != nil {
+		if err := p.Run(); err != nil {
 			return err
 		}
-		return o.copyOut(o.vjp, lo, hi, k, d, nil, grad, logits)
+		return o.copyOut(p, lo, hi, k, d, nil, grad, logits)
 	})
 }
 

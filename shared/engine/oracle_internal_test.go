@@ -1,0 +1,43 @@
+package engine
+
+import "testing"
+
+// TestSizeClass checks the chunk sizes programs are compiled for: never
+// below the chunk, never above the batch, padding at most a quarter beyond
+// 16 examples, and few distinct sizes.
+func TestSizeClass(t *testing.T) {
+	for _, tc := range []struct{ n, batch, want int }{
+		{1, 128, 4}, {4, 128, 4}, {5, 128, 8}, {13, 128, 16}, {16, 128, 16},
+		{17, 128, 20}, {33, 128, 40}, {65, 128, 80}, {119, 128, 128}, {128, 128, 128},
+		{3, 2, 2}, {100, 100, 100}, {97, 100, 100},
+	} {
+		if got := sizeClass(tc.n, tc.batch); got != tc.want {
+			t.Errorf("sizeClass(%d, %d) = %d, want %d", tc.n, tc.batch, got, tc.want)
+		}
+	}
+	classes := map[int]bool{}
+	for n := 1; n <= 256; n++ {
+		c := sizeClass(n, 256)
+		classes[c] = true
+		if c < n || (n > 16 && float64(c-n) > 0.25*float64(c)) {
+			t.Errorf("sizeClass(%d, 256) = %d", n, c)
+		}
+	}
+	if len(classes) > 20 {
+		t.Errorf("%d sizes up to 256, want at most 20", len(classes))
+	}
+}
+
+// TestChunking checks that chunks of n examples are at most a batch each
+// and as even as the batch allows.
+func TestChunking(t *testing.T) {
+	for _, tc := range []struct{ n, batch, per, size int }{
+		{140, 128, 70, 80}, {237, 128, 119, 128}, {250, 128, 125, 128},
+		{128, 128, 128, 128}, {129, 128, 65, 80}, {5, 128, 5, 8}, {1000, 128, 125, 128},
+	} {
+		o := &Oracle{batch: tc.batch}
+		if per, size := o.chunking(tc.n); per != tc.per || size != tc.size {
+			t.Errorf("chunking(%d) at batch %d = %d, %d; want %d, %d", tc.n, tc.batch, per, size, tc.per, tc.size)
+		}
+	}
+}
