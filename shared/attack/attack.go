@@ -48,9 +48,13 @@ type Oracle interface {
 	// labels[i]) and the gradient of that example's loss w.r.t. its own
 	// input, and the logits. l is LossCE or LossCW.
 	LossGrad(l Loss, x []float32, labels []int64, n int, loss, grad, logits []float32) error
-	// VJP writes, for each example, d(sum_k cot[i,k]*z[i,k])/dx_i, and the
-	// logits.
-	VJP(x []float32, cot []float32, n int, grad, logits []float32) error
+	// VJP writes the logits of n examples and, for each example i, the
+	// gradient w.r.t. its input of sum_k c[k]*z[k], where z are its logits
+	// and c the cotangent that cotangent(i, z, c) writes, into c zeroed,
+	// once z is known; c is held constant. A loss computed from the
+	// logits outside the oracle (DLR) so costs one pass, not a Logits
+	// call and a VJP.
+	VJP(x []float32, n int, cotangent func(i int, z, c []float32), grad, logits []float32) error
 }
 
 // A Holder is an Oracle that can keep work depending on the network alone
@@ -347,17 +351,13 @@ func target(t []int64, j int) int {
 // evaluator computes loss gradients through an oracle, with reusable
 // buffers for what the oracle writes and the attack does not keep.
 type evaluator struct {
-	o        Oracle
-	d, k     int
-	oraLoss  []float32 // per-example loss written by the oracle
-	cot      []float32 // DLR cotangents
-	scratchZ []float32 // logits written again by VJP
+	o       Oracle
+	d, k    int
+	oraLoss []float32 // per-example loss written by the oracle
 }
 
 func (e *evaluator) grow(n int) {
 	e.oraLoss = grow(e.oraLoss, n)
-	e.cot = grow(e.cot, n*e.k)
-	e.scratchZ = grow(e.scratchZ, n*e.k)
 }
 
 // lossGrad writes, for m examples x with labels y, the gradient of loss l
@@ -365,7 +365,7 @@ func (e *evaluator) grow(n int) {
 // logits in float64 (so that it ranks iterates the same way whether they
 // came from LossGrad or Logits). With targets t (nil: untargeted) it is the
 // targeted loss (see lossValue): targeted CE and CW are the oracle's losses
-// for label t, negated. DLR costs a Logits and a VJP call.
+// for label t, negated. DLR costs one VJP call.
 func (e *evaluator) lossGrad(l Loss, x []float32, y, t []int64, m int, grad, logits []float32, loss []float64) error {
 	k := e.k
 	e.grow(m)
@@ -384,17 +384,14 @@ func (e *evaluator) lossGrad(l Loss, x []float32, y, t []int64, m int, grad, log
 			}
 		}
 	case LossDLR:
-		if err := callLogits(e.o, x, m, logits); err != nil {
-			return err
-		}
-		for i := range m {
+		err := e.o.VJP(x, m, func(i int, z, c []float32) {
 			if t != nil {
-				dlrTargetedLoss(logits[i*k:(i+1)*k], int(y[i]), int(t[i]), e.cot[i*k:(i+1)*k])
+				dlrTargetedLoss(z, int(y[i]), int(t[i]), c)
 			} else {
-				dlrLoss(logits[i*k:(i+1)*k], int(y[i]), e.cot[i*k:(i+1)*k])
+				dlrLoss(z, int(y[i]), c)
 			}
-		}
-		if err := e.o.VJP(x, e.cot[:m*k], m, grad, e.scratchZ[:m*k]); err != nil {
+		}, grad, logits)
+		if err != nil {
 			return fmt.Errorf("attack: dlr vector-Jacobian product: %w", err)
 		}
 	default:

@@ -808,7 +808,7 @@ func (o nanOracle) LossGrad(l Loss, x []float32, labels []int64, n int, loss, gr
 	return o.Logits(x, n, logits)
 }
 
-func (o nanOracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
+func (o nanOracle) VJP(x []float32, n int, _ func(i int, z, c []float32), grad, logits []float32) error {
 	return o.Logits(x, n, logits)
 }
 
@@ -984,11 +984,11 @@ func (o *holdingOracle) LossGrad(l Loss, x []float32, labels []int64, n int, los
 	return o.oracle.LossGrad(l, x, labels, n, loss, grad, logits)
 }
 
-func (o *holdingOracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
+func (o *holdingOracle) VJP(x []float32, n int, cotangent func(i int, z, c []float32), grad, logits []float32) error {
 	if err := o.held(); err != nil {
 		return err
 	}
-	return o.oracle.VJP(x, cot, n, grad, logits)
+	return o.oracle.VJP(x, n, cotangent, grad, logits)
 }
 
 // TestAttacksHoldOracle checks that every attack holds a Holder oracle

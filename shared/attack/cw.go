@@ -35,8 +35,7 @@ import (
 // that.
 //
 // The gradient of the hinge is that of the oracle's LossCW, which costs one
-// LossGrad call per iteration: a VJP would need the logits first to choose
-// its cotangent.
+// LossGrad call per iteration.
 type CW struct {
 	Kappa        float64 // confidence; 0 finds the decision boundary
 	LR           float64 // Adam learning rate; 0 means 0.01

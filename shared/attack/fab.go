@@ -189,7 +189,6 @@ func (s *fabState) run(x0All []float32, labels, order []int64, rank int, idx []i
 	}
 	grad := make([]float32, m*d)
 	logits := make([]float32, m*k)
-	cot := make([]float32, m*k)
 	d1, d2 := make([]float32, d), make([]float32, d)
 	live := make([]int, m) // row j of the buffers is example idx[live[j]]
 	for j := range live {
@@ -200,12 +199,11 @@ func (s *fabState) run(x0All []float32, labels, order []int64, rank int, idx []i
 			break
 		}
 		ma := len(live)
-		clear(cot[:ma*k])
-		for j := range ma {
-			cot[j*k+int(t[j])] = 1
-			cot[j*k+int(y[j])] = -1
-		}
-		if err := s.o.VJP(x[:ma*d], cot[:ma*k], ma, grad[:ma*d], logits[:ma*k]); err != nil {
+		// The gradient of z_t - z_y.
+		err := s.o.VJP(x[:ma*d], ma, func(j int, _, c []float32) {
+			c[t[j]], c[y[j]] = 1, -1
+		}, grad[:ma*d], logits[:ma*k])
+		if err != nil {
 			return fmt.Errorf("attack: fab vector-Jacobian product: %w", err)
 		}
 		if err := checkFinite(logits[:ma*k]); err != nil {

@@ -243,20 +243,23 @@ func (o *oracle) LossGrad(l Loss, x []float32, labels []int64, n int, loss, grad
 	return nil
 }
 
-func (o *oracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
+func (o *oracle) VJP(x []float32, n int, cotangent func(i int, z, c []float32), grad, logits []float32) error {
 	k := o.m.classes()
 	if err := o.check(x, n, len(logits), len(grad)); err != nil {
 		return err
 	}
-	if len(cot) != n*k {
-		return fmt.Errorf("cot has %d values, want %d", len(cot), n*k)
-	}
 	o.gradientCalls++
+	z, c := make([]float32, k), make([]float32, k)
 	for i := range n {
 		o.load(x, i)
 		o.m.forward(o.x, o.z)
-		for j := range k {
-			o.cot[j] = float64(cot[i*k+j])
+		for j, v := range o.z {
+			z[j] = float32(v)
+		}
+		clear(c)
+		cotangent(i, z, c)
+		for j, v := range c {
+			o.cot[j] = float64(v)
 		}
 		o.m.backward(o.x, o.cot, o.g)
 		o.store(logits, grad, i)

@@ -27,8 +27,8 @@ func (o maskedOracle) LossGrad(l Loss, x []float32, labels []int64, n int, loss,
 	return err
 }
 
-func (o maskedOracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
-	err := o.oracle.VJP(x, cot, n, grad, logits)
+func (o maskedOracle) VJP(x []float32, n int, cotangent func(i int, z, c []float32), grad, logits []float32) error {
+	err := o.oracle.VJP(x, n, cotangent, grad, logits)
 	o.hide(x, grad, n)
 	return err
 }

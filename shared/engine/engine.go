@@ -71,6 +71,9 @@ type Program struct {
 	// it is computed: the tape machine reuses buffers, so a node's own value
 	// after the run may hold another node's data.
 	reads map[*G.Node]*G.Value
+	// cotangent is the source of a vector-Jacobian product's cotangent
+	// (NewVJP), nil in other programs.
+	cotangent *ops.CotangentSource
 	// gradKeys and gradOut are ParamGrads' scratch keys and result.
 	gradKeys []string
 	gradOut  [][]float32

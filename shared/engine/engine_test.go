@@ -11,6 +11,7 @@ import (
 	"sgn/shared/engine"
 	"sgn/shared/gradcheck"
 	"sgn/shared/model"
+	"sgn/shared/ops"
 	"sgn/shared/sgn"
 )
 
@@ -380,7 +381,7 @@ func TestOracleChunks(t *testing.T) {
 				if err := ref.LossGrad(attack.LossCE, x[i*d:(i+1)*d], y[i:i+1], 1, wantL[i:i+1], wantG[i*d:(i+1)*d], nil); err != nil {
 					t.Fatal(err)
 				}
-				if err := ref.VJP(x[i*d:(i+1)*d], cot[i*classes:(i+1)*classes], 1, wantV[i*d:(i+1)*d], nil); err != nil {
+				if err := ref.VJP(x[i*d:(i+1)*d], 1, fixed(cot[i*classes:(i+1)*classes]), wantV[i*d:(i+1)*d], nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -403,11 +404,19 @@ func TestOracleChunks(t *testing.T) {
 				if !slices.Equal(l, wantL[:n]) || !slices.Equal(g, wantG[:n*d]) || !slices.Equal(z2, wantZ[:n*classes]) {
 					t.Errorf("n=%d: loss, gradient or logits differ from one-example calls", n)
 				}
-				v := make([]float32, n*d)
-				if err := o.VJP(x[:n*d], cot[:n*classes], n, v, nil); err != nil {
+				v, z3 := make([]float32, n*d), make([]float32, n*classes)
+				seen := make([]bool, n)
+				err := o.VJP(x[:n*d], n, func(i int, z, c []float32) {
+					if seen[i] || !slices.Equal(z, wantZ[i*classes:(i+1)*classes]) {
+						t.Errorf("n=%d: cotangent of example %d asked twice or with other logits", n, i)
+					}
+					seen[i] = true
+					copy(c, cot[i*classes:(i+1)*classes])
+				}, v, z3)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if !slices.Equal(v, wantV[:n*d]) {
+				if !slices.Equal(v, wantV[:n*d]) || !slices.Equal(z3, wantZ[:n*classes]) || slices.Contains(seen, false) {
 					t.Errorf("n=%d: VJP differs from one-example calls", n)
 				}
 			}
@@ -415,9 +424,17 @@ func TestOracleChunks(t *testing.T) {
 	}
 }
 
+// fixed is a cotangent function giving every example of a one-example
+// call the cotangent c.
+func fixed(c []float32) func(i int, z, cot []float32) {
+	return func(_ int, _, cot []float32) { copy(cot, c) }
+}
+
 // TestVJP checks that the VJP with a one-hot cotangent is the gradient of
-// that logit (against finite differences of NewLogits), and that it is
-// linear in the cotangent.
+// that logit (against finite differences of NewLogits), that it is linear
+// in the cotangent, and that a cotangent computed from the logits during
+// the run, that of half their squared norm, gives the gradient of that
+// loss.
 func TestVJP(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	shape := []int{1, 8, 8}
@@ -434,11 +451,19 @@ func TestVJP(t *testing.T) {
 		}
 		return c
 	}
+	run := func(f ops.CotangentFunc) []float64 {
+		t.Helper()
+		if err := vjp.SetCotangent(f); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, vjp, map[string][]float32{"x": x}, nil)
+		return out64(t, vjp, "grad")
+	}
+	constant := func(c []float32) ops.CotangentFunc { return func(_, cot []float32) { copy(cot, c) } }
 	grads := map[int][]float64{}
 	worst := 0.0
 	for _, ks := range [][]int{{0, 3, 4}, {2, 2, 1}} {
-		mustRun(t, vjp, map[string][]float32{"x": x, "cot": onehot(ks, 1)}, nil)
-		g := out64(t, vjp, "grad")
+		g := run(constant(onehot(ks, 1)))
 		grads[ks[0]] = g
 		xs := slices.Clone(x)
 		for i, k := range ks {
@@ -458,15 +483,32 @@ func TestVJP(t *testing.T) {
 	for i, v := range onehot([]int{2, 2, 1}, -0.5) {
 		c[i] += v
 	}
-	mustRun(t, vjp, map[string][]float32{"x": x, "cot": c}, nil)
-	g := out64(t, vjp, "grad")
+	g := run(constant(c))
 	for i := range g {
 		want := 2*grads[0][i] - 0.5*grads[2][i]
 		if math.Abs(g[i]-want) > 1e-12*(1+math.Abs(want)) {
 			t.Fatalf("entry %d: VJP of a combination %v, combination of VJPs %v", i, g[i], want)
 		}
 	}
-	t.Logf("VJP vs finite differences of the logit: max relative error %.2g", worst)
+	// c = z: the gradient of 0.5*|z_i|^2 for each example i.
+	g = run(func(z, cot []float32) { copy(cot, z) })
+	xs := slices.Clone(x)
+	for i := range batch {
+		f := func() float64 {
+			mustRun(t, logits, map[string][]float32{"x": xs}, nil)
+			sum := 0.0
+			for _, v := range out64(t, logits, "logits")[i*classes : (i+1)*classes] {
+				sum += v * v / 2
+			}
+			return sum
+		}
+		idx := rng.Perm(d)[:8]
+		for j := range idx {
+			idx[j] += i * d
+		}
+		worst = math.Max(worst, checkFD(t, fmt.Sprintf("example %d, half squared norm", i), xs, idx, g, f))
+	}
+	t.Logf("VJP vs finite differences: max relative error %.2g", worst)
 }
 
 // TestFloat32MatchesFloat64 runs the float32 fast paths (direct

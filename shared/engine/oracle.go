@@ -12,17 +12,24 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// NewVJP compiles (x, cot) -> logits ("logits") and, for each example, the
-// gradient of sum_k cot[i,k]*logits[i,k] with respect to its input ("grad"):
-// the vector-Jacobian product attacks use for losses computed outside the
-// graph (DLR, Carlini-Wagner's objective).
+// NewVJP compiles x -> logits ("logits") and, for each example, the
+// gradient with respect to its input of sum_k c[i,k]*logits[i,k]
+// ("grad"), where c is the cotangent the function set by SetCotangent
+// writes from the logits during the run, held constant: the gradient of a
+// loss computed outside the graph (AutoAttack's DLR loss, FAB's logit
+// differences) in one pass.
 func NewVJP(net *model.Net, batch int, opts ...Option) (*Program, error) {
-	f, err := begin(net, batch, opts, "cot", false)
+	f, err := begin(net, batch, opts, "", false)
 	if err != nil {
 		return nil, err
 	}
 	p, x := f.p, f.x
-	prod, err := G.HadamardProd(f.out.Logits, f.t)
+	p.cotangent = new(ops.CotangentSource)
+	cot, err := ops.Cotangent(f.out.Logits, p.cotangent)
+	if err != nil {
+		return nil, fmt.Errorf("vjp: %w", err)
+	}
+	prod, err := G.HadamardProd(f.out.Logits, cot)
 	if err != nil {
 		return nil, fmt.Errorf("vjp: %w", err)
 	}
@@ -36,6 +43,16 @@ func NewVJP(net *model.Net, batch int, opts ...Option) (*Program, error) {
 	}
 	p.outs["grad"] = grads[0]
 	return p, p.compile()
+}
+
+// SetCotangent sets the function a program of NewVJP calls, on each run,
+// with the logits of the batch to get their cotangent (ops.CotangentFunc).
+func (p *Program) SetCotangent(f ops.CotangentFunc) error {
+	if p.cotangent == nil {
+		return fmt.Errorf("program has no cotangent: not a vector-Jacobian product")
+	}
+	p.cotangent.F = f
+	return nil
 }
 
 // Oracle adapts compiled programs to attack.Oracle. It splits any number of
@@ -284,7 +301,7 @@ func (o *Oracle) LossGrad(l attack.Loss, x []float32, labels []int64, n int, los
 }
 
 // VJP implements attack.Oracle.
-func (o *Oracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
+func (o *Oracle) VJP(x []float32, n int, cotangent func(i int, z, c []float32), grad, logits []float32) error {
 	k, d := o.Classes(), o.InputSize()
 	return o.chunks(n, func(lo, hi, size int) error {
 		p, err := o.program("vjp", size, func(batch int) (*Program, error) {
@@ -296,10 +313,12 @@ func (o *Oracle) VJP(x []float32, cot []float32, n int, grad, logits []float32) 
 		if err := o.setImages(p, "x", x, lo, hi); err != nil {
 			return err
 		}
-		buf := p.scratch("pad.cot", p.Batch*k)
-		copy(buf, cot[lo*k:hi*k])
-		clear(buf[(hi-lo)*k:])
-		if err := p.Set("cot", buf); err != nil {
+		// Padding rows keep the zero cotangent they come with.
+		if err := p.SetCotangent(func(z, c []float32) {
+			for r := range hi - lo {
+				cotangent(lo+r, z[r*k:(r+1)*k], c[r*k:(r+1)*k])
+			}
+		}); err != nil {
 			return err
 		}
 		if err := p.Run(); err != nil {

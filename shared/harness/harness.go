@@ -289,11 +289,11 @@ func (o stoppable) Hold() (release func()) {
 	return func() {}
 }
 
-func (o stoppable) VJP(x []float32, cot []float32, n int, grad, logits []float32) error {
+func (o stoppable) VJP(x []float32, n int, cotangent func(i int, z, c []float32), grad, logits []float32) error {
 	if err := o.stopped(); err != nil {
 		return err
 	}
-	return o.Oracle.VJP(x, cot, n, grad, logits)
+	return o.Oracle.VJP(x, n, cotangent, grad, logits)
 }
 
 // Run attacks the examples of r and writes the attack stream to w, in
