@@ -29,8 +29,8 @@ import (
 //
 // a step to the boundary biased towards x0. When x misclassifies the
 // example, it is kept if closer to x0 than the best so far, and x moves
-// back towards x0: x ← x0 + Beta(x - x0). Each step costs one VJP and one
-// Logits call. Restarts beyond the first start at a random point at
+// back towards x0: x ← x0 + Beta(x - x0). Each step costs one VJP call
+// (and another on the iterates moved back). Restarts beyond the first start at a random point at
 // distance Eps/2 (they need Eps > 0).
 //
 // An example misclassified at x0 is returned unchanged; so is one whose
@@ -194,21 +194,52 @@ func (s *fabState) run(x0All []float32, labels, order []int64, rank int, idx []i
 	for j := range live {
 		live[j] = j
 	}
+	// evaluate writes the logits at rows of x and the gradient of
+	// z_t - z_y there; rows nil means the first len(live).
+	var xs, gs, zs []float32
+	var ys, ts []int64
+	evaluate := func(rows []int) error {
+		vjp := func(x, grad, logits []float32, y, t []int64) error {
+			err := s.o.VJP(x, len(y), func(j int, _, c []float32) { c[t[j]], c[y[j]] = 1, -1 }, grad, logits)
+			if err != nil {
+				return fmt.Errorf("attack: fab vector-Jacobian product: %w", err)
+			}
+			return checkFinite(logits)
+		}
+		if rows == nil {
+			ma := len(live)
+			return vjp(x[:ma*d], grad[:ma*d], logits[:ma*k], y[:ma], t[:ma])
+		}
+		mr := len(rows)
+		xs, gs, zs = grow(xs, mr*d), grow(gs, mr*d), grow(zs, mr*k)
+		ys, ts = grow(ys, mr), grow(ts, mr)
+		gather(xs, x, rows, d)
+		gather(ys, y, rows, 1)
+		gather(ts, t, rows, 1)
+		if err := vjp(xs, gs, zs, ys, ts); err != nil {
+			return err
+		}
+		for r, j := range rows {
+			copy(grad[j*d:(j+1)*d], gs[r*d:(r+1)*d])
+			copy(logits[j*k:(j+1)*k], zs[r*k:(r+1)*k])
+		}
+		return nil
+	}
+	if a.Steps == 0 {
+		return nil
+	}
+	// One VJP per step gives both the logits that judge a step's iterate
+	// and the gradient the next step starts from; only iterates moved back
+	// towards x0 are evaluated again.
+	if err := evaluate(nil); err != nil {
+		return err
+	}
+	var moved []int
 	for range a.Steps {
 		if len(live) == 0 {
 			break
 		}
 		ma := len(live)
-		// The gradient of z_t - z_y.
-		err := s.o.VJP(x[:ma*d], ma, func(j int, _, c []float32) {
-			c[t[j]], c[y[j]] = 1, -1
-		}, grad[:ma*d], logits[:ma*k])
-		if err != nil {
-			return fmt.Errorf("attack: fab vector-Jacobian product: %w", err)
-		}
-		if err := checkFinite(logits[:ma*k]); err != nil {
-			return err
-		}
 		for j := range ma {
 			xj, x0j, g := x[j*d:(j+1)*d], x0[j*d:(j+1)*d], grad[j*d:(j+1)*d]
 			z := logits[j*k : (j+1)*k]
@@ -230,14 +261,16 @@ func (s *fabState) run(x0All []float32, labels, order []int64, rank int, idx []i
 				xj[c] = float32(clamp(v, 0, 1))
 			}
 		}
-		if err := callLogits(s.o, x[:ma*d], ma, logits[:ma*k]); err != nil {
+		if err := evaluate(nil); err != nil {
 			return err
 		}
 		keep := 0
+		moved = moved[:0]
 		for j := range ma {
 			xj, x0j := x[j*d:(j+1)*d], x0[j*d:(j+1)*d]
 			i := idx[live[j]]
-			if Predict(logits[j*k:(j+1)*k]) != int(y[j]) {
+			back := Predict(logits[j*k:(j+1)*k]) != int(y[j])
+			if back {
 				if dist := distance(a.Norm, xj, x0j); dist < best[i] {
 					best[i] = dist
 					copy(xadv[i*d:(i+1)*d], xj)
@@ -252,11 +285,21 @@ func (s *fabState) run(x0All []float32, labels, order []int64, rank int, idx []i
 			if keep != j {
 				copy(x[keep*d:(keep+1)*d], xj)
 				copy(x0[keep*d:(keep+1)*d], x0j)
+				copy(grad[keep*d:(keep+1)*d], grad[j*d:(j+1)*d])
+				copy(logits[keep*k:(keep+1)*k], logits[j*k:(j+1)*k])
 				y[keep], t[keep], live[keep] = y[j], t[j], live[j]
+			}
+			if back {
+				moved = append(moved, keep)
 			}
 			keep++
 		}
 		live = live[:keep]
+		if len(moved) > 0 {
+			if err := evaluate(moved); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -214,9 +214,11 @@ func TestFABLinearMinimum(t *testing.T) {
 				t.Fatalf("only %d examples close enough to the boundary", checked)
 			}
 			t.Logf("%d examples, largest distance / analytic minimum %.5f", checked, worst)
-			// One VJP and one Logits call per step, and one Logits call for x0.
-			if o.gradientCalls != 100 || o.logitCalls != 101 {
-				t.Errorf("%d gradient and %d logit calls, want 100 and 101", o.gradientCalls, o.logitCalls)
+			// A Logits call for x0, then one VJP to start and one per step,
+			// whose logits judge the step, and one per step with iterates
+			// to evaluate again after moving them back.
+			if o.logitCalls != 1 || o.gradientCalls < 101 || o.gradientCalls > 201 {
+				t.Errorf("%d gradient and %d logit calls, want 101 to 201 and 1", o.gradientCalls, o.logitCalls)
 			}
 		})
 	}
