@@ -32,9 +32,10 @@ import (
 // onto the ball, then clips).
 //
 // An example counts as broken if any iterate misclassifies it; the last
-// misclassified iterate is returned. Otherwise the highest-loss point over
-// all restarts is returned; examples misclassified at x0 are returned
-// unchanged.
+// misclassified iterate is returned, or with EarlyStop (L∞ and L2) the
+// first, at which the example stops being attacked. Otherwise the
+// highest-loss point over all restarts is returned; examples misclassified
+// at x0 are returned unchanged.
 type APGD struct {
 	Norm     Norm    // Linf (default), L2 or L1
 	Eps      float64 // radius of the ball
@@ -54,6 +55,12 @@ type APGD struct {
 	// and 40% of Steps), each starting where the last one ended, as
 	// AutoAttack's standard L1 evaluation does (use_largereps).
 	LargeEps bool
+	// EarlyStop, in L∞ and L2, stops attacking an example at its first
+	// misclassified iterate and returns it: the reference runs every step
+	// on every example of a batch, which changes the point returned but
+	// not whether the example is broken (an example's iterates do not
+	// depend on the others'), at more oracle calls.
+	EarlyStop bool
 }
 
 func (a APGD) withDefaults() APGD {
@@ -105,6 +112,9 @@ func (a APGD) Params() map[string]string {
 	if a.LargeEps {
 		p["large_eps"] = "true"
 	}
+	if a.EarlyStop && a.Norm != L1 {
+		p["early_stop"] = "true"
+	}
 	return p
 }
 
@@ -123,6 +133,12 @@ type apgdRun struct {
 	broken              []bool
 	step                []float64
 	geo                 scratch
+	// live lists the rows still attacked; evaluate computes only those.
+	// The scratch rows below hold them gathered when some have left.
+	live       []int
+	xs, gs, zs []float32
+	ys, ts     []int64
+	ls         []float64
 	// outside marks the phases of LargeEps beyond Eps, whose
 	// misclassified iterates do not count.
 	outside bool
@@ -234,13 +250,21 @@ func newAPGDRun(a APGD, ev *evaluator, x0 []float32, labels []int64, idx []int, 
 	r.hist = make([]float64, (a.Steps+1)*m)
 	r.broken = make([]bool, m)
 	r.step = make([]float64, m)
+	r.live = make([]int, m)
+	for j := range r.live {
+		r.live[j] = j
+	}
 	return r
 }
 
 // evaluate computes the loss, gradient and logits at r.xadv and records
 // the misclassified iterates.
 func (r *apgdRun) evaluate() error {
-	if err := r.eval.lossGrad(r.a.Loss, r.xadv, r.y, r.t, len(r.y), r.grad, r.logits, r.loss); err != nil {
+	if len(r.live) == len(r.y) {
+		if err := r.eval.lossGrad(r.a.Loss, r.xadv, r.y, r.t, len(r.y), r.grad, r.logits, r.loss); err != nil {
+			return err
+		}
+	} else if err := r.evaluateLive(); err != nil {
 		return err
 	}
 	if !r.outside {
@@ -249,10 +273,46 @@ func (r *apgdRun) evaluate() error {
 	return nil
 }
 
+// evaluateLive is evaluate's computation on the live rows alone, gathered
+// and scattered back.
+func (r *apgdRun) evaluateLive() error {
+	d, k, m := r.d, r.k, len(r.live)
+	r.xs, r.gs, r.zs = grow(r.xs, m*d), grow(r.gs, m*d), grow(r.zs, m*k)
+	r.ys, r.ls = grow(r.ys, m), grow(r.ls, m)
+	gather(r.xs, r.xadv, r.live, d)
+	gather(r.ys, r.y, r.live, 1)
+	var t []int64
+	if r.t != nil {
+		r.ts = grow(r.ts, m)
+		gather(r.ts, r.t, r.live, 1)
+		t = r.ts
+	}
+	if err := r.eval.lossGrad(r.a.Loss, r.xs, r.ys, t, m, r.gs, r.zs, r.ls); err != nil {
+		return err
+	}
+	for q, j := range r.live {
+		copy(r.grad[j*d:(j+1)*d], r.gs[q*d:(q+1)*d])
+		copy(r.logits[j*k:(j+1)*k], r.zs[q*k:(q+1)*k])
+		r.loss[j] = r.ls[q]
+	}
+	return nil
+}
+
+// dropBroken stops attacking the rows broken so far.
+func (r *apgdRun) dropBroken() {
+	live := r.live[:0]
+	for _, j := range r.live {
+		if !r.broken[j] {
+			live = append(live, j)
+		}
+	}
+	r.live = live
+}
+
 // keepBest records the iterates that raise an example's best loss.
 func (r *apgdRun) keepBest() {
 	d := r.d
-	for j := range r.y {
+	for _, j := range r.live {
 		if r.loss[j] > r.lossBest[j] {
 			r.lossBest[j] = r.loss[j]
 			copy(r.xbest[j*d:(j+1)*d], r.xadv[j*d:(j+1)*d])
@@ -287,12 +347,18 @@ func (r *apgdRun) run(rng *rand.Rand) error {
 	for j := range reduced {
 		reduced[j] = true
 	}
+	if a.EarlyStop {
+		r.dropBroken()
+	}
 	for i := range a.Steps {
+		if len(r.live) == 0 {
+			break
+		}
 		mom := 0.75
 		if i == 0 {
 			mom = 1
 		}
-		for j := range m {
+		for _, j := range r.live {
 			x, xo, z, x0 := r.xadv[j*d:(j+1)*d], r.xold[j*d:(j+1)*d], r.z[j*d:(j+1)*d], r.x0[j*d:(j+1)*d]
 			copy(z, x)
 			ascend(a.Norm, z, r.grad[j*d:(j+1)*d], r.step[j], &r.geo)
@@ -309,12 +375,15 @@ func (r *apgdRun) run(rng *rand.Rand) error {
 		}
 		copy(r.hist[(i+1)*m:(i+2)*m], r.loss)
 		r.keepBest()
+		if a.EarlyStop {
+			r.dropBroken()
+		}
 		if len(checks) == 0 || i+1 != checks[0] {
 			continue
 		}
 		window := checks[0] - last
 		last, checks = checks[0], checks[1:]
-		for j := range m {
+		for _, j := range r.live {
 			rises := 0
 			for c := range window {
 				if r.hist[(i+1-c)*m+j] > r.hist[(i-c)*m+j] {
@@ -461,7 +530,7 @@ func apgdCheckpoints(steps int) []int {
 // markBroken records the current iterates that are misclassified.
 func (r *apgdRun) markBroken() {
 	d, k := r.d, r.k
-	for j := range r.y {
+	for _, j := range r.live {
 		if Predict(r.logits[j*k:(j+1)*k]) != int(r.y[j]) {
 			r.broken[j] = true
 			copy(r.xmis[j*d:(j+1)*d], r.xadv[j*d:(j+1)*d])

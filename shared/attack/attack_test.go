@@ -1040,3 +1040,68 @@ func TestClampMatchesMath(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyStop checks that stopping an example at its first
+// misclassified iterate breaks exactly the examples that attacking every
+// step breaks, returns for each a misclassified point within the budget,
+// and asks the oracle about fewer examples.
+func TestEarlyStop(t *testing.T) {
+	const n, k, d = 60, 4, 12
+	rng := rand.New(rand.NewPCG(91, 92))
+	m := newTanhNet(k, d, 16, rng)
+	x0 := uniformInputs(rng, n, d, 0.2, 0.8)
+	labels := make([]int64, n)
+	for i, z := range logits64(m, x0, n) {
+		labels[i] = int64(argmax64(z))
+	}
+	for _, tc := range []struct {
+		name string
+		a    func(early bool) Attack
+		norm Norm
+		eps  float64
+	}{
+		{"apgd-linf", func(e bool) Attack { return APGD{Eps: 0.15, Steps: 30, EarlyStop: e} }, Linf, 0.15},
+		{"apgd-l2", func(e bool) Attack { return APGD{Norm: L2, Eps: 0.6, Steps: 30, Restarts: 2, EarlyStop: e} }, L2, 0.6},
+		{"apgd-t", func(e bool) Attack { return APGD{Eps: 0.15, Steps: 20, Targeted: true, Targets: 3, EarlyStop: e} }, Linf, 0.15},
+		{"pgd", func(e bool) Attack {
+			return PGD{Eps: 0.15, Steps: 30, RandomStart: true, Restarts: 2, EarlyStop: e}
+		}, Linf, 0.15},
+		{"pgd-cw-l2", func(e bool) Attack {
+			return PGD{Norm: L2, Eps: 0.6, Steps: 30, Loss: LossCW, EarlyStop: e}
+		}, L2, 0.6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(early bool) ([]float32, int) {
+				o := newOracle(m)
+				x, err := tc.a(early).Run(o, x0, labels, n, rand.New(rand.NewPCG(7, 8)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return x, o.gradExamples
+			}
+			full, fullCost := run(false)
+			early, earlyCost := run(true)
+			zFull, zEarly := logits64(m, full, n), logits64(m, early, n)
+			broken := 0
+			for i := range n {
+				bf, be := argmax64(zFull[i]) != int(labels[i]), argmax64(zEarly[i]) != int(labels[i])
+				if bf != be {
+					t.Errorf("example %d: broken %v attacking every step, %v stopping early", i, bf, be)
+				}
+				if be {
+					broken++
+					if dd := dist(tc.norm, early, x0, d, i); dd > tc.eps+1e-5 {
+						t.Errorf("example %d returned at distance %v, budget %v", i, dd, tc.eps)
+					}
+				}
+			}
+			if broken == 0 || broken == n {
+				t.Fatalf("%d of %d examples broken: the check is vacuous", broken, n)
+			}
+			if earlyCost >= fullCost {
+				t.Errorf("oracle asked about %d examples stopping early, %d attacking every step", earlyCost, fullCost)
+			}
+			t.Logf("%d of %d broken; oracle examples %d -> %d", broken, n, fullCost, earlyCost)
+		})
+	}
+}

@@ -164,6 +164,7 @@ type oracle struct {
 	x, z, cot, g  []float64
 	logitCalls    int
 	gradientCalls int
+	gradExamples  int // examples passed to LossGrad and VJP
 	queries       int // examples passed to Logits
 }
 
@@ -233,6 +234,7 @@ func (o *oracle) LossGrad(l Loss, x []float32, labels []int64, n int, loss, grad
 		return fmt.Errorf("no graph for loss %q", l)
 	}
 	o.gradientCalls++
+	o.gradExamples += n
 	for i := range n {
 		o.load(x, i)
 		o.m.forward(o.x, o.z)
@@ -249,6 +251,7 @@ func (o *oracle) VJP(x []float32, n int, cotangent func(i int, z, c []float32), 
 		return err
 	}
 	o.gradientCalls++
+	o.gradExamples += n
 	z, c := make([]float32, k), make([]float32, k)
 	for i := range n {
 		o.load(x, i)

@@ -14,11 +14,13 @@ import (
 // with [0, 1] (see projectL2 for L2).
 //
 // Unless LastIterate is set, it keeps per example the worst case over the
-// clean input, every iterate of every restart: a misclassified point beats
-// a correctly classified one, and otherwise the higher loss wins (the loss is
-// computed from the logits in float64). Examples misclassified at x0 are
-// returned unchanged and those misclassified by a run are not attacked by
-// later ones, which changes nothing for accuracy and saves oracle calls.
+// clean input and every iterate of every restart: a misclassified point
+// beats a correctly classified one, and otherwise the higher loss wins (the
+// loss is computed from the logits in float64). Examples misclassified at
+// x0 are returned unchanged and those misclassified by a run are not
+// attacked by later ones, which changes nothing for accuracy and saves
+// oracle calls; with EarlyStop an example stops at its first misclassified
+// iterate, within a run too.
 // Each run draws the random starts of all n examples, so run r starts
 // where a single-run call would after r-1 others on the same rng.
 //
@@ -44,6 +46,12 @@ type PGD struct {
 	// evaluating it or keeping the worst case: what adversarial training
 	// uses, one oracle call per step.
 	LastIterate bool
+	// EarlyStop stops attacking an example at its first misclassified
+	// iterate and returns that iterate, not the worst one: whether an
+	// example is broken stays the same (an example's iterates do not depend
+	// on the others'), at fewer oracle calls. It has no effect with
+	// LastIterate.
+	EarlyStop bool
 	// Targeted makes the loss targeted: for target t, LossCE ascends
 	// log p_t, LossCW the margin z_t - max_{j≠t} z_j and LossDLR the
 	// targeted DLR loss of APGD-T (four classes or more).
@@ -111,6 +119,9 @@ func (a PGD) Params() map[string]string {
 		"last_iterate": strconv.FormatBool(a.LastIterate),
 	}
 	addTargets(p, a.Targeted, a.Targets)
+	if a.EarlyStop && !a.LastIterate {
+		p["early_stop"] = "true"
+	}
 	return p
 }
 
@@ -235,11 +246,37 @@ func (a PGD) Perturb(ws *Workspace, xadv []float32, o Oracle, x0 []float32, labe
 			copy(cur, x0a)
 		}
 		for range a.Steps {
+			if m == 0 {
+				break
+			}
 			if err := ws.eval.lossGrad(a.Loss, cur, y, t, m, ws.grad[:m*d], ws.logits[:m*k], ws.loss[:m]); err != nil {
 				return err
 			}
 			if track {
 				ws.keepWorst(xadv, cur, idx, y, d, k)
+			}
+			if track && a.EarlyStop {
+				keep := 0
+				for j, i := range idx {
+					if ws.bestMis[i] {
+						continue
+					}
+					if keep != j {
+						copy(cur[keep*d:(keep+1)*d], cur[j*d:(j+1)*d])
+						copy(x0a[keep*d:(keep+1)*d], x0a[j*d:(j+1)*d])
+						copy(ws.grad[keep*d:(keep+1)*d], ws.grad[j*d:(j+1)*d])
+						y[keep], idx[keep] = y[j], i
+						if t != nil {
+							t[keep] = t[j]
+						}
+					}
+					keep++
+				}
+				m, idx = keep, idx[:keep]
+				cur, x0a, y = cur[:m*d], x0a[:m*d], y[:m]
+				if t != nil {
+					t = t[:m]
+				}
 			}
 			for j := range m {
 				row := cur[j*d : (j+1)*d]

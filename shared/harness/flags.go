@@ -28,11 +28,16 @@ type Options struct {
 	Alpha                             float64
 	Loss                              attack.Loss
 	Targeted, NoRandomStart           bool
-	CWConst                           float64
-	CWSearch                          int
-	Seed                              uint64
-	Batch                             int
-	Shard                             Shard
+	// AllSteps attacks every example for every step of PGD and APGD, as
+	// AutoAttack's reference does; otherwise an example stops at its
+	// first misclassified iterate (attack.APGD.EarlyStop), where the
+	// attack judges it on the model it attacks.
+	AllSteps bool
+	CWConst  float64
+	CWSearch int
+	Seed     uint64
+	Batch    int
+	Shard    Shard
 	// SGGrad and Surrogate say how to differentiate an SGN's
 	// self-gradient path; Transfer names the checkpoint a transfer attack
 	// crafts on.
@@ -75,6 +80,7 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&o.Targeted, "targeted", false, "pgd, apgd: aim at the most likely wrong classes in turn, each a restart")
 	fs.IntVar(&o.Targets, "targets", 0, "target classes of targeted attacks and suites (default 9, as in AutoAttack)")
 	fs.BoolVar(&o.NoRandomStart, "no-random-start", false, "pgd/fgsm: start at the clean example")
+	fs.BoolVar(&o.AllSteps, "all-steps", false, "pgd, apgd and suites: attack every example for every step, as AutoAttack's reference does (default: an example stops at its first misclassified iterate; the same robust accuracy)")
 	fs.Float64Var(&o.CWConst, "cw-const", 0, "cw: initial constant c (default 0.001, as Carlini and Wagner's code)")
 	// attack.CW's default, stated as the flag package would state it.
 	fs.IntVar(&o.CWSearch, "cw-search", 0, "cw: binary search steps over c (default 9)")
@@ -125,6 +131,8 @@ func (f *Flags) Options() (Options, error) {
 		return o, cli.Usagef("-targeted is for -pgd and -apgd (-fab is always targeted, suites choose their own)")
 	case o.Targets < 0 || (o.Targets > 0 && !o.Targeted && !is("fab") && o.Suite == ""):
 		return o, cli.Usagef("-targets N (N >= 1) goes with -targeted, -fab or -suite")
+	case o.AllSteps && o.Suite == "" && !is("pgd", "apgd"):
+		return o, cli.Usagef("-all-steps is for -pgd, -apgd and suites")
 	case o.Queries < 0 || (o.Queries > 0 && o.Suite == ""):
 		return o, cli.Usagef("-queries goes with -suite (-square takes -steps)")
 	case o.Suite != "" && (o.Loss != "" || o.Alpha != 0 || o.NoRandomStart || o.Restarts != 1 || o.SGGrad != ""):
@@ -152,6 +160,15 @@ func (f *Flags) Options() (Options, error) {
 	return o, nil
 }
 
+// earlyStop reports whether o's attack may stop an example at its first
+// misclassified iterate: only where the model it crafts on classifies as
+// the target does (the target itself, or an SGN's detached path, whose
+// logits are the same); a transfer source or a smooth surrogate's
+// mistakes do not break the target.
+func (o Options) earlyStop() bool {
+	return !o.AllSteps && o.Transfer == "" && o.Surrogate == 0
+}
+
 // single returns the attack of o, which is not a suite, with budget eps
 // for images of shape (channels, height, width).
 func (o Options) single(eps float64, shape []int) attack.Attack {
@@ -168,9 +185,10 @@ func (o Options) single(eps float64, shape []int) attack.Attack {
 			steps = DefaultPGDSteps
 		}
 		return attack.PGD{Norm: o.Norm, Eps: eps, Alpha: o.Alpha, Steps: steps, RandomStart: !o.NoRandomStart, Restarts: o.Restarts,
-			Loss: loss, Targeted: o.Targeted, Targets: o.Targets}
+			Loss: loss, Targeted: o.Targeted, Targets: o.Targets, EarlyStop: o.earlyStop()}
 	case "apgd":
-		return attack.APGD{Norm: o.Norm, Eps: eps, Steps: o.Steps, Restarts: o.Restarts, Loss: loss, Targeted: o.Targeted, Targets: o.Targets}
+		return attack.APGD{Norm: o.Norm, Eps: eps, Steps: o.Steps, Restarts: o.Restarts, Loss: loss, Targeted: o.Targeted, Targets: o.Targets,
+			EarlyStop: o.earlyStop()}
 	case "fab":
 		return attack.FAB{Norm: o.Norm, Eps: eps, Steps: o.Steps, Targets: o.Targets, Restarts: o.Restarts}
 	case "cw":

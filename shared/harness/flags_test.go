@@ -57,6 +57,8 @@ func TestOptions(t *testing.T) {
 		{[]string{"-fab", "-targets", "2"}, func(o Options) bool { return o.Attack == "fab" && o.Targets == 2 }, "FAB-T on 2 targets"},
 		{[]string{"-suite", "sgn", "-transfer", "p.sgn", "-sg-surrogate", "0.1"}, func(o Options) bool { return o.Transfer == "p.sgn" && o.Surrogate == 0.1 }, "the sgn suite with a transfer source"},
 
+		{[]string{"-suite", "standard", "-all-steps"}, func(o Options) bool { return o.AllSteps }, "the standard suite, every step"},
+		{[]string{"-square", "-all-steps"}, nil, "-all-steps is for -pgd, -apgd and suites"},
 		{nil, nil, "choose exactly one attack"},
 		{[]string{"-fgsm", "-pgd"}, nil, "choose exactly one attack"},
 		{[]string{"-pgd", "-suite", "standard"}, nil, "choose exactly one attack"},
@@ -211,5 +213,41 @@ func TestPrepare(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEarlyStopWhere checks which attacks stop an example at its first
+// misclassified iterate: PGD and APGD on the target, not when they craft
+// on a transfer source or a smooth surrogate, whose mistakes do not
+// break the target, and none with -all-steps.
+func TestEarlyStopWhere(t *testing.T) {
+	early := func(a attack.Attack) bool {
+		switch a := a.(type) {
+		case attack.APGD:
+			return a.EarlyStop
+		case attack.PGD:
+			return a.EarlyStop
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-pgd"}, true},
+		{[]string{"-apgd", "-targeted"}, true},
+		{[]string{"-pgd", "-sg-grad", "detached"}, true},
+		{[]string{"-pgd", "-all-steps"}, false},
+		{[]string{"-apgd", "-transfer", "p.sgn"}, false},
+		{[]string{"-pgd", "-sg-surrogate", "0.05"}, false},
+	} {
+		_, f := parseFlags(t, tc.args...)
+		o, err := f.Options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := early(o.single(0.3, []int{1, 28, 28})); got != tc.want {
+			t.Errorf("%q: early stop %v, want %v", tc.args, got, tc.want)
+		}
 	}
 }

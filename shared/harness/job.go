@@ -71,7 +71,7 @@ func (o Options) Prepare(target *classifier.Classifier, sum []byte) (*Job, error
 	j.closers = append(j.closers, func() { j.target.Close() })
 	if o.Suite != "" {
 		b, err := BuildSuite(target, SuiteOptions{Kind: o.Suite, Norm: o.Norm, Eps: j.Eps,
-			Steps: o.Steps, Queries: o.Queries, Targets: o.Targets, Surrogate: o.Surrogate, Transfer: source, Batch: o.Batch})
+			Steps: o.Steps, Queries: o.Queries, Targets: o.Targets, Surrogate: o.Surrogate, Transfer: source, Batch: o.Batch, AllSteps: o.AllSteps})
 		if err != nil {
 			j.Close()
 			return nil, cli.Usagef("%v", err)

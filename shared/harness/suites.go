@@ -41,6 +41,8 @@ type SuiteOptions struct {
 	// attack (nil: none).
 	Transfer *classifier.Classifier
 	Batch    int
+	// AllSteps: as Options.AllSteps.
+	AllSteps bool
 }
 
 // BuiltSuite is a suite ready to run: its members, the parameters that
@@ -78,7 +80,9 @@ func BuildSuite(target *classifier.Classifier, o SuiteOptions) (*BuiltSuite, err
 		b.oracles = append(b.oracles, exact)
 	}
 	for i, m := range b.Members {
-		b.Members[i].Attack = adjust(m.Attack, o)
+		// The standard members attack the target or its exact path, whose
+		// logits are the target's.
+		b.Members[i].Attack = withEarlyStop(adjust(m.Attack, o), !o.AllSteps)
 		if exact != nil {
 			b.Members[i].Craft = exact
 		}
@@ -107,7 +111,9 @@ func BuildSuite(target *classifier.Classifier, o SuiteOptions) (*BuiltSuite, err
 	if target.SGN != nil {
 		detached := engine.NewOracle(target.Net, o.Batch, engine.WithForward(target.Forward(sgn.WithGradMode("detached"))))
 		b.oracles = append(b.oracles, detached)
-		b.Members = append(b.Members, attack.Member{Name: "apgd-ce-detached", Attack: apgd, Craft: detached, Via: "detached"})
+		// The detached path's logits are the target's; a surrogate's and a
+		// transfer source's are not, so those members run every step.
+		b.Members = append(b.Members, attack.Member{Name: "apgd-ce-detached", Attack: withEarlyStop(apgd, !o.AllSteps), Craft: detached, Via: "detached"})
 		if target.SGN.Phi == "sign" {
 			tau := o.Surrogate
 			if tau == 0 {
@@ -137,6 +143,19 @@ func BuildSuite(target *classifier.Classifier, o SuiteOptions) (*BuiltSuite, err
 		b.Notes = append(b.Notes, "no transfer attack: give its source model with -transfer")
 	}
 	return b, nil
+}
+
+// withEarlyStop sets the EarlyStop of PGD and APGD members.
+func withEarlyStop(a attack.Attack, on bool) attack.Attack {
+	switch a := a.(type) {
+	case attack.APGD:
+		a.EarlyStop = on
+		return a
+	case attack.PGD:
+		a.EarlyStop = on
+		return a
+	}
+	return a
 }
 
 // adjust applies the options' iterations, queries and targets to a member.
