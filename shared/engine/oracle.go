@@ -223,6 +223,9 @@ func sizeClass(n, batch int) int {
 // chunks calls f for each chunk [lo, hi) of n examples, to run on a program
 // of size examples.
 func (o *Oracle) chunks(n int, f func(lo, hi, size int) error) error {
+	if o.batch < 1 {
+		return fmt.Errorf("oracle: batch %d: want at least 1", o.batch)
+	}
 	if n <= 0 {
 		return nil
 	}

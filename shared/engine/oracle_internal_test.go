@@ -41,3 +41,16 @@ func TestChunking(t *testing.T) {
 		}
 	}
 }
+
+// TestOracleBatchZero checks that an oracle without a batch refuses to
+// run rather than dividing by zero.
+func TestOracleBatchZero(t *testing.T) {
+	o := &Oracle{batch: 0}
+	err := o.chunks(3, func(lo, hi, size int) error {
+		t.Fatal("ran a chunk")
+		return nil
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+}

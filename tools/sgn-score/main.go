@@ -62,6 +62,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *asJSON && *asMD {
 		return cli.Usagef("-json and -md exclude each other")
 	}
+	if *batch < 1 {
+		return cli.Usagef("-batch %d: want at least 1", *batch)
+	}
 	in := stdin
 	if fs.NArg() == 0 {
 		var err error

@@ -204,6 +204,7 @@ func TestRefusedInputs(t *testing.T) {
 		{Name: "missing file", Args: []string{"-model", model, filepath.Join(in, "nope.arrow")}, Code: 1, Want: []string{"nope.arrow"}},
 		{Name: "unknown flag", Args: []string{"-bogus", data}, Code: 2, Want: []string{"-bogus"}},
 		{Name: "json and md", Args: []string{"-json", "-md", "-model", model, data}, Code: 2, Want: []string{"-json", "-md"}},
+		{Name: "batch 0", Args: []string{"-batch", "0", "-model", model, data}, Code: 2, Want: []string{"-batch 0"}},
 	})
 }
 
