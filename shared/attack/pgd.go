@@ -29,8 +29,9 @@ import (
 // likely wrong class at x0. Success is still misclassification, as in
 // AutoAttack: reaching another wrong class than the target counts.
 //
-// Cost: Steps gradient calls per run (VJP calls for LossDLR) and, unless LastIterate, one Logits call for x0 and one per run
-// for its last iterate.
+// Cost: Steps gradient calls per run (VJP calls for LossDLR) and, unless
+// LastIterate, one Logits call for x0 and one per run for its last
+// iterate.
 type PGD struct {
 	Norm        Norm    // Linf (default), L2 or L1
 	Eps         float64 // radius of the ball
