@@ -35,14 +35,7 @@ func Sgemm(buf *Buf, tA, tB bool, m, n, k int, a []float32, lda int, b []float32
 // Sgemm's order, for many products with the same A (a convolution's weights
 // meet every example) through SgemmPacked.
 func PackWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) []float32 {
-	size := 0
-	for pc := 0; pc < k; pc += sgemmKC {
-		kb := min(sgemmKC, k-pc)
-		for ic := 0; ic < m; ic += sgemmMC {
-			size += (min(sgemmMC, m-ic) + MR - 1) / MR * MR * kb
-		}
-	}
-	data, off := grow(dst, size), 0
+	data, off := grow(dst, PackedSize(m, k)), 0
 	for pc := 0; pc < k; pc += sgemmKC {
 		kb := min(sgemmKC, k-pc)
 		for ic := 0; ic < m; ic += sgemmMC {
@@ -52,6 +45,18 @@ func PackWhole(dst *[]float32, tA bool, a []float32, lda, m, k int) []float32 {
 		}
 	}
 	return data
+}
+
+// PackedSize is the length of PackWhole's result for an m×k op(a).
+func PackedSize(m, k int) int {
+	size := 0
+	for pc := 0; pc < k; pc += sgemmKC {
+		kb := min(sgemmKC, k-pc)
+		for ic := 0; ic < m; ic += sgemmMC {
+			size += (min(sgemmMC, m-ic) + MR - 1) / MR * MR * kb
+		}
+	}
+	return size
 }
 
 // SgemmPacked is Sgemm taking its A blocks from pre when that is not nil
@@ -106,6 +111,23 @@ func (w *WholeB) Pack(tB bool, b []float32, ldb, j0, j1 int) {
 		kb := min(sgemmKC, w.K-pc)
 		PackB(tB, b, ldb, pc, j0, kb, j1-j0, w.Data[pc*np+j0*kb:])
 	}
+}
+
+// Offset is where element (i, j) of op(b) lies in w.Data, for callers
+// that write B there in packed form themselves; elements j to j+15-j%16
+// of a row are contiguous.
+func (w *WholeB) Offset(i, j int) int {
+	np := (w.N + NR - 1) / NR * NR
+	pc := i / sgemmKC * sgemmKC
+	kb := min(sgemmKC, w.K-pc)
+	return pc*np + j/NR*NR*kb + (i-pc)*NR + j%NR
+}
+
+// SgemmPackedWholeB sets c (m×n) to A·B with both operands packed: A,
+// m×w.K, as PackWhole packed it into pre, B from w's columns [0, n). Only
+// the assembly kernels take packed operands: callers check Fast.
+func SgemmPackedWholeB(buf *Buf, pre []float32, w *WholeB, m, n int, c []float32, ldc int) {
+	sgemmWith(wide, buf, pre, &wholeAt{w, 0, false}, false, false, m, n, w.K, nil, 0, nil, 0, 0, c, ldc)
 }
 
 // SgemmWholeB is Sgemm with op(b) taken from w, packed whole: the product

@@ -262,6 +262,8 @@ func BenchmarkConvCIFAR(b *testing.B) {
 			{"data/im2col", true, func(bf *buffers) { convBackDataIm2col(bf, g, gy, w) }},
 			{"filter/direct", g.directBackFilterOK(), func(bf *buffers) { directBackFilter(bf, g, x, gy) }},
 			{"filter/im2col", true, func(bf *buffers) { convBackFilterIm2col(bf, g, x, gy) }},
+			{"forward/winograd", g.winogradFits(), func(bf *buffers) { winogradConv(bf, g.n, g.c, g.h, g.w, g.o, x, w, false) }},
+			{"data/winograd", g.winogradFits(), func(bf *buffers) { winogradConv(bf, g.n, g.o, g.h, g.w, g.c, gy, w, true) }},
 		} {
 			if !v.ok {
 				continue

@@ -247,6 +247,9 @@ func convWorkers[T float](b *buffers, g convGeom, workers int, body func(wk, lo,
 // convForwardKernel: per example, y_n [O,P] = w [O,CKK] · col(x_n) [CKK,P].
 // The kernels take their output and scratch from b (nil: allocated).
 func convForwardKernel[T float](b *buffers, g convGeom, x, w []T) []T {
+	if x32, ok := any(x).([]float32); ok && g.winogradOK() {
+		return any(winogradConv(b, g.n, g.c, g.h, g.w, g.o, x32, any(w).([]float32), false)).([]T)
+	}
 	if x32, ok := any(x).([]float32); ok && g.directForwardOK() {
 		return any(directForward(b, g, x32, any(w).([]float32))).([]T)
 	}
@@ -277,6 +280,9 @@ func convForwardIm2col[T float](b *buffers, g convGeom, x, w []T) []T {
 
 // convBackDataKernel: per example, dx_n = col2im(wᵀ [CKK,O] · gy_n [O,P]).
 func convBackDataKernel[T float](b *buffers, g convGeom, gy, w []T) []T {
+	if gy32, ok := any(gy).([]float32); ok && g.winogradOK() {
+		return any(winogradConv(b, g.n, g.o, g.h, g.w, g.c, gy32, any(w).([]float32), true)).([]T)
+	}
 	if gy32, ok := any(gy).([]float32); ok && g.directBackDataOK() {
 		return any(directBackData(b, g, gy32, any(w).([]float32))).([]T)
 	}

@@ -18,7 +18,8 @@ import (
 // and output-channel panels, non-square kernels, every padding, and
 // strides above 1 (forward by channels and the filter gradient), and
 // examples side by side in the filter gradient of small outputs and in the
-// tap blocks of the forward pass and data gradient.
+// tap blocks of the forward pass and data gradient; and Winograd's F(2×2,
+// 3×3) where it applies.
 func TestConvDirect(t *testing.T) {
 	if !kernels.Fast() && !kernels.Portable {
 		testenv.Skipf(t, testenv.AVX2, "the direct path's assembly kernels need AVX2 and FMA")
@@ -38,6 +39,10 @@ func TestConvDirect(t *testing.T) {
 		{5, 6, 8, 8, 16, 3, 3, 1, 1},   // chunks of 4
 		{19, 30, 4, 4, 20, 3, 3, 1, 1}, // 270 taps: two tap blocks over chunks of examples
 		{3, 32, 8, 8, 40, 3, 3, 1, 2},  // tap blocks at stride 2
+		{3, 5, 32, 32, 7, 3, 3, 1, 1},  // Winograd: two vectors of tiles per row
+		{70, 3, 4, 6, 5, 3, 3, 1, 1},   // Winograd: chunks of examples and a short last one
+		{2, 4, 16, 18, 6, 3, 3, 1, 1},  // Winograd: a vector of tiles and a remainder
+		{2, 300, 6, 4, 20, 3, 3, 1, 1}, // Winograd: two blocks of the GEMM's depth
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int) ([]float32, []float64) {
@@ -72,6 +77,15 @@ func TestConvDirect(t *testing.T) {
 			want := convForwardKernel(nil, g, x64, w64)
 			wantDX := convBackDataKernel(nil, g, gy64, w64)
 			wantDW := convBackFilterKernel(nil, g, x64, gy64)
+			if g.winogradFits() {
+				// Twice on buffers kept across runs (outputs poisoned), as a
+				// compiled program runs it.
+				bf := &buffers{reuse: true, poison: true, packs: &packSet{}}
+				for range 2 {
+					check("forward (Winograd)", winogradConv(bf, c.n, c.c, c.h, c.w, c.o, x32, w32, false), want, g.ckk)
+					check("data gradient (Winograd)", winogradConv(bf, c.n, c.o, c.h, c.w, c.c, gy32, w32, true), wantDX, c.o*9)
+				}
+			}
 			for _, wide := range kernelWidths() {
 				check(fmt.Sprintf("filter gradient (wide %v)", wide), directBackFilterWith(nil, g, x32, gy32, wide), wantDW, c.n*g.positions)
 				for _, tiling := range []directTiling{tileRows, tileChannels, tilePlanes, tileTapBlocks} {

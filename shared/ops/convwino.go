@@ -1,0 +1,171 @@
+package ops
+
+import "sgn/shared/kernels"
+
+// Winograd's F(2×2, 3×3) for the 3×3 convolutions of stride 1 and padding
+// 1 that make up most of a ResNet: each 2×2 tile of output costs 16
+// multiplies per input channel where the direct sum costs 36. The input's
+// 4×4 tiles are transformed (kernels.WinogradIn) into 16 matrices V [C,T]
+// over a chunk of T tiles, the filters into 16 matrices U [O,C], their 16
+// products M = U·V [O,T] are GEMMs, and M goes back to 2×2 tiles of output
+// (kernels.WinogradOut). The data gradient of such a convolution is one
+// too, with each filter turned by 180° and the channels' roles swapped.
+
+// winoColumns is about how many tiles one chunk of a worker's examples
+// holds: the GEMMs' column count. V and M then take 16·(C+O)·winoColumns
+// floats (1 MB at 64 channels), which stay near the core for CIFAR's
+// first stages.
+const winoColumns = 256
+
+// winogradOK reports whether a convolution of this geometry goes through
+// Winograd's F(2×2, 3×3), forward and for its data gradient: one it fits,
+// with at least 64 channels on both sides, so that the GEMMs outweigh the
+// transforms, and rows of at least eight tiles, which the transforms'
+// vector kernels take. BenchmarkConvCIFAR on the AVX2 kernels, batch 128,
+// GFLOP/s of the direct sum, direct against Winograd, forward and data
+// gradient: 64 channels at 32×32 82-90 against 103-115, 128 at 16×16
+// 77-78 against 128-153; on the AVX-512 kernels 89-105 against 123-125 and
+// 106-112 against 175-190. Narrower rows, on the transforms' Go loops,
+// came out about even: 256 channels at 8×8 97 against 110 forward, 98
+// against 87 for the data gradient, 512 at 4×4 79-85 against 83-93 (AVX2;
+// the same on AVX-512 but for 512 at 4×4, 102-120 against 99-117); so did
+// 32 channels to 64 at 16×16 (112 against 111 forward), and fewer lose:
+// 3 to 32 at 32×32 76 against 35.
+func (g convGeom) winogradOK() bool {
+	return kernels.Fast() && g.winogradFits() && min(g.c, g.o) >= 64 && g.w/2 >= 8
+}
+
+// winogradFits reports whether winogradConv can compute a convolution of
+// this geometry.
+func (g convGeom) winogradFits() bool {
+	return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad == 1 && g.h%2 == 0 && g.w%2 == 0
+}
+
+// winogradConv sets y [n,cout,h,w] to the 3×3 convolution, stride 1 and
+// padding 1, of x [n,cin,h,w] with the filters f [cout,cin,3,3]; with
+// flip, f is [cin,cout,3,3] and each filter is turned by 180°: the data
+// gradient of the convolution with f, x then being the output gradient.
+func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool) []float32 {
+	y := output[float32](b, n*cout*h*w, false) // every tile writes its four outputs
+	tw, th := w/2, h/2
+	tiles := tw * th
+	e := max(1, min(n, winoColumns/tiles))
+	cols := e * tiles
+	hp, wp := h+2, w+2
+	inSize, outSize, plane := cin*h*w, cout*h*w, h*w
+
+	b.reservePacks(1)
+	shared := b.pack(0)
+	defer b.unpack(shared)
+	u := grow(&shared.col, 16*cout*cin)
+	winogradFilters(u, f, cin, cout, flip)
+	size := kernels.PackedSize(cout, cin)
+	packed := grow(&shared.whole, 16*size)
+	for k := range 16 {
+		dst := packed[k*size : (k+1)*size]
+		kernels.PackWhole(&dst, false, u[k*cout*cin:], cin, cout, cin)
+	}
+
+	workers := workersFor(n)
+	b.reservePacks(1 + workers)
+	parallelForN(n, workers, func(wk, lo, hi int) {
+		buf := b.pack(1 + wk)
+		defer b.unpack(buf)
+		// V goes straight into the GEMM's packed layout, one WholeB per
+		// (ξ, ν): packing it afresh for each product took a tenth of the
+		// time.
+		var vs [16]kernels.WholeB
+		vSize := cin * ((cols + kernels.NR - 1) / kernels.NR * kernels.NR)
+		scr := grow(&buf.col, hp*wp+16*vSize)
+		pad, v := scr[:hp*wp], scr[hp*wp:]
+		for k := range vs {
+			vs[k] = kernels.WholeB{Data: v[k*vSize : (k+1)*vSize], K: cin, N: cols}
+		}
+		clear(pad) // the border stays zero; each plane fills the inside
+		m := grow(&buf.packed, 16*cout*cols)
+		for i := lo; i < hi; i += e {
+			ex := min(e, hi-i)
+			for j := range ex {
+				xj := x[(i+j)*inSize:]
+				for c := range cin {
+					src := xj[c*plane:]
+					for r := range h {
+						copy(pad[(r+1)*wp+1:(r+1)*wp+1+w], src[r*w:(r+1)*w])
+					}
+					for ty := range th {
+						// A row of tiles, split where it crosses from one
+						// packed panel of 16 columns into the next.
+						t0 := j*tiles + ty*tw
+						for t := t0; t < t0+tw; {
+							end := min(t0+tw, (t/16+1)*16)
+							kernels.WinogradIn(v[vs[0].Offset(c, t):], vSize, pad[2*ty*wp+2*(t-t0):], wp, end-t)
+							t = end
+						}
+					}
+				}
+			}
+			used := ex * tiles
+			for k := range 16 {
+				kernels.SgemmPackedWholeB(&buf.Buf, packed[k*size:(k+1)*size], &vs[k], cout, used, m[k*cout*cols:], cols)
+			}
+			for j := range ex {
+				yj := y[(i+j)*outSize:]
+				for o := range cout {
+					mo, yo := m[o*cols+j*tiles:], yj[o*plane:]
+					for ty := range th {
+						kernels.WinogradOut(yo[2*ty*w:], w, mo[ty*tw:], cout*cols, tw)
+					}
+				}
+			}
+		}
+	})
+	return y
+}
+
+// winogradFilters sets u [16][cout][cin] to G g Gᵀ for each filter g
+// [3,3] of f (turned by 180° and read as f [cin,cout,3,3] with flip), G
+// being
+//
+//	| 1    0    0  |
+//	| 1/2  1/2  1/2 |
+//	| 1/2 -1/2  1/2 |
+//	| 0    0    1  |
+func winogradFilters(u, f []float32, cin, cout int, flip bool) {
+	parallelFor(cout, func(_, lo, hi int) {
+		for o := lo; o < hi; o++ {
+			for c := range cin {
+				var g [3][3]float32
+				if flip {
+					src := f[(c*cout+o)*9:]
+					for i := range 3 {
+						for j := range 3 {
+							g[i][j] = src[(2-i)*3+2-j]
+						}
+					}
+				} else {
+					src := f[(o*cin+c)*9:]
+					for i := range 3 {
+						for j := range 3 {
+							g[i][j] = src[i*3+j]
+						}
+					}
+				}
+				var gg [4][3]float32 // G g
+				for j := range 3 {
+					gg[0][j] = g[0][j]
+					gg[1][j] = (g[0][j] + g[1][j] + g[2][j]) / 2
+					gg[2][j] = (g[0][j] - g[1][j] + g[2][j]) / 2
+					gg[3][j] = g[2][j]
+				}
+				for xi := range 4 {
+					r := gg[xi]
+					at := func(nu int) *float32 { return &u[((4*xi+nu)*cout+o)*cin+c] }
+					*at(0) = r[0]
+					*at(1) = (r[0] + r[1] + r[2]) / 2
+					*at(2) = (r[0] - r[1] + r[2]) / 2
+					*at(3) = r[2]
+				}
+			}
+		}
+	})
+}
