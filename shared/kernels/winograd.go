@@ -23,7 +23,7 @@ func WinogradIn(v []float32, stride int, rows []float32, wp, tiles int) {
 	_ = v[15*stride+tiles-1]
 	_ = rows[3*wp+2*tiles+1]
 	if groups := tiles / 8; fast && groups > 0 {
-		winoInAVX2(&v[0], stride, &rows[0], wp, groups)
+		winoInAVX2(&v[0], stride, &rows[0], wp, groups, 8, 16)
 		v, rows, tiles = v[8*groups:], rows[16*groups:], tiles-8*groups
 	}
 	if tiles > 0 {
@@ -42,11 +42,79 @@ func WinogradOut(y []float32, ldy int, m []float32, stride, tiles int) {
 	_ = m[15*stride+tiles-1]
 	_ = y[ldy+2*tiles-1]
 	if groups := tiles / 8; fast && groups > 0 {
-		winoOutAVX2(&y[0], ldy, &m[0], stride, groups)
+		winoOutAVX2(&y[0], ldy, &m[0], stride, groups, 8, 16)
 		y, m, tiles = y[16*groups:], m[8*groups:], tiles-8*groups
 	}
 	if tiles > 0 {
 		winoOutGo(y, ldy, m, stride, tiles)
+	}
+}
+
+// WinogradOutAdj is WinogradOut's adjoint, for the filter gradient: it
+// takes each 2×2 tile t of dy (columns 2t and 2t+1 of its first two rows,
+// ldy elements apart) to the 4×4 A dy Aᵀ, element (ξ, ν) at
+// z[(4ξ+ν)·stride + t].
+func WinogradOutAdj(z []float32, stride int, dy []float32, ldy, tiles int) {
+	if tiles <= 0 {
+		return
+	}
+	_ = z[15*stride+tiles-1]
+	_ = dy[ldy+2*tiles-1]
+	if groups := tiles / 8; fast && groups > 0 {
+		winoOutAdjAVX2(&z[0], stride, &dy[0], ldy, groups, 8, 16)
+		z, dy, tiles = z[8*groups:], dy[16*groups:], tiles-8*groups
+	}
+	if tiles > 0 {
+		winoOutAdjGo(z, stride, dy, ldy, tiles)
+	}
+}
+
+// WinogradInRows is WinogradIn for th rows of tw tiles of one plane: rows
+// holds its 2·th+2 input rows, and element (ξ, ν) of tile (ty, tx) goes to
+// v[(4ξ+ν)·stride + ty·tw + tx]. Rows of four tiles (an 8-wide plane) go
+// two at a time through the vector kernels, which take eight tiles.
+func WinogradInRows(v []float32, stride int, rows []float32, wp, tw, th int) {
+	ty := 0
+	if pairs := th / 2; fast && tw == 4 && pairs > 0 {
+		_ = v[15*stride+8*pairs-1]
+		_ = rows[(4*pairs-1)*wp+2*tw+1]
+		winoInAVX2(&v[0], stride, &rows[0], wp, pairs, 2*wp, 4*wp)
+		ty = 2 * pairs
+	}
+	for ; ty < th; ty++ {
+		WinogradIn(v[ty*tw:], stride, rows[2*ty*wp:], wp, tw)
+	}
+}
+
+// WinogradOutRows is WinogradOut for th rows of tw tiles of one plane: m
+// holds tile (ty, tx)'s products at m[(4ξ+ν)·stride + ty·tw + tx], and its
+// 2×2 output goes to rows 2ty and 2ty+1 of y, columns 2tx and 2tx+1.
+func WinogradOutRows(y []float32, ldy int, m []float32, stride, tw, th int) {
+	ty := 0
+	if pairs := th / 2; fast && tw == 4 && pairs > 0 {
+		_ = m[15*stride+8*pairs-1]
+		_ = y[(4*pairs-1)*ldy+2*tw-1]
+		winoOutAVX2(&y[0], ldy, &m[0], stride, pairs, 2*ldy, 4*ldy)
+		ty = 2 * pairs
+	}
+	for ; ty < th; ty++ {
+		WinogradOut(y[2*ty*ldy:], ldy, m[ty*tw:], stride, tw)
+	}
+}
+
+// WinogradOutAdjRows is WinogradOutAdj for th rows of tw tiles of one
+// plane: tile (ty, tx) of dy, rows 2ty and 2ty+1, columns 2tx and 2tx+1,
+// goes to z[(4ξ+ν)·stride + ty·tw + tx].
+func WinogradOutAdjRows(z []float32, stride int, dy []float32, ldy, tw, th int) {
+	ty := 0
+	if pairs := th / 2; fast && tw == 4 && pairs > 0 {
+		_ = z[15*stride+8*pairs-1]
+		_ = dy[(4*pairs-1)*ldy+2*tw-1]
+		winoOutAdjAVX2(&z[0], stride, &dy[0], ldy, pairs, 2*ldy, 4*ldy)
+		ty = 2 * pairs
+	}
+	for ; ty < th; ty++ {
+		WinogradOutAdj(z[ty*tw:], stride, dy[2*ty*ldy:], ldy, tw)
 	}
 }
 
@@ -86,6 +154,23 @@ func winoOutGo(y []float32, ldy int, m []float32, stride, tiles int) {
 		for i := range 2 {
 			y[i*ldy+2*t] = r[i][0] + r[i][1] + r[i][2]
 			y[i*ldy+2*t+1] = r[i][1] - r[i][2] - r[i][3]
+		}
+	}
+}
+
+// winoOutAdjGo is WinogradOutAdj in Go, in the vector kernel's order: the
+// rows of A dy, then each row (a, b) times Aᵀ as (a, a+b, a-b, -b).
+func winoOutAdjGo(z []float32, stride int, dy []float32, ldy, tiles int) {
+	for t := range tiles {
+		y00, y01, y10, y11 := dy[2*t], dy[2*t+1], dy[ldy+2*t], dy[ldy+2*t+1]
+		rows := [4][2]float32{{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}}
+		for xi, r := range rows {
+			o := 4 * xi * stride
+			a, b := r[0], r[1]
+			z[o+t] = a
+			z[o+stride+t] = a + b
+			z[o+2*stride+t] = a - b
+			z[o+3*stride+t] = -b
 		}
 	}
 }

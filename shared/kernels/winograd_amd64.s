@@ -26,8 +26,8 @@
 	VMOVUPS Y10, (dst)(R8*2) \
 	VMOVUPS Y11, (dst)(R14*1)
 
-// func winoInAVX2(v *float32, stride int, rows *float32, wp, groups int)
-TEXT ·winoInAVX2(SB), NOSPLIT, $0-40
+// func winoInAVX2(v *float32, stride int, rows *float32, wp, groups, half, step int)
+TEXT ·winoInAVX2(SB), NOSPLIT, $0-56
 	MOVQ v+0(FP), DI
 	MOVQ stride+8(FP), R8
 	SHLQ $2, R8
@@ -35,6 +35,10 @@ TEXT ·winoInAVX2(SB), NOSPLIT, $0-40
 	MOVQ wp+24(FP), R9
 	SHLQ $2, R9
 	MOVQ groups+32(FP), CX
+	MOVQ half+40(FP), BX
+	SHLQ $2, BX               // tiles 4-7 from their rows' start
+	MOVQ step+48(FP), AX
+	SHLQ $2, AX               // from one group's rows to the next's
 	LEAQ (SI)(R9*1), R11      // row 1
 	LEAQ (SI)(R9*2), R10      // row 2
 	LEAQ (R10)(R9*1), R12     // row 3
@@ -47,55 +51,55 @@ loop:
 
 	// ξ = 0: row 0 - row 2
 	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
+	VMOVUPS (SI)(BX*1), Y1
 	VMOVUPS 8(SI), Y2
-	VMOVUPS 40(SI), Y3
+	VMOVUPS 8(SI)(BX*1), Y3
 	VSUBPS  (R10), Y0, Y0
-	VSUBPS  32(R10), Y1, Y1
+	VSUBPS  (R10)(BX*1), Y1, Y1
 	VSUBPS  8(R10), Y2, Y2
-	VSUBPS  40(R10), Y3, Y3
+	VSUBPS  8(R10)(BX*1), Y3, Y3
 	WINO_ROW(DX)
 	ADDQ    R13, DX
 
 	// ξ = 1: row 1 + row 2
 	VMOVUPS (R11), Y0
-	VMOVUPS 32(R11), Y1
+	VMOVUPS (R11)(BX*1), Y1
 	VMOVUPS 8(R11), Y2
-	VMOVUPS 40(R11), Y3
+	VMOVUPS 8(R11)(BX*1), Y3
 	VADDPS  (R10), Y0, Y0
-	VADDPS  32(R10), Y1, Y1
+	VADDPS  (R10)(BX*1), Y1, Y1
 	VADDPS  8(R10), Y2, Y2
-	VADDPS  40(R10), Y3, Y3
+	VADDPS  8(R10)(BX*1), Y3, Y3
 	WINO_ROW(DX)
 	ADDQ    R13, DX
 
 	// ξ = 2: row 2 - row 1
 	VMOVUPS (R10), Y0
-	VMOVUPS 32(R10), Y1
+	VMOVUPS (R10)(BX*1), Y1
 	VMOVUPS 8(R10), Y2
-	VMOVUPS 40(R10), Y3
+	VMOVUPS 8(R10)(BX*1), Y3
 	VSUBPS  (R11), Y0, Y0
-	VSUBPS  32(R11), Y1, Y1
+	VSUBPS  (R11)(BX*1), Y1, Y1
 	VSUBPS  8(R11), Y2, Y2
-	VSUBPS  40(R11), Y3, Y3
+	VSUBPS  8(R11)(BX*1), Y3, Y3
 	WINO_ROW(DX)
 	ADDQ    R13, DX
 
 	// ξ = 3: row 1 - row 3
 	VMOVUPS (R11), Y0
-	VMOVUPS 32(R11), Y1
+	VMOVUPS (R11)(BX*1), Y1
 	VMOVUPS 8(R11), Y2
-	VMOVUPS 40(R11), Y3
+	VMOVUPS 8(R11)(BX*1), Y3
 	VSUBPS  (R12), Y0, Y0
-	VSUBPS  32(R12), Y1, Y1
+	VSUBPS  (R12)(BX*1), Y1, Y1
 	VSUBPS  8(R12), Y2, Y2
-	VSUBPS  40(R12), Y3, Y3
+	VSUBPS  8(R12)(BX*1), Y3, Y3
 	WINO_ROW(DX)
 
-	ADDQ $64, SI
-	ADDQ $64, R10
-	ADDQ $64, R11
-	ADDQ $64, R12
+	ADDQ AX, SI
+	ADDQ AX, R10
+	ADDQ AX, R11
+	ADDQ AX, R12
 	ADDQ $32, DI
 	DECQ CX
 	JNZ  loop
@@ -116,7 +120,7 @@ loop:
 	VPERM2F128 $0x20, Y11, Y10, Y12 \
 	VPERM2F128 $0x31, Y11, Y10, Y13 \
 	VMOVUPS    Y12, (dst) \
-	VMOVUPS    Y13, 32(dst)
+	VMOVUPS    Y13, (dst)(SI*1)
 
 // WINO_COL loads column ν of the tiles' 4×4 products M (at off from each
 // row ξ's start) and leaves the column of Aᵀ M: (M0 + M1) + M2 in r0 and
@@ -129,8 +133,8 @@ loop:
 	VSUBPS  off(DX), r1, r1 \
 	VSUBPS  off(R10), r1, r1
 
-// func winoOutAVX2(y *float32, ldy int, m *float32, stride, groups int)
-TEXT ·winoOutAVX2(SB), NOSPLIT, $0-40
+// func winoOutAVX2(y *float32, ldy int, m *float32, stride, groups, half, step int)
+TEXT ·winoOutAVX2(SB), NOSPLIT, $0-56
 	MOVQ y+0(FP), DI
 	MOVQ ldy+8(FP), R9
 	SHLQ $2, R9
@@ -138,6 +142,10 @@ TEXT ·winoOutAVX2(SB), NOSPLIT, $0-40
 	MOVQ stride+24(FP), R8
 	SHLQ $2, R8
 	MOVQ groups+32(FP), CX
+	MOVQ half+40(FP), SI
+	SHLQ $2, SI               // tiles 4-7's outputs from their rows' start
+	MOVQ step+48(FP), R12
+	SHLQ $2, R12              // from one group's rows to the next's
 	MOVQ R8, R13
 	SHLQ $2, R13              // four strides: one row ξ
 	LEAQ (AX)(R13*1), BX      // ξ = 1
@@ -175,7 +183,79 @@ loop:
 	ADDQ $32, BX
 	ADDQ $32, DX
 	ADDQ $32, R10
-	ADDQ $64, DI
+	ADDQ R12, DI
+	DECQ CX
+	JNZ  loop
+
+	VZEROUPPER
+	RET
+
+// WINO_ADJ_ROW writes one row ξ of A dy Aᵀ for eight tiles from that row
+// of A dy, (a, b): a, a + b, a - b and -b (a sign flip by Y15's mask) to
+// dst, dst+stride, dst+2·stride and dst+3·stride.
+#define WINO_ADJ_ROW(a, b, dst) \
+	VADDPS  b, a, Y8 \
+	VSUBPS  b, a, Y9 \
+	VXORPS  b, Y15, Y10 \
+	VMOVUPS a, (dst) \
+	VMOVUPS Y8, (dst)(R8*1) \
+	VMOVUPS Y9, (dst)(R8*2) \
+	VMOVUPS Y10, (dst)(R14*1)
+
+// func winoOutAdjAVX2(z *float32, stride int, dy *float32, ldy, groups, half, step int)
+TEXT ·winoOutAdjAVX2(SB), NOSPLIT, $0-56
+	MOVQ z+0(FP), DI
+	MOVQ stride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dy+16(FP), SI
+	MOVQ ldy+24(FP), R9
+	SHLQ $2, R9
+	MOVQ groups+32(FP), CX
+	MOVQ half+40(FP), BX
+	SHLQ $2, BX               // tiles 4-7 from their rows' start
+	MOVQ step+48(FP), AX
+	SHLQ $2, AX               // from one group's rows to the next's
+	LEAQ (SI)(R9*1), R11      // row 1
+	LEAQ (R8)(R8*2), R14      // three strides
+	MOVQ R8, R13
+	SHLQ $2, R13              // four strides: one row ξ of the output
+	VPCMPEQD Y15, Y15, Y15
+	VPSLLD   $31, Y15, Y15    // the sign bit of each lane
+
+loop:
+	// The tiles' y00, y01 (Y4, Y5) and y10, y11 (Y6, Y7): the even and odd
+	// columns of the two rows.
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(BX*1), Y1
+	VMOVUPS (R11), Y2
+	VMOVUPS (R11)(BX*1), Y3
+	VSHUFPS $0x88, Y1, Y0, Y4
+	VSHUFPS $0xDD, Y1, Y0, Y5
+	VSHUFPS $0x88, Y3, Y2, Y6
+	VSHUFPS $0xDD, Y3, Y2, Y7
+	VPERMPD $0xD8, Y4, Y4
+	VPERMPD $0xD8, Y5, Y5
+	VPERMPD $0xD8, Y6, Y6
+	VPERMPD $0xD8, Y7, Y7
+	MOVQ    DI, DX
+
+	WINO_ADJ_ROW(Y4, Y5, DX)  // ξ = 0: row 0
+	ADDQ    R13, DX
+	VADDPS  Y6, Y4, Y0        // ξ = 1: row 0 + row 1
+	VADDPS  Y7, Y5, Y1
+	WINO_ADJ_ROW(Y0, Y1, DX)
+	ADDQ    R13, DX
+	VSUBPS  Y6, Y4, Y0        // ξ = 2: row 0 - row 1
+	VSUBPS  Y7, Y5, Y1
+	WINO_ADJ_ROW(Y0, Y1, DX)
+	ADDQ    R13, DX
+	VXORPS  Y6, Y15, Y0       // ξ = 3: -row 1
+	VXORPS  Y7, Y15, Y1
+	WINO_ADJ_ROW(Y0, Y1, DX)
+
+	ADDQ AX, SI
+	ADDQ AX, R11
+	ADDQ $32, DI
 	DECQ CX
 	JNZ  loop
 

@@ -228,8 +228,8 @@ func BenchmarkConvResNet(b *testing.B) {
 }
 
 // BenchmarkConvCIFAR times the three products of the CIFAR networks' 3×3
-// stride-1 convolutions (batch 128) on the direct path and through im2col,
-// in GFLOP/s (two operations per multiply-add), for the choice between them.
+// stride-1 convolutions (batch 128) on the direct path, through im2col
+// and by Winograd's F(2×2, 3×3), in GFLOP/s of the direct arithmetic (two operations per multiply-add), for the choice between them.
 func BenchmarkConvCIFAR(b *testing.B) {
 	for _, c := range []struct{ c, h, o int }{
 		{3, 32, 32}, {32, 16, 64}, {64, 8, 128}, {64, 32, 64}, {128, 16, 128}, {256, 8, 256}, {512, 4, 512},
@@ -264,6 +264,7 @@ func BenchmarkConvCIFAR(b *testing.B) {
 			{"filter/im2col", true, func(bf *buffers) { convBackFilterIm2col(bf, g, x, gy) }},
 			{"forward/winograd", g.winogradFits(), func(bf *buffers) { winogradConv(bf, g.n, g.c, g.h, g.w, g.o, x, w, false) }},
 			{"data/winograd", g.winogradFits(), func(bf *buffers) { winogradConv(bf, g.n, g.o, g.h, g.w, g.c, gy, w, true) }},
+			{"filter/winograd", g.winogradFits(), func(bf *buffers) { winogradBackFilter(bf, g.n, g.c, g.h, g.w, g.o, x, gy) }},
 		} {
 			if !v.ok {
 				continue

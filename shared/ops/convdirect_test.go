@@ -43,6 +43,7 @@ func TestConvDirect(t *testing.T) {
 		{70, 3, 4, 6, 5, 3, 3, 1, 1},   // Winograd: chunks of examples and a short last one
 		{2, 4, 16, 18, 6, 3, 3, 1, 1},  // Winograd: a vector of tiles and a remainder
 		{2, 300, 6, 4, 20, 3, 3, 1, 1}, // Winograd: two blocks of the GEMM's depth
+		{3, 4, 6, 8, 5, 3, 3, 1, 1},    // Winograd: rows of four tiles in pairs, an odd one, pairs across panels
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int) ([]float32, []float64) {
@@ -84,6 +85,7 @@ func TestConvDirect(t *testing.T) {
 				for range 2 {
 					check("forward (Winograd)", winogradConv(bf, c.n, c.c, c.h, c.w, c.o, x32, w32, false), want, g.ckk)
 					check("data gradient (Winograd)", winogradConv(bf, c.n, c.o, c.h, c.w, c.c, gy32, w32, true), wantDX, c.o*9)
+					check("filter gradient (Winograd)", winogradBackFilter(bf, c.n, c.c, c.h, c.w, c.o, x32, gy32), wantDW, c.n*g.positions)
 				}
 			}
 			for _, wide := range kernelWidths() {

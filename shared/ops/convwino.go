@@ -92,15 +92,23 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 					for r := range h {
 						copy(pad[(r+1)*wp+1:(r+1)*wp+1+w], src[r*w:(r+1)*w])
 					}
-					for ty := range th {
+					for ty := 0; ty < th; {
+						t0 := j*tiles + ty*tw
+						if tw == 4 && ty+1 < th && t0%kernels.NR+2*tw <= kernels.NR {
+							// Two rows of four tiles in one packed panel: one
+							// vector of eight.
+							kernels.WinogradInRows(v[vs[0].Offset(c, t0):], vSize, pad[2*ty*wp:], wp, tw, 2)
+							ty += 2
+							continue
+						}
 						// A row of tiles, split where it crosses from one
 						// packed panel of 16 columns into the next.
-						t0 := j*tiles + ty*tw
 						for t := t0; t < t0+tw; {
-							end := min(t0+tw, (t/16+1)*16)
+							end := min(t0+tw, (t/kernels.NR+1)*kernels.NR)
 							kernels.WinogradIn(v[vs[0].Offset(c, t):], vSize, pad[2*ty*wp+2*(t-t0):], wp, end-t)
 							t = end
 						}
+						ty++
 					}
 				}
 			}
@@ -111,10 +119,7 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 			for j := range ex {
 				yj := y[(i+j)*outSize:]
 				for o := range cout {
-					mo, yo := m[o*cols+j*tiles:], yj[o*plane:]
-					for ty := range th {
-						kernels.WinogradOut(yo[2*ty*w:], w, mo[ty*tw:], cout*cols, tw)
-					}
+					kernels.WinogradOutRows(yj[o*plane:], w, m[o*cols+j*tiles:], cout*cols, tw, th)
 				}
 			}
 		}
@@ -168,4 +173,89 @@ func winogradFilters(u, f []float32, cin, cout int, flip bool) {
 			}
 		}
 	})
+}
+
+// winogradBackFilter returns the filter gradient dw [cout,cin,3,3] of the
+// 3×3 convolution, stride 1 and padding 1, of x [n,cin,h,w] whose output
+// gradient is gy [n,cout,h,w]. Y = Aᵀ[Σ_c U_c ⊙ V_c]A for each tile makes
+// the gradient of U = G g Gᵀ the sum over tiles of (A dY Aᵀ) ⊙ V: 16
+// products Z·Vᵀ [O,C] whose depth is the tiles (kernels.WinogradOutAdj
+// transforms dY into Z), and dw = Gᵀ dU G. Each worker sums its examples
+// into its own dU.
+func winogradBackFilter(b *buffers, n, cin, h, w, cout int, x, gy []float32) []float32 {
+	tw, th := w/2, h/2
+	tiles := tw * th
+	e := max(1, min(n, winoColumns/tiles))
+	cols := e * tiles
+	hp, wp := h+2, w+2
+	inSize, outSize, plane := cin*h*w, cout*h*w, h*w
+	uSize := 16 * cout * cin
+
+	workers := workersFor(n)
+	parts := make([][]float32, workers)
+	for wk := range parts {
+		parts[wk] = scratch[float32](b, wk, uSize)
+	}
+	b.reservePacks(workers)
+	parallelForN(n, workers, func(wk, lo, hi int) {
+		buf := b.pack(wk)
+		defer b.unpack(buf)
+		scr := grow(&buf.col, hp*wp+16*(cin+cout)*cols)
+		pad, v, z := scr[:hp*wp], scr[hp*wp:hp*wp+16*cin*cols], scr[hp*wp+16*cin*cols:]
+		clear(pad) // the border stays zero; each plane fills the inside
+		acc := parts[wk]
+		var beta float32 // the first chunk sets acc, the others add to it
+		for i := lo; i < hi; i += e {
+			ex := min(e, hi-i)
+			for j := range ex {
+				xj, gyj := x[(i+j)*inSize:], gy[(i+j)*outSize:]
+				for c := range cin {
+					src := xj[c*plane:]
+					for r := range h {
+						copy(pad[(r+1)*wp+1:(r+1)*wp+1+w], src[r*w:(r+1)*w])
+					}
+					kernels.WinogradInRows(v[c*cols+j*tiles:], cin*cols, pad, wp, tw, th)
+				}
+				for o := range cout {
+					kernels.WinogradOutAdjRows(z[o*cols+j*tiles:], cout*cols, gyj[o*plane:], w, tw, th)
+				}
+			}
+			used := ex * tiles
+			for k := range 16 {
+				kernels.Sgemm(&buf.Buf, false, true, cout, cin, used, z[k*cout*cols:], cols, v[k*cin*cols:], cols, beta, acc[k*cout*cin:], cin)
+			}
+			beta = 1
+		}
+	})
+	sum := parts[0]
+	for _, acc := range parts[1:] {
+		for i, v := range acc[:uSize] {
+			sum[i] += v
+		}
+	}
+	dw := output[float32](b, cout*cin*9, false)
+	parallelFor(cout, func(_, lo, hi int) {
+		for o := lo; o < hi; o++ {
+			for c := range cin {
+				var d [4][4]float32
+				for k := range 16 {
+					d[k/4][k%4] = sum[(k*cout+o)*cin+c]
+				}
+				// Gᵀ d, then its rows times G.
+				var q [3][4]float32
+				for j := range 4 {
+					q[0][j] = d[0][j] + (d[1][j]+d[2][j])/2
+					q[1][j] = (d[1][j] - d[2][j]) / 2
+					q[2][j] = (d[1][j]+d[2][j])/2 + d[3][j]
+				}
+				out := dw[(o*cin+c)*9:]
+				for i, r := range q {
+					out[3*i] = r[0] + (r[1]+r[2])/2
+					out[3*i+1] = (r[1] - r[2]) / 2
+					out[3*i+2] = (r[1]+r[2])/2 + r[3]
+				}
+			}
+		}
+	})
+	return dw
 }
