@@ -31,7 +31,9 @@
 # the cell its transfer attack comes from or -, its evaluation targets,
 # those that must run in one job joined by commas, and the target that
 # needs all of them, best.json, or -), and `report` writes
-# RESULTS/report.md from the cell results there.
+# RESULTS/report.md from the cell results there; `calibration` measures
+# each method's cost per training step on this machine into
+# RESULTS/calibration.json, which the report reads when it is there.
 
 STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
 FINAL_SHARDS ?= 4
@@ -53,7 +55,7 @@ FINAL  := $(ROOT)/pipelines/final.sh
 BEST   := $(ROOT)/pipelines/best.sh
 STUDYC := $(BIN)/sgn-study
 
-.PHONY: cells plan report
+.PHONY: cells plan report calibration
 # Every file is secondary: a cell whose result exists is done even where
 # out/ lacks its checkpoints and streams (a fresh clone has only the
 # committed results). To redo part of a cell, delete its result as well.
@@ -67,6 +69,11 @@ plan:
 
 report:
 	$(STUDYC) report -study $(STUDY_FILE) -results $(RESULTS)
+
+# Each method's cost per training step on this machine (calibrate.sh),
+# measured anew whenever asked: the report's speed on one machine.
+calibration:
+	BIN=$(BIN) bash $(ROOT)/pipelines/calibrate.sh $(STUDY_FILE) $(STUDY_DATASET) $(EPS) $(DIR)/calibration $(RESULTS)/calibration.json
 
 $(DIR)/train.arrow:
 	@mkdir -p $(DIR)

@@ -10,6 +10,7 @@
 //	sgn-study only ATTACK POINT                 POINT as measured by ATTACK alone
 //	sgn-study best DIR                          prints the best checkpoint of the curve in DIR
 //	sgn-study cell -study FILE -cell C -dir D   a cell's result file, from its directory
+//	sgn-study calibration METHOD=LOG...         each method's cost per training step on this machine (calibrate.sh)
 //	sgn-study report -study FILE -results DIR   DIR/report.md and its plots, from DIR/cells/*.json alone
 package main
 
@@ -31,7 +32,7 @@ func main() { cli.Main("sgn-study", run) }
 
 func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return cli.Usagef("want a command: is-sgn, same-weights, merge, only, best, point, cell or report")
+		return cli.Usagef("want a command: is-sgn, same-weights, merge, only, best, point, cell, calibration or report")
 	}
 	fs := flag.NewFlagSet("sgn-study "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -136,6 +137,15 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 			return err
 		}
 		return writeJSON(stdout, c)
+	case "calibration":
+		if len(args) < 2 {
+			return cli.Usagef("calibration METHOD=LOG...")
+		}
+		c, err := makeCalibration(args[1:])
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, c)
 	case "report":
 		studyPath := fs.String("study", "", "the study file")
 		results := fs.String("results", "", "the study's results directory (cells/*.json)")
@@ -144,7 +154,7 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		}
 		return writeReport(*studyPath, *results)
 	}
-	return cli.Usagef("unknown command %q: want is-sgn, same-weights, merge, only, best, point, cell or report", args[0])
+	return cli.Usagef("unknown command %q: want is-sgn, same-weights, merge, only, best, point, cell, calibration or report", args[0])
 }
 
 // studyName is the study a file defines: its base name without extension.

@@ -51,9 +51,10 @@ func (g *group) finals(pick func(Point) float64) []float64 {
 type studyReport struct {
 	name, about string
 	rows        []Row
-	groups      []*group // in the study file's order of first appearance
-	missing     []string // cells of the study without a result yet
-	notes       string   // the study's notes file (STUDY.notes.md beside it), verbatim
+	groups      []*group     // in the study file's order of first appearance
+	missing     []string     // cells of the study without a result yet
+	notes       string       // the study's notes file (STUDY.notes.md beside it), verbatim
+	calib       *Calibration // the methods' cost per step on one machine, or nil
 }
 
 func (r *studyReport) group(method string) *group {
@@ -76,6 +77,9 @@ func loadReport(studyPath, results string) (*studyReport, error) {
 		return nil, err
 	}
 	r.notes = string(notes)
+	if r.calib, err = readCalibration(filepath.Join(results, "calibration.json")); err != nil {
+		return nil, err
+	}
 	for _, row := range rows {
 		var c Cell
 		err := readJSON(filepath.Join(results, "cells", row.Cell+".json"), &c)
@@ -218,22 +222,26 @@ func (g *group) bestBelow(level float64) (below, of int, at string) {
 	return below, of, strings.Join(figs, "; ")
 }
 
-// reach is a method's times to a level: per seed, and how many seeds never
-// reached it within their budget.
+// reach is a method's times to a level: per seed (in wall time, epochs and
+// optimiser steps), and how many seeds never reached it within their
+// budget.
 type reach struct {
-	seconds, epochs []float64
-	missed          int
+	seconds, epochs, steps []float64
+	missed                 int
 }
 
 func (g *group) reach(level float64) reach {
 	var out reach
 	for _, c := range g.cells {
-		s, e, ok := timeToLevel(curveOf(c), level)
+		cv := curveOf(c)
+		s, e, ok := timeToLevel(cv, level)
 		if !ok {
 			out.missed++
 			continue
 		}
 		out.seconds, out.epochs = append(out.seconds, s), append(out.epochs, e)
+		last := cv[len(cv)-1]
+		out.steps = append(out.steps, e*float64(last.Step)/last.Epoch)
 	}
 	return out
 }
@@ -278,15 +286,35 @@ func (r *studyReport) speedVerdict() (verdict, detail string) {
 				"what the curve measured of them is gradient masking, and the SGN never reaches the robustness PGD-AT reaches.", below, of, at)
 		}
 	}
-	lo := slices.Min(ps.seconds) / slices.Max(ss.seconds)
-	hi := slices.Max(ps.seconds) / slices.Min(ss.seconds)
+	ratios := func(p, s []float64) (mean, lo, hi float64) {
+		pm, _ := meanCI(p)
+		sm, _ := meanCI(s)
+		return pm / sm, slices.Min(p) / slices.Max(s), slices.Max(p) / slices.Min(s)
+	}
+	ratio, lo, hi := ratios(ps.seconds, ss.seconds)
 	pm, _ := meanCI(ps.seconds)
-	sm, _ := meanCI(ss.seconds)
-	detail = head + fmt.Sprintf(": %.1f× faster (%.1f–%.1f× over the seeds' pairings).", pm/sm, lo, hi)
+	detail = head + fmt.Sprintf(": %.1f× faster in wall time (%.1f–%.1f× over the seeds' pairings).", ratio, lo, hi)
+	// Where the calibration has both, the steps each seed took at one
+	// machine's cost per step decide: the cells' own machines differ.
+	pc, okP := r.calib.seconds(methodPGD, ps)
+	sc, okS := r.calib.seconds(methodSGN, ss)
+	if okP && okS {
+		ratio, lo, hi = ratios(pc, sc)
+		pcm, _ := meanCI(pc)
+		scm, _ := meanCI(sc)
+		detail += fmt.Sprintf(" On one machine (%s: %.0f ms per PGD-AT step, %.0f per SGN step), their steps take %s and %s: %.1f× faster (%.1f–%.1f×); this decides.",
+			r.calib, r.calib.StepMS[methodPGD], r.calib.StepMS[methodSGN], duration(pcm), duration(scm), ratio, lo, hi)
+	}
 	if fg := r.group(methodFGSM); fg != nil {
 		if fs := fg.reach(level); len(fs.seconds) > 0 && fs.missed == 0 {
 			fm, _ := meanCI(fs.seconds)
-			detail += fmt.Sprintf(" FGSM-RS alone, the SGN's own adversary, takes %s: %.1f× faster than PGD-AT.", fs, pm/fm)
+			detail += fmt.Sprintf(" FGSM-RS alone, the SGN's own adversary, takes %s: %.1f× faster than PGD-AT", fs, pm/fm)
+			if fc, ok := r.calib.seconds(methodFGSM, fs); ok && okP {
+				fcm, _ := meanCI(fc)
+				pcm, _ := meanCI(pc)
+				detail += fmt.Sprintf(" (%.1f× on one machine)", pcm/fcm)
+			}
+			detail += "."
 		} else {
 			detail += fmt.Sprintf(" FGSM-RS alone: %s.", fs)
 		}
@@ -349,7 +377,11 @@ func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
 	fmt.Fprintf(w, "How these are decided: speed at the level PGD-AT's final models reach under the curve's attack set, less %.0f points; "+
 		"confirmed when every pairing of seeds gives at least %.0f×, refuted when none does, when an SGN seed never reaches the level, or when its curve's best checkpoint falls below it under AutoAttack. "+
 		"Gain on the final worst case over every attack: confirmed when the 95%% interval of the difference lies above +%.0f points, "+
-		"refuted when it lies below, else inconclusive.\n\n", 100*levelMargin, speedClaim, 100*gainFloor)
+		"refuted when it lies below, else inconclusive.", 100*levelMargin, speedClaim, 100*gainFloor)
+	if r.calib != nil {
+		fmt.Fprintf(w, " Speed is compared on one machine: each seed's optimiser steps to the level at its method's cost per step measured by `make -C pipelines calibrate STUDY=%s` (%s), since the cells trained on different machines; wall times as measured are given beside.", r.name, r.calib)
+	}
+	fmt.Fprintf(w, "\n\n")
 
 	r.headlineTable(w)
 	r.convergenceSection(w, drawn)
@@ -453,6 +485,42 @@ func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 					pmn, _ := meanCI(p.seconds)
 					m, _ := meanCI(x.seconds)
 					cell += fmt.Sprintf(", %.1f×", pmn/m)
+				}
+			}
+			fmt.Fprintf(w, " %s |", cell)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	if r.calib == nil {
+		return
+	}
+	fmt.Fprintf(w, "The same on one machine (%s): each seed's optimiser steps to the level at its method's cost per step there, measured by `make -C pipelines calibrate STUDY=%s` (mean over seeds that reach it), and PGD-AT's divided by it:\n\n| method | ms per step |", r.calib, r.name)
+	for _, l := range ls {
+		fmt.Fprintf(w, " %s%% |", pct(l))
+	}
+	fmt.Fprintf(w, "\n|---|---|%s\n", strings.Repeat("---|", len(ls)))
+	for _, g := range r.groups {
+		ms, ok := r.calib.StepMS[g.method]
+		if g.role == "pilot" || g.role == "ablation" || !ok {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %.0f |", g.method, ms)
+		for _, l := range ls {
+			x := g.reach(l)
+			secs, _ := r.calib.seconds(g.method, x)
+			cell := "not reached"
+			if len(secs) > 0 {
+				m, _ := meanCI(secs)
+				cell = duration(m)
+				if pg != nil && g != pg {
+					if p, ok := r.calib.seconds(methodPGD, pg.reach(l)); ok && len(p) > 0 {
+						pmn, _ := meanCI(p)
+						cell += fmt.Sprintf(", %.1f×", pmn/m)
+					}
+				}
+				if x.missed > 0 {
+					cell += fmt.Sprintf(", %d seed(s) never", x.missed)
 				}
 			}
 			fmt.Fprintf(w, " %s |", cell)

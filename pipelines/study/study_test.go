@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -172,16 +173,34 @@ func TestReportVerdicts(t *testing.T) {
 		pgd, sgn               []float64
 		pgdSeconds, sgnSeconds float64
 		sgnBest                float64 // NaN: no AutoAttack on the best checkpoint
+		calib                  map[string]float64
 		speed, gain            string
 	}{
-		{"sgn better and faster", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(), "confirmed", "confirmed"},
-		{"sgn as good, slower", []float64{0.80, 0.81, 0.82}, []float64{0.80, 0.81, 0.82}, 4000, 1000, math.NaN(), "refuted", "refuted"},
-		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, math.NaN(), "refuted", "refuted"},
-		{"sgn faster on the curve, holds under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.90, "confirmed", "confirmed"},
-		{"sgn faster on the curve, masked under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.02, "refuted", "confirmed"},
+		{"sgn better and faster", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(), nil, "confirmed", "confirmed"},
+		{"sgn as good, slower", []float64{0.80, 0.81, 0.82}, []float64{0.80, 0.81, 0.82}, 4000, 1000, math.NaN(), nil, "refuted", "refuted"},
+		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, math.NaN(), nil, "refuted", "refuted"},
+		{"sgn faster on the curve, holds under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.90, nil, "confirmed", "confirmed"},
+		{"sgn faster on the curve, masked under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.02, nil, "refuted", "confirmed"},
+		// 40× faster in wall time on the cells' machines, but at one
+		// machine's cost per step the SGN's steps save only 2.3×: the
+		// calibration decides.
+		{"sgn faster only on a faster machine", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(),
+			map[string]float64{methodPGD: 100, methodSGN: 50}, "refuted", "confirmed"},
+		{"sgn faster on one machine too", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(),
+			map[string]float64{methodPGD: 3000, methodSGN: 100}, "confirmed", "confirmed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			study, results := synthetic(t, tc.pgd, tc.sgn, tc.pgdSeconds, tc.sgnSeconds, tc.sgnBest)
+			if tc.calib != nil {
+				f, err := os.Create(filepath.Join(results, "calibration.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := writeJSON(f, Calibration{Machine: thisMachine(), Date: "2026-12-03T08:00:00Z", StepMS: tc.calib}); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
 			if err := writeReport(study, results); err != nil {
 				t.Fatal(err)
 			}
@@ -195,6 +214,9 @@ func TestReportVerdicts(t *testing.T) {
 			}
 			if want := "than PGD adversarial training: " + tc.gain + ".**"; !strings.Contains(text, want) {
 				t.Errorf("report lacks %q", want)
+			}
+			if has := strings.Contains(text, "The same on one machine"); has != (tc.calib != nil) {
+				t.Errorf("table on one machine present %v, want %v", has, tc.calib != nil)
 			}
 			if has := strings.Contains(text, "## Early stopping under AutoAttack"); has == math.IsNaN(tc.sgnBest) {
 				t.Errorf("early-stopping section present %v, want %v", has, !math.IsNaN(tc.sgnBest))
@@ -283,4 +305,48 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestMakeCalibration(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write("good.jsonl", `{"epoch":1,"step":20,"step_ms":900}`+"\n"+`{"epoch":2,"step":40,"step_ms":250.5}`+"\n")
+	for _, tc := range []struct {
+		name  string
+		pairs []string
+		want  map[string]float64 // nil: an error
+	}{
+		{"last epoch", []string{"pgd-at=" + good}, map[string]float64{"pgd-at": 250.5}},
+		{"two methods", []string{"a=" + good, "b=" + write("b.jsonl", `{"step_ms":60}`)}, map[string]float64{"a": 250.5, "b": 60}},
+		{"no method", []string{"=" + good}, nil},
+		{"no log", []string{"pgd-at"}, nil},
+		{"missing log", []string{"pgd-at=" + filepath.Join(dir, "none.jsonl")}, nil},
+		{"empty log", []string{"pgd-at=" + write("empty.jsonl", "")}, nil},
+		{"no step_ms", []string{"pgd-at=" + write("nostep.jsonl", `{"epoch":1}`)}, nil},
+		{"last without step_ms", []string{"pgd-at=" + write("laststep.jsonl", `{"step_ms":5}`+"\n"+`{"epoch":2}`)}, nil},
+		{"zero", []string{"pgd-at=" + write("zero.jsonl", `{"step_ms":0}`)}, nil},
+		{"truncated", []string{"pgd-at=" + write("trunc.jsonl", `{"step_ms":5}`+"\n"+`{"step_`)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := makeCalibration(tc.pairs)
+			if tc.want == nil {
+				if err == nil {
+					t.Fatalf("got %v, want an error", c.StepMS)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(c.StepMS, tc.want) {
+				t.Errorf("step_ms %v, want %v", c.StepMS, tc.want)
+			}
+		})
+	}
 }

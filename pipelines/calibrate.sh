@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# calibrate.sh STUDY_FILE DATASET EPS DIR OUT: what one training step of
+# each method of a study costs on this machine, all measured in one run,
+# written to OUT (sgn-study calibration). A study's cells train on
+# whatever machines its sessions get; the report turns each method's
+# steps to a level into time at these costs, to compare methods as if
+# they had trained on one machine.
+#
+# Each method of the headline and baseline rows trains with its first
+# row's flags for two epochs of CALIBRATE_N (2,560) of the study's
+# training images, 20 steps each; its cost is the second epoch's mean
+# step (the first pays for start-up). Run it on a quiet machine: on 2
+# cores about 5 minutes, most of it PGD-AT and TRADES.
+set -euo pipefail
+study=$1 dataset=$2 eps=$3 dir=$4 out=$5
+: "${BIN:?BIN names the directory of the sgn tools}"
+rm -rf "$dir" && mkdir -p "$dir"
+"$BIN/sgn-fetch" -limit "${CALIBRATE_N:-2560}" "$dataset" >"$dir/train.arrow"
+declare -A seen=()
+logs=()
+while IFS=$'\t' read -r cell _ method role _ _ _ _ flags; do
+	case $cell in '#'* | '') continue ;; esac
+	case $role in headline | baseline) ;; *) continue ;; esac
+	[ -n "${seen[$method]:-}" ] && continue
+	seen[$method]=1
+	echo "calibrate: $method ($flags)" >&2
+	# shellcheck disable=SC2086 # the study's flags are words
+	"$BIN/sgn-train" -data "$dir/train.arrow" -eps "$eps" -seed 1 -epochs 2 -log "$dir/$method.jsonl" -o "$dir/model.sgn" $flags 2>>"$dir/log" ||
+		{ tail -n 3 "$dir/log" >&2; exit 1; }
+	logs+=("$method=$dir/$method.jsonl")
+done <"$study"
+[ ${#logs[@]} -gt 0 ] || { echo "calibrate.sh: $study has no headline or baseline rows" >&2; exit 1; }
+"$BIN/sgn-study" calibration "${logs[@]}" >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "calibrate: $out" >&2
