@@ -17,6 +17,33 @@ import "sgn/shared/kernels"
 // first stages.
 const winoColumns = 256
 
+// winoTiles is how a worker walks its examples' planes (h×w, both even):
+// tw×th tiles of 2×2 outputs each, e examples a chunk (cols tiles, the
+// GEMMs' width), every input plane copied into a zero-bordered (h+2)×wp
+// one first.
+type winoTiles struct {
+	h, w, tw, th, tiles, e, cols, wp int
+}
+
+func newWinoTiles(n, h, w int) winoTiles {
+	t := winoTiles{h: h, w: w, tw: w / 2, th: h / 2, wp: w + 2}
+	t.tiles = t.tw * t.th
+	t.e = max(1, min(n, winoColumns/t.tiles))
+	t.cols = t.e * t.tiles
+	return t
+}
+
+// padSize is the length of a padded plane.
+func (t winoTiles) padSize() int { return (t.h + 2) * t.wp }
+
+// fill copies plane src into pad's inside; its border, cleared once by
+// the caller, stays zero.
+func (t winoTiles) fill(pad, src []float32) {
+	for r := range t.h {
+		copy(pad[(r+1)*t.wp+1:(r+1)*t.wp+1+t.w], src[r*t.w:(r+1)*t.w])
+	}
+}
+
 // winogradOK reports whether a convolution of this geometry goes through
 // Winograd's F(2×2, 3×3), forward and for its data gradient: one it fits,
 // with at least 64 channels on both sides, so that the GEMMs outweigh the
@@ -47,11 +74,8 @@ func (g convGeom) winogradFits() bool {
 // gradient of the convolution with f, x then being the output gradient.
 func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool) []float32 {
 	y := output[float32](b, n*cout*h*w, false) // every tile writes its four outputs
-	tw, th := w/2, h/2
-	tiles := tw * th
-	e := max(1, min(n, winoColumns/tiles))
-	cols := e * tiles
-	hp, wp := h+2, w+2
+	tl := newWinoTiles(n, h, w)
+	tw, th, tiles, e, cols, wp := tl.tw, tl.th, tl.tiles, tl.e, tl.cols, tl.wp
 	inSize, outSize, plane := cin*h*w, cout*h*w, h*w
 
 	b.reservePacks(1)
@@ -76,8 +100,8 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 		// time.
 		var vs [16]kernels.WholeB
 		vSize := cin * ((cols + kernels.NR - 1) / kernels.NR * kernels.NR)
-		scr := grow(&buf.col, hp*wp+16*vSize)
-		pad, v := scr[:hp*wp], scr[hp*wp:]
+		scr := grow(&buf.col, tl.padSize()+16*vSize)
+		pad, v := scr[:tl.padSize()], scr[tl.padSize():]
 		for k := range vs {
 			vs[k] = kernels.WholeB{Data: v[k*vSize : (k+1)*vSize], K: cin, N: cols}
 		}
@@ -88,10 +112,7 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 			for j := range ex {
 				xj := x[(i+j)*inSize:]
 				for c := range cin {
-					src := xj[c*plane:]
-					for r := range h {
-						copy(pad[(r+1)*wp+1:(r+1)*wp+1+w], src[r*w:(r+1)*w])
-					}
+					tl.fill(pad, xj[c*plane:])
 					for ty := 0; ty < th; {
 						t0 := j*tiles + ty*tw
 						if tw == 4 && ty+1 < th && t0%kernels.NR+2*tw <= kernels.NR {
@@ -183,11 +204,8 @@ func winogradFilters(u, f []float32, cin, cout int, flip bool) {
 // transforms dY into Z), and dw = Gᵀ dU G. Each worker sums its examples
 // into its own dU.
 func winogradBackFilter(b *buffers, n, cin, h, w, cout int, x, gy []float32) []float32 {
-	tw, th := w/2, h/2
-	tiles := tw * th
-	e := max(1, min(n, winoColumns/tiles))
-	cols := e * tiles
-	hp, wp := h+2, w+2
+	tl := newWinoTiles(n, h, w)
+	tw, th, tiles, e, cols, wp := tl.tw, tl.th, tl.tiles, tl.e, tl.cols, tl.wp
 	inSize, outSize, plane := cin*h*w, cout*h*w, h*w
 	uSize := 16 * cout * cin
 
@@ -200,8 +218,8 @@ func winogradBackFilter(b *buffers, n, cin, h, w, cout int, x, gy []float32) []f
 	parallelForN(n, workers, func(wk, lo, hi int) {
 		buf := b.pack(wk)
 		defer b.unpack(buf)
-		scr := grow(&buf.col, hp*wp+16*(cin+cout)*cols)
-		pad, v, z := scr[:hp*wp], scr[hp*wp:hp*wp+16*cin*cols], scr[hp*wp+16*cin*cols:]
+		scr := grow(&buf.col, tl.padSize()+16*(cin+cout)*cols)
+		pad, v, z := scr[:tl.padSize()], scr[tl.padSize():tl.padSize()+16*cin*cols], scr[tl.padSize()+16*cin*cols:]
 		clear(pad) // the border stays zero; each plane fills the inside
 		acc := parts[wk]
 		var beta float32 // the first chunk sets acc, the others add to it
@@ -210,10 +228,7 @@ func winogradBackFilter(b *buffers, n, cin, h, w, cout int, x, gy []float32) []f
 			for j := range ex {
 				xj, gyj := x[(i+j)*inSize:], gy[(i+j)*outSize:]
 				for c := range cin {
-					src := xj[c*plane:]
-					for r := range h {
-						copy(pad[(r+1)*wp+1:(r+1)*wp+1+w], src[r*w:(r+1)*w])
-					}
+					tl.fill(pad, xj[c*plane:])
 					kernels.WinogradInRows(v[c*cols+j*tiles:], cin*cols, pad, wp, tw, th)
 				}
 				for o := range cout {
