@@ -17,6 +17,8 @@
 #   SWEEP_EPS    further budgets of the eps sweep
 #   FINAL_SHARDS shards of the test examples the final evaluation is cut
 #                into (4), each a unit of its own
+#   FOLLOW       1 (the default): score a cell's checkpoints while it
+#                trains, at the lowest priority (follow.sh); 0: after
 #   CELLS        the cells to run (default: every cell of the study file)
 #
 # Make's usual rule applies: what is done is skipped, a training cut short
@@ -37,6 +39,7 @@
 
 STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
 FINAL_SHARDS ?= 4
+FOLLOW     ?= 1
 SHARD_IDS  := $(shell seq 0 $$(($(FINAL_SHARDS) - 1)))
 
 # The AVX2 kernels on every x86-64 CPU, AVX-512 or not: a cell retrained
@@ -90,15 +93,20 @@ $(1)_epochs   := $(call field,$(1),6)
 $(1)_every    := $(call field,$(1),7)
 
 # The training run; model.sgn is rewritten every epoch, so "trained" marks
-# the end. A run cut short resumes from model.sgn.
-$(DIR)/$(1)/trained: $(DIR)/train.arrow
+# the end. A run cut short resumes from model.sgn. With FOLLOW=1 (the
+# default), a cell still to be done has its checkpoints scored while it
+# trains, on the cycles the training leaves idle (follow.sh).
+$(DIR)/$(1)/trained: $(DIR)/train.arrow $(if $(filter 1,$(FOLLOW)),$(DIR)/test.arrow)
 	@mkdir -p $(DIR)/$(1)
-	cd $(DIR)/$(1) && if [ -f model.sgn ]; then \
-		$(BIN)/sgn-train -resume model.sgn -data $(DIR)/train.arrow -save-every $$($(1)_every) -log log.jsonl 2>> train.txt; \
+	cd $(DIR)/$(1) && { if [ -f model.sgn ]; then \
+		$(BIN)/sgn-train -resume model.sgn -data $(DIR)/train.arrow -save-every $$($(1)_every) -log log.jsonl 2>> train.txt & \
 	else \
 		$(BIN)/sgn-train -data $(DIR)/train.arrow -eps $(EPS) -seed $$($(1)_seed) -epochs $$($(1)_epochs) \
-			-save-every $$($(1)_every) -log log.jsonl -o model.sgn $$($(1)_flags) 2> train.txt; \
-	fi || { tail -n 3 $(DIR)/$(1)/train.txt; exit 1; }
+			-save-every $$($(1)_every) -log log.jsonl -o model.sgn $$($(1)_flags) 2> train.txt & \
+	fi; training=$$$$!; \
+	$(if $(filter 1,$(FOLLOW)),[ -f $(RESULTS)/cells/$(1).json ] || BIN=$(BIN) CARRY=$(RESULTS)/partial/$(1) \
+		chrt --idle 0 bash $(ROOT)/pipelines/follow.sh $$$$training $(DIR)/test.arrow $(EPS) $(CURVE_STEPS);) \
+	wait $$$$training; } || { tail -n 3 $(DIR)/$(1)/train.txt; exit 1; }
 	@tail -n 1 $(DIR)/$(1)/train.txt
 	touch $$@
 endef
