@@ -316,6 +316,9 @@ func convBackDataIm2col[T float](b *buffers, g convGeom, gy, w []T) []T {
 // convBackFilterKernel: dw [O,CKK] = Σ_n gy_n [O,P] · col(x_n)ᵀ [P,CKK],
 // each worker summing its examples into its own buffer.
 func convBackFilterKernel[T float](b *buffers, g convGeom, x, gy []T) []T {
+	if x32, ok := any(x).([]float32); ok && g.winogradOK() {
+		return any(winogradBackFilter(b, g.n, g.c, g.h, g.w, g.o, x32, any(gy).([]float32))).([]T)
+	}
 	if x32, ok := any(x).([]float32); ok && g.directBackFilterOK() {
 		return any(directBackFilter(b, g, x32, any(gy).([]float32))).([]T)
 	}

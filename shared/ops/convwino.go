@@ -17,6 +17,16 @@ import "sgn/shared/kernels"
 // first stages.
 const winoColumns = 256
 
+// winoSkew is added to the distance between the 16 matrices of a
+// transform's side, which the transforms read or write as 16 streams at
+// once: at whole multiples of 4 KB apart (as C·winoColumns floats are)
+// they all fall into one set of the L1 and L2 caches and evict each
+// other.
+const winoSkew = 16
+
+// winoStride is the distance between the 16 matrices of size floats each.
+func winoStride(size int) int { return size + winoSkew }
+
 // winoTiles is how a worker walks its examples' planes (h×w, both even):
 // tw×th tiles of 2×2 outputs each, e examples a chunk (cols tiles, the
 // GEMMs' width), every input plane copied into a zero-bordered (h+2)×wp
@@ -45,21 +55,21 @@ func (t winoTiles) fill(pad, src []float32) {
 }
 
 // winogradOK reports whether a convolution of this geometry goes through
-// Winograd's F(2×2, 3×3), forward and for its data gradient: one it fits,
-// with at least 64 channels on both sides, so that the GEMMs outweigh the
-// transforms, and rows of at least eight tiles, which the transforms'
-// vector kernels take. BenchmarkConvCIFAR on the AVX2 kernels, batch 128,
-// GFLOP/s of the direct sum, direct against Winograd, forward and data
-// gradient: 64 channels at 32×32 82-90 against 103-115, 128 at 16×16
-// 77-78 against 128-153; on the AVX-512 kernels 89-105 against 123-125 and
-// 106-112 against 175-190. Narrower rows, on the transforms' Go loops,
-// came out about even: 256 channels at 8×8 97 against 110 forward, 98
-// against 87 for the data gradient, 512 at 4×4 79-85 against 83-93 (AVX2;
-// the same on AVX-512 but for 512 at 4×4, 102-120 against 99-117); so did
-// 32 channels to 64 at 16×16 (112 against 111 forward), and fewer lose:
-// 3 to 32 at 32×32 76 against 35.
+// Winograd's F(2×2, 3×3), in all three products: one it fits, with at
+// least 64 channels on both sides, so that the GEMMs outweigh the
+// transforms, and planes of at least 4×4. BenchmarkConvCIFAR on an AMD
+// EPYC with AVX2 only (2 cores, batch 128, GFLOP/s of the direct sum,
+// two runs), direct against Winograd, forward, data and filter gradient:
+// 64 channels at 32×32 121-127, 127-134, 134-149 against 190-213,
+// 203-207, 165-191; 128 at 16×16 129-140, 136-137, 130-142 against
+// 169-209, 205-230, 165-185; 256 at 8×8 (two rows of four tiles to a
+// vector) 105-107, 102-117, 129-159 against 212-213, 180-194, 178-191;
+// 512 at 4×4 (the transforms in Go) 97-124, 89-114, 108-115 against
+// 142-145, 138-142, 148-157. Fewer channels lose on an Intel Xeon
+// (Sapphire Rapids): 32 to 64 at 16×16 came out even (112 against 111
+// forward), 3 to 32 at 32×32 lost (76 against 35).
 func (g convGeom) winogradOK() bool {
-	return kernels.Fast() && g.winogradFits() && min(g.c, g.o) >= 64 && g.w/2 >= 8
+	return kernels.Fast() && g.winogradFits() && min(g.c, g.o) >= 64 && min(g.h, g.w) >= 4
 }
 
 // winogradFits reports whether winogradConv can compute a convolution of
@@ -100,13 +110,14 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 		// time.
 		var vs [16]kernels.WholeB
 		vSize := cin * ((cols + kernels.NR - 1) / kernels.NR * kernels.NR)
-		scr := grow(&buf.col, tl.padSize()+16*vSize)
+		vStride, mStride := winoStride(vSize), winoStride(cout*cols)
+		scr := grow(&buf.col, tl.padSize()+16*vStride)
 		pad, v := scr[:tl.padSize()], scr[tl.padSize():]
 		for k := range vs {
-			vs[k] = kernels.WholeB{Data: v[k*vSize : (k+1)*vSize], K: cin, N: cols}
+			vs[k] = kernels.WholeB{Data: v[k*vStride : k*vStride+vSize], K: cin, N: cols}
 		}
 		clear(pad) // the border stays zero; each plane fills the inside
-		m := grow(&buf.packed, 16*cout*cols)
+		m := grow(&buf.packed, 16*mStride)
 		for i := lo; i < hi; i += e {
 			ex := min(e, hi-i)
 			for j := range ex {
@@ -118,7 +129,7 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 						if tw == 4 && ty+1 < th && t0%kernels.NR+2*tw <= kernels.NR {
 							// Two rows of four tiles in one packed panel: one
 							// vector of eight.
-							kernels.WinogradInRows(v[vs[0].Offset(c, t0):], vSize, pad[2*ty*wp:], wp, tw, 2)
+							kernels.WinogradInRows(v[vs[0].Offset(c, t0):], vStride, pad[2*ty*wp:], wp, tw, 2)
 							ty += 2
 							continue
 						}
@@ -126,7 +137,7 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 						// packed panel of 16 columns into the next.
 						for t := t0; t < t0+tw; {
 							end := min(t0+tw, (t/kernels.NR+1)*kernels.NR)
-							kernels.WinogradIn(v[vs[0].Offset(c, t):], vSize, pad[2*ty*wp+2*(t-t0):], wp, end-t)
+							kernels.WinogradIn(v[vs[0].Offset(c, t):], vStride, pad[2*ty*wp+2*(t-t0):], wp, end-t)
 							t = end
 						}
 						ty++
@@ -135,12 +146,12 @@ func winogradConv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool)
 			}
 			used := ex * tiles
 			for k := range 16 {
-				kernels.SgemmPackedWholeB(&buf.Buf, packed[k*size:(k+1)*size], &vs[k], cout, used, m[k*cout*cols:], cols)
+				kernels.SgemmPackedWholeB(&buf.Buf, packed[k*size:(k+1)*size], &vs[k], cout, used, m[k*mStride:], cols)
 			}
 			for j := range ex {
 				yj := y[(i+j)*outSize:]
 				for o := range cout {
-					kernels.WinogradOutRows(yj[o*plane:], w, m[o*cols+j*tiles:], cout*cols, tw, th)
+					kernels.WinogradOutRows(yj[o*plane:], w, m[o*cols+j*tiles:], mStride, tw, th)
 				}
 			}
 		}
@@ -218,8 +229,9 @@ func winogradBackFilter(b *buffers, n, cin, h, w, cout int, x, gy []float32) []f
 	parallelForN(n, workers, func(wk, lo, hi int) {
 		buf := b.pack(wk)
 		defer b.unpack(buf)
-		scr := grow(&buf.col, tl.padSize()+16*(cin+cout)*cols)
-		pad, v, z := scr[:tl.padSize()], scr[tl.padSize():tl.padSize()+16*cin*cols], scr[tl.padSize()+16*cin*cols:]
+		vStride, zStride := winoStride(cin*cols), winoStride(cout*cols)
+		scr := grow(&buf.col, tl.padSize()+16*(vStride+zStride))
+		pad, v, z := scr[:tl.padSize()], scr[tl.padSize():tl.padSize()+16*vStride], scr[tl.padSize()+16*vStride:]
 		clear(pad) // the border stays zero; each plane fills the inside
 		acc := parts[wk]
 		var beta float32 // the first chunk sets acc, the others add to it
@@ -229,15 +241,15 @@ func winogradBackFilter(b *buffers, n, cin, h, w, cout int, x, gy []float32) []f
 				xj, gyj := x[(i+j)*inSize:], gy[(i+j)*outSize:]
 				for c := range cin {
 					tl.fill(pad, xj[c*plane:])
-					kernels.WinogradInRows(v[c*cols+j*tiles:], cin*cols, pad, wp, tw, th)
+					kernels.WinogradInRows(v[c*cols+j*tiles:], vStride, pad, wp, tw, th)
 				}
 				for o := range cout {
-					kernels.WinogradOutAdjRows(z[o*cols+j*tiles:], cout*cols, gyj[o*plane:], w, tw, th)
+					kernels.WinogradOutAdjRows(z[o*cols+j*tiles:], zStride, gyj[o*plane:], w, tw, th)
 				}
 			}
 			used := ex * tiles
 			for k := range 16 {
-				kernels.Sgemm(&buf.Buf, false, true, cout, cin, used, z[k*cout*cols:], cols, v[k*cin*cols:], cols, beta, acc[k*cout*cin:], cin)
+				kernels.Sgemm(&buf.Buf, false, true, cout, cin, used, z[k*zStride:], cols, v[k*vStride:], cols, beta, acc[k*cout*cin:], cin)
 			}
 			beta = 1
 		}
