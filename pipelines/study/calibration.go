@@ -106,5 +106,5 @@ func (c *Calibration) seconds(method string, x reach) ([]float64, bool) {
 }
 
 func (c *Calibration) String() string {
-	return fmt.Sprintf("%s, measured %s", c.Machine, strings.TrimSuffix(c.Date[:min(len(c.Date), 10)], "T"))
+	return fmt.Sprintf("%s, measured %s", c.Machine, c.Date[:min(len(c.Date), len("2006-01-02"))])
 }
