@@ -119,10 +119,13 @@ func output[T float](b *buffers, n int, zero bool) []T {
 	return out
 }
 
-// scratch returns the i-th scratch slice of n elements of a node, zeroed,
-// kept across runs like its output. Callers that hand slices to parallel
-// workers take them all before starting the workers.
-func scratch[T float](b *buffers, i, n int) []T {
+// scratch returns the i-th scratch slice of n elements of a node, kept
+// across runs like its output, and zeroed if zero is set: callers that
+// write every element before reading it pass false and skip a pass over
+// memory (a Winograd filter gradient's accumulators are 16 MB a worker).
+// Callers that hand slices to parallel workers take them all before
+// starting the workers.
+func scratch[T float](b *buffers, i, n int, zero bool) []T {
 	if b == nil || !b.reuse {
 		return make([]T, n)
 	}
@@ -139,7 +142,14 @@ func scratch[T float](b *buffers, i, n int) []T {
 		}
 		*s = growSlice(&b.s64[i], n)
 	}
-	clear(out)
+	switch {
+	case zero:
+		clear(out)
+	case b.poison:
+		for i := range out {
+			out[i] = T(math.NaN())
+		}
+	}
 	return out
 }
 

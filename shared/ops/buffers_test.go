@@ -50,6 +50,14 @@ func TestOutputPoison(t *testing.T) {
 	if fresh := output[float32](nil, 4, false); fresh[0] != 0 || len(fresh) != 4 {
 		t.Errorf("output without buffers: %v, want 4 zeros", fresh)
 	}
+	// Scratch likewise: poisoned unless zeroed.
+	s := scratch[float32](b, 0, 4, false)
+	if !math.IsNaN(float64(s[3])) {
+		t.Errorf("poisoned scratch element is %v, want NaN", s[3])
+	}
+	if z := scratch[float32](b, 0, 4, true); z[3] != 0 || &z[0] != &s[0] {
+		t.Errorf("zeroed scratch: %v at %p, want 0 in the same buffer %p", z[3], &z[0], &s[0])
+	}
 }
 
 // reuseNet builds, in float32, a network whose layers take every float32

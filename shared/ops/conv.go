@@ -332,7 +332,7 @@ func convBackFilterIm2col[T float](b *buffers, g convGeom, x, gy []T) []T {
 	workers := workersFor(g.n)
 	parts := make([][]T, workers)
 	for wk := 1; wk < workers; wk++ {
-		parts[wk] = scratch[T](b, wk, len(dw))
+		parts[wk] = scratch[T](b, wk, len(dw), true)
 	}
 	convWorkers(b, g, workers, func(wk, lo, hi int, buf *gemmBuf, col []T) {
 		acc := dw

@@ -438,7 +438,7 @@ func directBackData(b *buffers, g convGeom, gy, w []float32) []float32 {
 
 func directBackDataWith(b *buffers, g convGeom, gy, w []float32, tiling directTiling, wide bool) []float32 {
 	kk := g.kh * g.kw
-	wt := scratch[float32](b, 0, g.c*g.o*kk) // [C, O·KH·KW]
+	wt := scratch[float32](b, 0, g.c*g.o*kk, false) // [C, O·KH·KW]
 	for o := range g.o {
 		for c := range g.c {
 			src := w[(o*g.c+c)*kk:][:kk]
@@ -525,7 +525,7 @@ func directBackFilterWith(b *buffers, g convGeom, x, gy []float32, wide bool) []
 	workers := workersFor(g.n)
 	parts := make([][]float32, workers)
 	for wk := range parts {
-		parts[wk] = scratch[float32](b, wk, taps*g.o)
+		parts[wk] = scratch[float32](b, wk, taps*g.o, true)
 	}
 	p.workersBy(g.n, workers, e, func(wk, lo, hi int, buf *gemmBuf, xp []float32) {
 		acc := parts[wk]

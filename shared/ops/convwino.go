@@ -223,7 +223,7 @@ func winogradBackFilter(b *buffers, n, cin, h, w, cout int, x, gy []float32) []f
 	workers := workersFor(n)
 	parts := make([][]float32, workers)
 	for wk := range parts {
-		parts[wk] = scratch[float32](b, wk, uSize)
+		parts[wk] = scratch[float32](b, wk, uSize, false) // the first chunk sets it
 	}
 	b.reservePacks(workers)
 	parallelForN(n, workers, func(wk, lo, hi int) {
