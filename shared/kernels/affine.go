@@ -14,6 +14,18 @@ func Affine(out, x []float32, a, b float32) {
 	affineGo(out, x, a, b)
 }
 
+// AffineReLU sets out[i] = max(x[i]·a + b, 0), rounded as Affine, with 0
+// where the sum is NaN as Mask gives it: batch norm followed by a ReLU in
+// one pass over memory instead of two.
+func AffineReLU(out, x []float32, a, b float32) {
+	x = x[:len(out)]
+	if vec := len(out) &^ 31; fast && vec > 0 {
+		affineReLUAVX2(&out[0], &x[0], vec, a, b)
+		out, x = out[vec:], x[vec:]
+	}
+	affineReLUGo(out, x, a, b)
+}
+
 // Combine sets out[i] = x[i]·a + y[i]·b + k, each product rounded before
 // the sums, which go left to right: batch norm's input gradient. x and y
 // must be at least as long as out.
@@ -35,6 +47,17 @@ func affineGo(out, x []float32, a, b float32) {
 	}
 }
 
+func affineReLUGo(out, x []float32, a, b float32) {
+	x = x[:len(out)]
+	for i, v := range x {
+		if y := float32(v*a) + b; y > 0 {
+			out[i] = y
+		} else {
+			out[i] = 0
+		}
+	}
+}
+
 func combineGo(out, x, y []float32, a, b, k float32) {
 	x, y = x[:len(out)], y[:len(out)]
 	for i, v := range x {
@@ -46,6 +69,10 @@ func combineGo(out, x, y []float32, a, b, k float32) {
 // their signatures.
 func affineAVX2Go(out, x *float32, n int, a, b float32) {
 	affineGo(unsafe.Slice(out, n), unsafe.Slice(x, n), a, b)
+}
+
+func affineReLUAVX2Go(out, x *float32, n int, a, b float32) {
+	affineReLUGo(unsafe.Slice(out, n), unsafe.Slice(x, n), a, b)
 }
 
 func combineAVX2Go(out, x, y *float32, n int, a, b, k float32) {

@@ -158,18 +158,18 @@ func preactForward(f *forward, x *G.Node) (*G.Node, error) {
 			if blk == 0 {
 				stride = st.stride
 			}
-			out := f.relu(f.batchNorm(name+".bn1", h))
+			out := f.batchNormReLU(name+".bn1", h)
 			shortcut := h
 			if stride != 1 || in != st.width {
 				shortcut = f.conv(name+".shortcut", out, stride, 0, false)
 			}
 			y := f.conv(name+".conv1", out, stride, 1, false)
-			y = f.conv(name+".conv2", f.relu(f.batchNorm(name+".bn2", y)), 1, 1, false)
+			y = f.conv(name+".conv2", f.batchNormReLU(name+".bn2", y), 1, 1, false)
 			h = f.add(y, shortcut)
 			in = st.width
 		}
 		h = f.tapped(fmt.Sprintf("layer%d", s+1), h)
 	}
-	h = f.globalPool(f.relu(f.batchNorm("bn", h)))
+	h = f.globalPool(f.batchNormReLU("bn", h))
 	return f.linear("fc", h), f.err
 }

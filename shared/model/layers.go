@@ -156,18 +156,35 @@ func (f *forward) add(a, b *G.Node) *G.Node {
 }
 
 func (f *forward) batchNorm(name string, x *G.Node) *G.Node {
+	return f.batchNormWith(name, x, false)
+}
+
+// batchNormReLU is relu(batchNorm(name, x)) in one op, one pass over x.
+func (f *forward) batchNormReLU(name string, x *G.Node) *G.Node {
+	return f.batchNormWith(name, x, true)
+}
+
+func (f *forward) batchNormWith(name string, x *G.Node, relu bool) *G.Node {
 	if f.err != nil {
 		return nil
 	}
 	gamma, beta := f.param(name+".gamma"), f.param(name+".beta")
 	if !f.train {
-		y, err := ops.BatchNormEval(x, gamma, beta, f.param(name+".running_mean"), f.param(name+".running_var"), bnEps)
+		eval := ops.BatchNormEval
+		if relu {
+			eval = ops.BatchNormReLUEval
+		}
+		y, err := eval(x, gamma, beta, f.param(name+".running_mean"), f.param(name+".running_var"), bnEps)
 		if err != nil {
 			return f.fail(name, err)
 		}
 		return y
 	}
-	y, mean, variance, err := ops.BatchNormTrain(x, gamma, beta, bnEps)
+	train := ops.BatchNormTrain
+	if relu {
+		train = ops.BatchNormReLUTrain
+	}
+	y, mean, variance, err := train(x, gamma, beta, bnEps)
 	if err != nil {
 		return f.fail(name, err)
 	}

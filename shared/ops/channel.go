@@ -19,14 +19,22 @@ import (
 
 // chanAffineOp is x·a[c] + b[c] for x [N,C,...], with the scale a, the
 // shift b or both given as [C] inputs after x.
+//
+// With relu set it is max(x·a[c] + b[c], 0): batch norm in evaluation mode
+// and the ReLU after it in one pass over memory.
 type chanAffineOp struct {
 	symbol
 	dims         int
 	scale, shift bool
+	relu         bool
 }
 
 func newChanAffineOp(dims int, scale, shift bool) chanAffineOp {
-	return chanAffineOp{symbolf("ChannelAffine{dims=%d,scale=%v,shift=%v}", dims, scale, shift), dims, scale, shift}
+	return chanAffineOp{symbolf("ChannelAffine{dims=%d,scale=%v,shift=%v}", dims, scale, shift), dims, scale, shift, false}
+}
+
+func newChanAffineReLUOp(dims int) chanAffineOp {
+	return chanAffineOp{symbolf("ChannelAffineReLU{dims=%d}", dims), dims, true, true, true}
 }
 
 // chanAffine applies x·a[c] + b[c]; a or b may be nil.
@@ -113,11 +121,19 @@ func chanAffineDo[T float](op chanAffineOp, in []arg[T]) (G.Value, error) {
 	}
 	_, mid, inner := split(x.shape, 1)
 	out := output[T](op.bufs, len(x.data), false)
+	out32, _ := any(out).([]float32)
 	parallelChunks(len(out), func(lo, hi int) {
 		for i := lo; i < hi; {
 			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
 			o, v := out[i:end], x.data[i:end]
 			switch {
+			case op.relu && out32 != nil:
+				kernels.AffineReLU(out32[i:end], any(v).([]float32), float32(a[c]), float32(b[c]))
+			case op.relu:
+				s, t := a[c], b[c]
+				for j, u := range v {
+					o[j] = reluOf(u*s + t)
+				}
 			case a != nil && b != nil:
 				s, t := a[c], b[c]
 				for j, u := range v {
@@ -145,13 +161,19 @@ func (op chanAffineOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 }
 
 // The adjoints: dx = g·a[c], da = Σ g⊙x per channel, db = Σ g per channel;
-// only those needed are built (the tape machine runs every node).
-func (op chanAffineOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+// only those needed are built (the tape machine runs every node). With
+// relu, g is first masked by the output, as ReLU's own adjoint does.
+func (op chanAffineOp) symDiff(in G.Nodes, out, grad *G.Node, need []bool) (G.Nodes, error) {
 	if len(in) != op.Arity() || len(need) != len(in) {
 		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(in))
 	}
 	d := make(G.Nodes, len(in))
 	var err error
+	if op.relu {
+		if grad, err = Mask(out, grad); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case need[0] && op.scale:
 		if d[0], err = chanAffine(grad, in[1], nil); err != nil {
@@ -521,14 +543,22 @@ func (op chanCombineOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nod
 // per-channel pieces. Its gradient is again made of differentiable ops,
 // in which the statistics appear as ordinary nodes, so a second derivative
 // goes through them.
+//
+// With relu set the op is max(y, 0), the ReLU after batch norm fused into
+// its pass over memory; its adjoint masks g by the output first.
 type bnTrainOp struct {
 	symbol
 	dims int
 	eps  float64
+	relu bool
 }
 
-func newBNTrainOp(dims int, eps float64) bnTrainOp {
-	return bnTrainOp{symbolf("BatchNormTrain{dims=%d,eps=%v}", dims, eps), dims, eps}
+func newBNTrainOp(dims int, eps float64, relu bool) bnTrainOp {
+	name := "BatchNormTrain"
+	if relu {
+		name = "BatchNormReLUTrain"
+	}
+	return bnTrainOp{symbolf("%s{dims=%d,eps=%v}", name, dims, eps), dims, eps, relu}
 }
 
 func (op bnTrainOp) Arity() int         { return 5 }
@@ -556,7 +586,7 @@ func bnTrainDo[T float](op bnTrainOp, in []arg[T]) (G.Value, error) {
 		return nil, err
 	}
 	mean, variance, gamma, beta := in[1].data, in[2].data, in[3].data, in[4].data
-	a, b := scratch[T](op.bufs, 0, len(mean)), scratch[T](op.bufs, 1, len(mean))
+	a, b := scratch[T](op.bufs, 0, len(mean), false), scratch[T](op.bufs, 1, len(mean), false)
 	for c := range a {
 		s := float64(gamma[c]) / math.Sqrt(float64(variance[c])+op.eps)
 		a[c], b[c] = T(s), T(float64(beta[c])-float64(mean[c])*s)
@@ -568,13 +598,19 @@ func bnTrainDo[T float](op bnTrainOp, in []arg[T]) (G.Value, error) {
 		for i := lo; i < hi; {
 			c, end := (i/inner)%mid, min(hi, (i/inner+1)*inner)
 			ac, bc := a[c], b[c]
-			if out32 != nil { // the same loop, eight at a time with AVX2
+			switch {
+			case out32 != nil && op.relu: // the same loops, eight at a time with AVX2
+				kernels.AffineReLU(out32[i:end], any(x.data[i:end]).([]float32), float32(ac), float32(bc))
+			case out32 != nil:
 				kernels.Affine(out32[i:end], any(x.data[i:end]).([]float32), float32(ac), float32(bc))
-				i = end
-				continue
-			}
-			for j, v := range x.data[i:end] {
-				out[i+j] = v*ac + bc
+			case op.relu:
+				for j, v := range x.data[i:end] {
+					out[i+j] = reluOf(v*ac + bc)
+				}
+			default:
+				for j, v := range x.data[i:end] {
+					out[i+j] = v*ac + bc
+				}
 			}
 			i = end
 		}
@@ -590,9 +626,15 @@ func (op bnTrainOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // A = γ·inv: dβ = Σg, dγ = Σg⊙x̂ = inv·(Σg⊙x - mean·dβ), and
 // dx = A·(g - dβ/M - x̂·dγ/M) = g·A + x·B + K with B = -A·dγ·inv/M and
 // K = -A·dβ/M - B·mean.
-func (op bnTrainOp) symDiff(in G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+func (op bnTrainOp) symDiff(in G.Nodes, out, grad *G.Node, need []bool) (G.Nodes, error) {
 	if len(in) != 5 || len(need) != 5 {
 		return nil, fmt.Errorf("%v: want 5 inputs, got %d", op, len(in))
+	}
+	if op.relu {
+		var err error
+		if grad, err = Mask(out, grad); err != nil {
+			return nil, err
+		}
 	}
 	x, mean, variance, gamma := in[0], in[1], in[2], in[3]
 	s := x.Shape()

@@ -174,6 +174,15 @@ func refChannelAffine(x []float64, s tensor.Shape, scale, shift func(ch int, v f
 	return out
 }
 
+// refReLU is max(v, 0) elementwise.
+func refReLU(x []float64) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = math.Max(v, 0)
+	}
+	return out
+}
+
 func TestForwardValues(t *testing.T) {
 	xs, ws := tensor.Shape{2, 2, 5, 5}, tensor.Shape{3, 2, 3, 3}
 	convCase := func(stride, pad int) forwardCase {
@@ -268,6 +277,25 @@ func TestForwardValues(t *testing.T) {
 				return refChannelAffine(v[0], bnShape,
 					func(c int, x float64) float64 { return (x - v[3][c]) / math.Sqrt(v[4][c]+1e-3) * v[1][c] },
 					func(c int, _ float64) float64 { return v[2][c] })
+			}},
+		{name: "batch norm relu train", inputs: []input{in("x", normal, false, bnShape...), in("gamma", positive, false, 2), in("beta", normal, false, 2)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				y, _, _, err := BatchNormReLUTrain(n[0], n[1], n[2], 1e-3)
+				return y, err
+			},
+			ref: func(v [][]float64) []float64 {
+				m, va := refChannelStats(v[0], bnShape)
+				return refReLU(refChannelAffine(v[0], bnShape,
+					func(c int, x float64) float64 { return (x - m[c]) / math.Sqrt(va[c]+1e-3) * v[1][c] },
+					func(c int, _ float64) float64 { return v[2][c] }))
+			}},
+		{name: "batch norm relu eval", inputs: []input{in("x", normal, false, bnShape...), in("gamma", positive, false, 2), in("beta", normal, false, 2),
+			in("mean", normal, false, 2), in("var", positive, false, 2)},
+			build: func(n []*G.Node) (*G.Node, error) { return BatchNormReLUEval(n[0], n[1], n[2], n[3], n[4], 1e-3) },
+			ref: func(v [][]float64) []float64 {
+				return refReLU(refChannelAffine(v[0], bnShape,
+					func(c int, x float64) float64 { return (x - v[3][c]) / math.Sqrt(v[4][c]+1e-3) * v[1][c] },
+					func(c int, _ float64) float64 { return v[2][c] }))
 			}},
 		{name: "softmax of large logits", inputs: []input{in("z", func(r *rand.Rand, n int) []float64 {
 			v := normal(r, n)

@@ -21,6 +21,14 @@ func ReLU(x *G.Node) (*G.Node, error) {
 	return Mask(x, x)
 }
 
+// reluOf is max(v, 0) as Mask(v, v) computes it: 0 for NaN and -0.
+func reluOf[T float](v T) T {
+	if v > 0 {
+		return v
+	}
+	return 0
+}
+
 // Mask returns h where key > 0 and 0 elsewhere, for key and h of one shape.
 // It is linear in h and has no gradient with respect to key.
 func Mask(key, h *G.Node) (*G.Node, error) {

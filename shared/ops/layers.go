@@ -59,6 +59,18 @@ func Flatten(x *G.Node) (*G.Node, error) {
 // after a run and update its running statistics. Everything is built from
 // ops differentiable to any order.
 func BatchNormTrain(x, gamma, beta *G.Node, eps float64) (y, mean, variance *G.Node, err error) {
+	return batchNormTrain(x, gamma, beta, eps, false)
+}
+
+// BatchNormReLUTrain is ReLU(BatchNormTrain(x, gamma, beta, eps)), the same
+// values and derivatives of every order in one pass over x where the two
+// take two: a pre-activation block spends about a tenth of its step in
+// such passes.
+func BatchNormReLUTrain(x, gamma, beta *G.Node, eps float64) (y, mean, variance *G.Node, err error) {
+	return batchNormTrain(x, gamma, beta, eps, true)
+}
+
+func batchNormTrain(x, gamma, beta *G.Node, eps float64, relu bool) (y, mean, variance *G.Node, err error) {
 	s, err := checkBatchNorm(x, gamma, beta, eps)
 	if err != nil {
 		return nil, nil, nil, err
@@ -69,7 +81,7 @@ func BatchNormTrain(x, gamma, beta *G.Node, eps float64) (y, mean, variance *G.N
 	if variance, err = chanVar(x, mean, float64(s[1])/float64(s.TotalSize())); err != nil {
 		return nil, nil, nil, err
 	}
-	if y, err = apply(newBNTrainOp(len(s), eps), x, mean, variance, gamma, beta); err != nil {
+	if y, err = apply(newBNTrainOp(len(s), eps, relu), x, mean, variance, gamma, beta); err != nil {
 		return nil, nil, nil, err
 	}
 	return y, mean, variance, nil
@@ -78,6 +90,16 @@ func BatchNormTrain(x, gamma, beta *G.Node, eps float64) (y, mean, variance *G.N
 // BatchNormEval normalises x [N,C,H,W] or [N,C] with running statistics
 // runMean and runVar [C]: y = (x-runMean)/sqrt(runVar+eps)·gamma + beta.
 func BatchNormEval(x, gamma, beta, runMean, runVar *G.Node, eps float64) (*G.Node, error) {
+	return batchNormEval(x, gamma, beta, runMean, runVar, eps, false)
+}
+
+// BatchNormReLUEval is ReLU(BatchNormEval(x, gamma, beta, runMean, runVar,
+// eps)) in one pass over x.
+func BatchNormReLUEval(x, gamma, beta, runMean, runVar *G.Node, eps float64) (*G.Node, error) {
+	return batchNormEval(x, gamma, beta, runMean, runVar, eps, true)
+}
+
+func batchNormEval(x, gamma, beta, runMean, runVar *G.Node, eps float64, relu bool) (*G.Node, error) {
 	if _, err := checkBatchNorm(x, gamma, beta, eps); err != nil {
 		return nil, err
 	}
@@ -103,6 +125,9 @@ func BatchNormEval(x, gamma, beta, runMean, runVar *G.Node, eps float64) (*G.Nod
 	shift, err := sub(beta, ms)
 	if err != nil {
 		return nil, err
+	}
+	if relu {
+		return apply(newChanAffineReLUOp(x.Dims()), x, scale, shift)
 	}
 	return chanAffine(x, scale, shift)
 }

@@ -201,6 +201,26 @@ func TestLayerDerivatives(t *testing.T) {
 		{name: "batch norm eval", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("gamma", positive, true, 3), in("beta", normal, true, 3),
 			in("mean", normal, true, 3), in("var", positive, true, 3)},
 			build: func(n []*G.Node) (*G.Node, error) { return BatchNormEval(n[0], n[1], n[2], n[3], n[4], 1e-3) }},
+		// The fused ReLU, times y so that the second derivative is not
+		// zero; the values of these seeds stay clear of the kink.
+		{name: "batch norm relu train times y", inputs: []input{in("x", normal, true, 3, 2, 2, 2), in("gamma", positive, true, 2), in("beta", normal, true, 2),
+			in("y", normal, true, 3, 2, 2, 2)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				h, _, _, err := BatchNormReLUTrain(n[0], n[1], n[2], 1e-3)
+				if err != nil {
+					return nil, err
+				}
+				return mul(h, n[3])
+			}},
+		{name: "batch norm relu eval times y", inputs: []input{in("x", normal, true, 2, 3, 2, 2), in("gamma", positive, true, 3), in("beta", normal, true, 3),
+			in("mean", normal, true, 3), in("var", positive, true, 3), in("y", normal, true, 2, 3, 2, 2)},
+			build: func(n []*G.Node) (*G.Node, error) {
+				h, err := BatchNormReLUEval(n[0], n[1], n[2], n[3], n[4], 1e-3)
+				if err != nil {
+					return nil, err
+				}
+				return mul(h, n[5])
+			}},
 	})
 }
 
