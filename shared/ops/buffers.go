@@ -108,14 +108,7 @@ func output[T float](b *buffers, n int, zero bool) []T {
 	case *[]float64:
 		*s = growSlice(&b.f64, n)
 	}
-	switch {
-	case zero:
-		clear(out)
-	case b.poison:
-		for i := range out {
-			out[i] = T(math.NaN())
-		}
-	}
+	prepare(out, zero, b.poison)
 	return out
 }
 
@@ -142,14 +135,7 @@ func scratch[T float](b *buffers, i, n int, zero bool) []T {
 		}
 		*s = growSlice(&b.s64[i], n)
 	}
-	switch {
-	case zero:
-		clear(out)
-	case b.poison:
-		for i := range out {
-			out[i] = T(math.NaN())
-		}
-	}
+	prepare(out, zero, b.poison)
 	return out
 }
 
@@ -238,4 +224,18 @@ func reuseOutputs(g *G.ExprGraph, poison bool) error {
 	}
 	findLeafB(g)
 	return nil
+}
+
+// prepare zeroes a reused buffer for callers that accumulate into it, or
+// else, in tests, fills it with NaN so that reading an element before
+// writing it shows.
+func prepare[T float](out []T, zero, poison bool) {
+	switch {
+	case zero:
+		clear(out)
+	case poison:
+		for i := range out {
+			out[i] = T(math.NaN())
+		}
+	}
 }
