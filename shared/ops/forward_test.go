@@ -212,13 +212,7 @@ func TestForwardValues(t *testing.T) {
 			}},
 		{name: "relu", inputs: []input{in("x", normal, false, 3, 4)},
 			build: func(n []*G.Node) (*G.Node, error) { return ReLU(n[0]) },
-			ref: func(v [][]float64) []float64 {
-				out := make([]float64, len(v[0]))
-				for i, x := range v[0] {
-					out[i] = math.Max(x, 0)
-				}
-				return out
-			}},
+			ref:   func(v [][]float64) []float64 { return refReLU(v[0]) }},
 		{name: "relu and channel bias, large enough to split", inputs: []input{in("x", normal, false, big...), in("b", normal, false, 3)},
 			build: func(n []*G.Node) (*G.Node, error) {
 				y, err := ReLU(n[0])
