@@ -12,6 +12,7 @@ const (
 	MR      = 6  // rows of a kernel tile and of a packed A panel
 	NR      = 16 // columns of a 6×16 tile and of a packed B panel
 	sgemmKC = 256
+	KC      = sgemmKC // the depth of one block: WholeB.Offset's panels hold up to KC rows
 	sgemmMC = 96
 	sgemmNC = 2048
 )

@@ -129,9 +129,11 @@ func benchMadry(b *testing.B, double bool) {
 	}
 }
 
-// BenchmarkConvMadry times each convolution product of the Madry MNIST CNN
-// on a batch of 128 (the train step's kernels) and reports GFLOP/s, two
-// floating-point operations per multiply-add.
+// BenchmarkConvMadry times each convolution product of the Madry CNN on a
+// batch of 128 (the train step's kernels), MNIST's layers and CIFAR-10's
+// second, on the direct path and, where it fits, by Winograd's F(2×2,
+// 5×5), each reusing its buffers as a compiled program does, and reports
+// GFLOP/s of the direct arithmetic, two operations per multiply-add.
 func BenchmarkConvMadry(b *testing.B) {
 	const n = 128
 	layers := []struct {
@@ -140,6 +142,7 @@ func BenchmarkConvMadry(b *testing.B) {
 	}{
 		{"conv1", convGeom{n: n, c: 1, h: 28, w: 28, o: 32, kh: 5, kw: 5, ho: 28, wo: 28, stride: 1, pad: 2}},
 		{"conv2", convGeom{n: n, c: 32, h: 14, w: 14, o: 64, kh: 5, kw: 5, ho: 14, wo: 14, stride: 1, pad: 2}},
+		{"cifar-conv2", convGeom{n: n, c: 32, h: 16, w: 16, o: 64, kh: 5, kw: 5, ho: 16, wo: 16, stride: 1, pad: 2}},
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	fill := func(size int) []float32 {
@@ -154,20 +157,26 @@ func BenchmarkConvMadry(b *testing.B) {
 		g.ckk, g.positions = g.c*g.kh*g.kw, g.ho*g.wo
 		x, w, gy := fill(g.n*g.c*g.h*g.w), fill(g.o*g.ckk), fill(g.n*g.o*g.positions)
 		flop := 2 * float64(g.n*g.o*g.ckk*g.positions)
-		products := []struct {
+		for _, p := range []struct {
 			name string
-			do   func()
+			ok   bool
+			do   func(*buffers)
 		}{
-			{"forward", func() { convForwardKernel(nil, g, x, w) }},
-			{"data", func() { convBackDataKernel(nil, g, gy, w) }},
-			{"filter", func() { convBackFilterKernel(nil, g, x, gy) }},
-		}
-		for _, p := range products {
+			{"forward/direct", g.directForwardOK(), func(bf *buffers) { directForward(bf, g, x, w) }},
+			{"forward/winograd", g.winograd5Fits(), func(bf *buffers) { winograd5Conv(bf, g.n, g.c, g.h, g.w, g.o, x, w, false) }},
+			{"data/direct", g.directBackDataOK(), func(bf *buffers) { directBackData(bf, g, gy, w) }},
+			{"data/winograd", g.winograd5Fits(), func(bf *buffers) { winograd5Conv(bf, g.n, g.o, g.h, g.w, g.c, gy, w, true) }},
+			{"filter/direct", g.directBackFilterOK(), func(bf *buffers) { directBackFilter(bf, g, x, gy) }},
+		} {
+			if !p.ok {
+				continue
+			}
 			b.Run(l.name+"/"+p.name, func(b *testing.B) {
-				p.do()
+				bf := &buffers{reuse: true, packs: &packSet{}}
+				p.do(bf) // sizes the buffers
 				b.ResetTimer()
 				for range b.N {
-					p.do()
+					p.do(bf)
 				}
 				b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
@@ -175,8 +184,6 @@ func BenchmarkConvMadry(b *testing.B) {
 	}
 }
 
-// BenchmarkConvLayouts times the forward pass of the direct path's four
-// tilings on the 3×3 stages of the CIFAR networks (batch 64) and on the
 // data gradient of their three-channel input, for directLayout's choice.
 func BenchmarkConvLayouts(b *testing.B) {
 	for _, c := range []struct{ c, h, o int }{{3, 32, 32}, {32, 32, 32}, {32, 16, 64}, {64, 8, 128}, {64, 32, 64}, {128, 16, 128}, {256, 8, 256}, {32, 32, 3}, {64, 32, 3}} {

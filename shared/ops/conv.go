@@ -250,6 +250,9 @@ func convForwardKernel[T float](b *buffers, g convGeom, x, w []T) []T {
 	if x32, ok := any(x).([]float32); ok && g.winogradOK() {
 		return any(winogradConv(b, g.n, g.c, g.h, g.w, g.o, x32, any(w).([]float32), false)).([]T)
 	}
+	if x32, ok := any(x).([]float32); ok && g.winograd5OK() {
+		return any(winograd5Conv(b, g.n, g.c, g.h, g.w, g.o, x32, any(w).([]float32), false)).([]T)
+	}
 	if x32, ok := any(x).([]float32); ok && g.directForwardOK() {
 		return any(directForward(b, g, x32, any(w).([]float32))).([]T)
 	}
@@ -282,6 +285,9 @@ func convForwardIm2col[T float](b *buffers, g convGeom, x, w []T) []T {
 func convBackDataKernel[T float](b *buffers, g convGeom, gy, w []T) []T {
 	if gy32, ok := any(gy).([]float32); ok && g.winogradOK() {
 		return any(winogradConv(b, g.n, g.o, g.h, g.w, g.c, gy32, any(w).([]float32), true)).([]T)
+	}
+	if gy32, ok := any(gy).([]float32); ok && g.winograd5OK() {
+		return any(winograd5Conv(b, g.n, g.o, g.h, g.w, g.c, gy32, any(w).([]float32), true)).([]T)
 	}
 	if gy32, ok := any(gy).([]float32); ok && g.directBackDataOK() {
 		return any(directBackData(b, g, gy32, any(w).([]float32))).([]T)

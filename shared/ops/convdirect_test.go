@@ -19,7 +19,7 @@ import (
 // strides above 1 (forward by channels and the filter gradient), and
 // examples side by side in the filter gradient of small outputs and in the
 // tap blocks of the forward pass and data gradient; and Winograd's F(2×2,
-// 3×3) where it applies.
+// 3×3) and F(2×2, 5×5) where they apply.
 func TestConvDirect(t *testing.T) {
 	if !kernels.Fast() && !kernels.Portable {
 		testenv.Skipf(t, testenv.AVX2, "the direct path's assembly kernels need AVX2 and FMA")
@@ -35,15 +35,17 @@ func TestConvDirect(t *testing.T) {
 		{2, 8, 16, 16, 64, 3, 3, 1, 2}, // ResNet's downsampling: stride 2
 		{2, 8, 9, 11, 48, 1, 1, 0, 2},  // and its 1x1 shortcut, odd sizes
 		{1, 5, 13, 13, 32, 3, 3, 0, 3},
-		{37, 4, 4, 4, 20, 3, 3, 1, 1},  // a deep stage: chunks of 16 examples per filter-gradient call, and their tails
-		{5, 6, 8, 8, 16, 3, 3, 1, 1},   // chunks of 4
-		{19, 30, 4, 4, 20, 3, 3, 1, 1}, // 270 taps: two tap blocks over chunks of examples
-		{3, 32, 8, 8, 40, 3, 3, 1, 2},  // tap blocks at stride 2
-		{3, 5, 32, 32, 7, 3, 3, 1, 1},  // Winograd: two vectors of tiles per row
-		{70, 3, 4, 6, 5, 3, 3, 1, 1},   // Winograd: chunks of examples and a short last one
-		{2, 4, 16, 18, 6, 3, 3, 1, 1},  // Winograd: a vector of tiles and a remainder
-		{2, 300, 6, 4, 20, 3, 3, 1, 1}, // Winograd: two blocks of the GEMM's depth
-		{3, 4, 6, 8, 5, 3, 3, 1, 1},    // Winograd: rows of four tiles in pairs, an odd one, pairs across panels
+		{37, 4, 4, 4, 20, 3, 3, 1, 1},   // a deep stage: chunks of 16 examples per filter-gradient call, and their tails
+		{5, 6, 8, 8, 16, 3, 3, 1, 1},    // chunks of 4
+		{19, 30, 4, 4, 20, 3, 3, 1, 1},  // 270 taps: two tap blocks over chunks of examples
+		{3, 32, 8, 8, 40, 3, 3, 1, 2},   // tap blocks at stride 2
+		{3, 5, 32, 32, 7, 3, 3, 1, 1},   // Winograd: two vectors of tiles per row
+		{70, 3, 4, 6, 5, 3, 3, 1, 1},    // Winograd: chunks of examples and a short last one
+		{2, 4, 16, 18, 6, 3, 3, 1, 1},   // Winograd: a vector of tiles and a remainder
+		{2, 300, 6, 4, 20, 3, 3, 1, 1},  // Winograd: two blocks of the GEMM's depth
+		{3, 4, 6, 8, 5, 3, 3, 1, 1},     // Winograd: rows of four tiles in pairs, an odd one, pairs across panels
+		{19, 16, 8, 6, 20, 5, 5, 2, 1},  // F(2×2, 5×5): a short last group of eight, rows of three tiles across chunks
+		{9, 17, 14, 14, 33, 5, 5, 2, 1}, // F(2×2, 5×5): MNIST's 14×14, chunks starting on odd tiles, odd channel counts
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int) ([]float32, []float64) {
@@ -86,6 +88,13 @@ func TestConvDirect(t *testing.T) {
 					check("forward (Winograd)", winogradConv(bf, c.n, c.c, c.h, c.w, c.o, x32, w32, false), want, g.ckk)
 					check("data gradient (Winograd)", winogradConv(bf, c.n, c.o, c.h, c.w, c.c, gy32, w32, true), wantDX, c.o*9)
 					check("filter gradient (Winograd)", winogradBackFilter(bf, c.n, c.c, c.h, c.w, c.o, x32, gy32), wantDW, c.n*g.positions)
+				}
+			}
+			if g.winograd5Fits() {
+				bf := &buffers{reuse: true, poison: true, packs: &packSet{}}
+				for range 2 {
+					check("forward (F(2×2, 5×5))", winograd5Conv(bf, c.n, c.c, c.h, c.w, c.o, x32, w32, false), want, g.ckk)
+					check("data gradient (F(2×2, 5×5))", winograd5Conv(bf, c.n, c.o, c.h, c.w, c.c, gy32, w32, true), wantDX, c.o*25)
 				}
 			}
 			for _, wide := range kernelWidths() {
