@@ -37,7 +37,11 @@ import models  # noqa: E402
 # Tolerances on sgn against PyTorch in float32, relative error per tensor.
 # Forward values and first derivatives differ by float32 rounding in
 # another summation order (about 1e-6 of the tensor's scale); second
-# derivatives and the deeper networks compound it.
+# derivatives and the deeper networks compound it. A tensor that float32
+# itself cannot compute to the tolerance (PyTorch float32 against float64
+# over it: the training gradient of an SGN ResNet's filter, summed over 4
+# images through batch norm, at 1.6e-2) is excused when sgn's value is no
+# further from PyTorch's float64 than twice PyTorch's float32 is.
 #
 # PGD is checked step by step, not by its last iterate. Its L-inf step
 # takes the sign of the input gradient, and the networks are piecewise
@@ -280,7 +284,7 @@ def check(directory, only=()):
         start = time.time()
         f32, f64 = compute(net, exp, meta, torch.float32), compute(net, exp, meta, torch.float64)
         print(f"crosscheck: {case}: PyTorch side in {time.time() - start:.1f} s", file=sys.stderr)
-        cells, worst = {}, {}
+        cells, worst, judged = {}, {}, {}
         for name, want in f32.items():
             if name.startswith("pgd.") or name == "input_grad":
                 continue
@@ -290,15 +294,22 @@ def check(directory, only=()):
             g = group(name)
             if g not in cells or ours > cells[g][0]:
                 cells[g], worst[g] = (ours, floor), name
+            if floor is not None and ours > TOL[g] and floor > TOL[g] and rel(exp[name], f64[name]) <= 2 * floor:
+                print(f"crosscheck: {case} {name}: {ours:.2e} excused: float32 itself is {floor:.2e} from float64, "
+                      f"sgn {rel(exp[name], f64[name]):.2e}", file=sys.stderr)
+                ours = 0.0
+            if ours > judged.get(g, (0.0, ""))[0]:
+                judged[g] = (ours, name)
         unmatched = sorted(n for n in set(exp) - set(f32) - {"x", "y"} if not n.startswith(("pgd.x.", "pgd_l2")))
         if unmatched:
             sys.exit(f"crosscheck: {case}: PyTorch computed no {', '.join(unmatched)}")
         pcells, signs[case] = pgd_check(net, exp, meta, f32, f64)
         for g, v in pcells.items():
             cells[g], worst[g] = v, g
-        for g, (ours, _) in cells.items():
+            judged[g] = (v[0], g)
+        for g, (ours, name) in judged.items():
             if TOL[g] is not None and ours > TOL[g]:
-                failed.append(f"{case} {g} ({worst[g]}): {ours:.2e} > {TOL[g]:.0e}")
+                failed.append(f"{case} {g} ({name}): {ours:.2e} > {TOL[g]:.0e}")
         rows.append((case, cells))
         # Each row as soon as it is known: a slow machine still shows some.
         print(f"crosscheck: {row(case, cells)}", file=sys.stderr)
