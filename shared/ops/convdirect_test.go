@@ -158,3 +158,35 @@ func TestDirectLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestWinograd5Choice checks which convolutions go through Winograd's
+// F(2×2, 5×5): the Madry CNN's second layer both ways round, and none
+// that it cannot compute or would compute slower or in too much memory.
+func TestWinograd5Choice(t *testing.T) {
+	if !kernels.Fast() {
+		testenv.Skipf(t, testenv.AVX2, "Winograd's transforms need AVX2 and FMA")
+	}
+	for _, c := range []struct {
+		name                  string
+		n, c, h, w, o, k, pad int
+		want                  bool
+	}{
+		{"MNIST conv2", 128, 32, 14, 14, 64, 5, 2, true},
+		{"CIFAR-10 conv2", 1, 32, 16, 16, 64, 5, 2, true},
+		{"its data gradient's shape", 7, 64, 14, 14, 32, 5, 2, true},
+		{"conv1: one input channel", 128, 1, 28, 28, 32, 5, 2, false},
+		{"3×3", 128, 32, 14, 14, 64, 3, 1, false},
+		{"padding 0", 128, 32, 14, 14, 64, 5, 0, false},
+		{"odd planes", 128, 32, 7, 7, 64, 5, 2, false},
+		{"deeper than a GEMM block", 8, 300, 8, 8, 64, 5, 2, false},
+		{"planes too large to interleave", 8, 64, 224, 224, 64, 5, 2, false},
+	} {
+		g, err := convOp{mode: convForward, stride: 1, pad: c.pad}.geom(tensor.Shape{c.n, c.c, c.h, c.w}, tensor.Shape{c.o, c.c, c.k, c.k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := g.winograd5OK(); got != c.want {
+			t.Errorf("%s: winograd5OK = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -37,10 +37,12 @@ func (g convGeom) winograd5OK() bool {
 // winograd5Fits reports whether winograd5Conv can compute a convolution of
 // this geometry, in both directions: Winograd5In writes V straight into
 // the GEMM's packed panels, which it can for a depth (either side's
-// channels) of one block of the GEMM.
+// channels) of one block of the GEMM; and each worker holds eight
+// examples' padded planes, which must stay small (8 MB: 64 channels up
+// to 60×60) where the direct path needs no such room.
 func (g convGeom) winograd5Fits() bool {
 	return g.kh == 5 && g.kw == 5 && g.stride == 1 && g.pad == 2 && g.h%2 == 0 && g.w%2 == 0 &&
-		max(g.c, g.o) <= kernels.KC
+		max(g.c, g.o) <= kernels.KC && max(g.c, g.o)*(g.h+4)*(g.w+4) <= 1<<18
 }
 
 // winograd5Conv sets y [n,cout,h,w] to the 5×5 convolution, stride 1 and
