@@ -34,7 +34,8 @@ type buffers struct {
 	value  *tensor.Dense // the last result, returned again while it still wraps the buffer
 	s32    [][]float32
 	s64    [][]float64
-	i32    [][]int32 // index tables (the direct convolution's offsets)
+	i32    [][]int32   // index tables (the direct convolution's offsets)
+	c32    [][]float32 // caches (see cache)
 	// packs is GEMM packing space, one set for all the nodes of a graph:
 	// index 0 for what an op shares between its workers, 1+w for worker w.
 	// The pool that serves nodes without buffers is emptied by every
@@ -137,6 +138,25 @@ func scratch[T float](b *buffers, i, n int, zero bool) []T {
 	}
 	prepare(out, zero, b.poison)
 	return out
+}
+
+// cache returns the i-th cache of n elements of a reusing node, or nil:
+// like its scratch it is kept across runs, but it is never cleared or
+// poisoned, for what an op derives from an input and reuses while that
+// input stays the same (an attack runs the same weights hundreds of
+// times). It starts zeroed; a node that does not reuse its buffers has
+// none.
+func cache(b *buffers, i, n int) []float32 {
+	if b == nil || !b.reuse {
+		return nil
+	}
+	for len(b.c32) <= i {
+		b.c32 = append(b.c32, nil)
+	}
+	if cap(b.c32[i]) < n {
+		b.c32[i] = make([]float32, n)
+	}
+	return b.c32[i][:n]
 }
 
 // indices returns the i-th index table of n elements of a node, kept

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -91,10 +92,23 @@ func TestConvDirect(t *testing.T) {
 				}
 			}
 			if g.winograd5Fits() {
+				// The second run takes the transformed filters from the
+				// cache; then other filters must not.
 				bf := &buffers{reuse: true, poison: true, packs: &packSet{}}
+				bd := &buffers{reuse: true, poison: true, packs: &packSet{}}
 				for range 2 {
 					check("forward (F(2×2, 5×5))", winograd5Conv(bf, c.n, c.c, c.h, c.w, c.o, x32, w32, false), want, g.ckk)
-					check("data gradient (F(2×2, 5×5))", winograd5Conv(bf, c.n, c.o, c.h, c.w, c.c, gy32, w32, true), wantDX, c.o*25)
+					check("data gradient (F(2×2, 5×5))", winograd5Conv(bd, c.n, c.o, c.h, c.w, c.c, gy32, w32, true), wantDX, c.o*25)
+				}
+				y := slices.Clone(winograd5Conv(bf, c.n, c.c, c.h, c.w, c.o, x32, w32, false))
+				neg := make([]float32, len(w32))
+				for i, v := range w32 {
+					neg[i] = -v
+				}
+				for i, v := range winograd5Conv(bf, c.n, c.c, c.h, c.w, c.o, x32, neg, false) {
+					if v != -y[i] {
+						t.Fatalf("forward with the filters negated: element %d = %g, want %g", i, v, -y[i])
+					}
 				}
 			}
 			for _, wide := range kernelWidths() {

@@ -1,6 +1,10 @@
 package ops
 
-import "sgn/shared/kernels"
+import (
+	"math"
+
+	"sgn/shared/kernels"
+)
 
 // Winograd's F(2×2, 5×5) for the 5×5 convolutions of stride 1 and padding
 // 2 of the Madry CNN, whose second layer (32 to 64 channels) holds most
@@ -59,23 +63,14 @@ func winograd5Conv(b *buffers, n, cin, h, w, cout int, x, f []float32, flip bool
 	ld := 8 * wp
 	inSize, outSize, plane := cin*h*w, cout*h*w, h*w
 
-	b.reservePacks(1)
-	shared := b.pack(0)
-	defer b.unpack(shared)
-	u := grow(&shared.col, 36*cout*cin)
-	winograd5Filters(u, f, cin, cout, flip)
 	size := kernels.PackedSize(cout, cin)
-	packed := grow(&shared.whole, 36*size)
-	for k := range 36 {
-		dst := packed[k*size : (k+1)*size]
-		kernels.PackWhole(&dst, false, u[k*cout*cin:], cin, cout, cin)
-	}
+	packed := winograd5Packed(b, f, cin, cout, flip)
 
 	groups := (n + 7) / 8
 	workers := workersFor(groups)
-	b.reservePacks(1 + workers)
+	b.reservePacks(workers)
 	parallelForN(groups, workers, func(wk, lo, hi int) {
-		buf := b.pack(1 + wk)
+		buf := b.pack(wk)
 		defer b.unpack(buf)
 		var vs [36]kernels.WholeB
 		vSize := cin * ((cols + kernels.NR - 1) / kernels.NR * kernels.NR)
@@ -167,6 +162,55 @@ func wino5Runs(t0, nt, tw int, do func(t, run int)) {
 		do(t, run)
 		t += run
 	}
+}
+
+// winograd5Packed returns the 36 matrices G g Gᵀ of f's filters (see
+// winograd5Conv), each packed whole for the GEMMs. A reusing node keeps
+// them, with a copy of f, and transforms again only when f is not the
+// same bits: during an attack it never is, and transforming 64×32
+// filters at every call cost a tenth of a convolution of 25 examples.
+func winograd5Packed(b *buffers, f []float32, cin, cout int, flip bool) []float32 {
+	size := kernels.PackedSize(cout, cin)
+	// The copy of f, then 1 + flip: a zeroed cache holds no valid key.
+	key, packed := cache(b, 0, len(f)+1), cache(b, 1, 36*size)
+	tag := float32(1)
+	if flip {
+		tag = 2
+	}
+	if key != nil && key[len(f)] == tag && sameBits(key[:len(f)], f) {
+		return packed
+	}
+	if packed == nil {
+		packed = make([]float32, 36*size)
+	}
+	b.reservePacks(1)
+	shared := b.pack(0) // free again once the filters are packed
+	defer b.unpack(shared)
+	u := grow(&shared.col, 36*cout*cin)
+	winograd5Filters(u, f, cin, cout, flip)
+	for k := range 36 {
+		dst := packed[k*size : (k+1)*size]
+		kernels.PackWhole(&dst, false, u[k*cout*cin:], cin, cout, cin)
+	}
+	if key != nil {
+		copy(key, f)
+		key[len(f)] = tag
+	}
+	return packed
+}
+
+// sameBits reports whether a and b hold the same float32 bit patterns
+// (NaNs and signed zeros included, which == would not tell apart).
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i, x := range a {
+		if math.Float32bits(x) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // winograd5Filters sets u [36][cout][cin] to G g Gᵀ for each filter g
