@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -54,5 +55,26 @@ func BenchmarkDecodeMadryMNIST(b *testing.B) {
 		if _, err := Decode(bytes.NewReader(data)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeStream decodes from a reader that tells nothing of its
+// size (a pipe, or a file behind a TeeReader), without and with
+// WithInputSize: the read buffer grows by doubling, or is sized once.
+func BenchmarkDecodeStream(b *testing.B) {
+	data := encodeBytes(b, madryMNIST())
+	for _, c := range []struct {
+		name string
+		opts []Option
+	}{{"growing", nil}, {"sized", []Option{WithInputSize(int64(len(data)))}}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(4 * 3_274_634)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(struct{ io.Reader }{bytes.NewReader(data)}, c.opts...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -88,6 +88,7 @@ type Option func(*options)
 type options struct {
 	maxSize        int64
 	sizeFromConfig func(config json.RawMessage) (int64, error)
+	inputSize      int64 // 0: unknown
 }
 
 // WithMaxSize sets the largest uncompressed payload, in bytes, that will be
@@ -112,6 +113,16 @@ func WithMaxSize(n int64) Option {
 // only bound sizes; Decode still verifies the whole payload afterwards.
 func WithSizeFromConfig(f func(config json.RawMessage) (int64, error)) Option {
 	return func(o *options) { o.sizeFromConfig = f }
+}
+
+// WithInputSize tells Decode how many bytes its input holds (a regular
+// file's size, say), so that it sizes its read buffer at once instead of
+// growing it: growing it by doubling to a 36 MB checkpoint took 0.8 s of
+// page faults and clearing, a third of a short attack's CPU time. It is
+// a hint: what Decode reads is still bounded by the header's claims, and
+// those by the limits.
+func WithInputSize(n int64) Option {
+	return func(o *options) { o.inputSize = max(n, 0) }
 }
 
 func newOptions(opts []Option) options {

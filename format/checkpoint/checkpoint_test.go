@@ -277,6 +277,20 @@ func TestDecodeHeaderErrors(t *testing.T) {
 // TestDecodeHugeClaimAllocatesLittle checks that declared sizes are not
 // trusted: a header claiming 1 TiB must be refused without allocating
 // anything near that, with or without a limit that admits it.
+// TestDecodeInputSize checks that WithInputSize is only a hint: a stream
+// that hides its length decodes the same whatever size it is said to be.
+func TestDecodeInputSize(t *testing.T) {
+	want := &Checkpoint{Tensors: []Tensor{ramp("big", 200_000)}}
+	data := encodeBytes(t, want)
+	for _, size := range []int64{0, 1, headerSize, int64(len(data)) - 1, int64(len(data)), 100 * int64(len(data))} {
+		got, err := Decode(struct{ io.Reader }{bytes.NewReader(data)}, WithInputSize(size))
+		if err != nil {
+			t.Fatalf("input size %d: %v", size, err)
+		}
+		checkEqual(t, got, want)
+	}
+}
+
 func TestDecodeHugeClaimAllocatesLittle(t *testing.T) {
 	const tib = 1 << 40
 	huge := header{version: formatVersion, payloadLen: tib, frameLen: tib}
@@ -288,6 +302,7 @@ func TestDecodeHugeClaimAllocatesLittle(t *testing.T) {
 	}{
 		{"default limit", nil, ErrTooLarge},
 		{"limit admits it", []Option{WithMaxSize(2 * tib)}, ErrCorrupt},
+		{"limit admits it, input size told", []Option{WithMaxSize(2 * tib), WithInputSize(int64(len(data)))}, ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -137,11 +137,14 @@ func Encode(w io.Writer, c *Checkpoint, opts ...Option) error {
 // ends. Truncated, altered or oversized input is refused with ErrCorrupt,
 // ErrNotCheckpoint, ErrUnsupportedVersion or ErrTooLarge.
 func Decode(r io.Reader, opts ...Option) (*Checkpoint, error) {
+	o := newOptions(opts)
 	hint := int64(-1)
 	if l, ok := r.(interface{ Len() int }); ok {
 		hint = int64(l.Len()) - headerSize
+	} else if o.inputSize > 0 {
+		hint = o.inputSize - headerSize
 	}
-	return decode(r, newOptions(opts), hint)
+	return decode(r, o, hint)
 }
 
 // decode is Decode with a hint of how many bytes follow the header, or -1.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"slices"
 
@@ -129,7 +130,22 @@ func LoadFile(path string) (*Classifier, error) {
 
 // Load reads a classifier from a checkpoint stream (e.g. stdin).
 func Load(r io.Reader) (*Classifier, error) {
-	ck, err := checkpoint.Decode(r, checkpoint.WithSizeFromConfig(maxPayload))
+	return load(r, inputSize(r))
+}
+
+// inputSize is the size of r when it is a regular file, else 0: unknown.
+func inputSize(r io.Reader) int64 {
+	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return 0
+}
+
+// load is Load, told the input's size (0: unknown).
+func load(r io.Reader, size int64) (*Classifier, error) {
+	ck, err := checkpoint.Decode(r, checkpoint.WithSizeFromConfig(maxPayload), checkpoint.WithInputSize(size))
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +157,7 @@ func Load(r io.Reader) (*Classifier, error) {
 // streams name the model they were made against.
 func LoadSum(r io.Reader) (*Classifier, []byte, error) {
 	h := sha256.New()
-	c, err := Load(io.TeeReader(r, h))
+	c, err := load(io.TeeReader(r, h), inputSize(r))
 	if err != nil {
 		return nil, nil, err
 	}
