@@ -177,6 +177,9 @@ func TestDirectLayout(t *testing.T) {
 // F(2×2, 5×5): the Madry CNN's second layer both ways round, and none
 // that it cannot compute or would compute slower or in too much memory.
 func TestWinograd5Choice(t *testing.T) {
+	if kernels.Portable {
+		t.Skip("a build without the assembly kernels never takes Winograd's path")
+	}
 	if !kernels.Fast() {
 		testenv.Skipf(t, testenv.AVX2, "Winograd's transforms need AVX2 and FMA")
 	}
