@@ -11,7 +11,10 @@
 # SUITE_SHARDS (4), in CELLDIR/best/, each shard its own stream so that a
 # rerun skips those done (sgn-attack writes -o atomically: a killed run
 # leaves no stream). With CARRY set, a best.json carried from an earlier
-# run is reused and a new one carried (carry.sh).
+# run is reused and a new one carried (carry.sh). With BEST_STREAMS_ONLY=1
+# it only attacks (the streams need no final evaluation, so they can run
+# beside it) and writes no best.json; each stream's time is kept beside it
+# for the point's.
 set -euo pipefail
 dir=$1 test=$2 eps=$3 steps=$4
 : "${BIN:?BIN names the directory of the sgn tools}"
@@ -20,24 +23,28 @@ n=${SUITE_SHARDS:-4}
 best=$("$BIN/sgn-study" best "$dir")
 out=$dir/best.json
 carried "$out" "$best" && exit 0
+only=${BEST_STREAMS_ONLY:-0}
 if [ "$best" = "$dir/model.sgn" ]; then
+	[ "$only" = 1 ] && exit 0
 	"$BIN/sgn-study" only autoattack "$dir/final.json" >"$out.tmp"
 else
 	mkdir -p "$dir/best"
-	start=$(date +%s.%N)
 	streams=()
 	for i in ${BEST_SHARDS:-0}; do
 		stream=$dir/best/autoattack-$i-of-$n.arrow
 		if [ ! -f "$stream" ]; then
+			start=$(date +%s.%N)
 			"$BIN/sgn-attack" -eps "$eps" -suite standard -steps "$steps" -queries "${SUITE_QUERIES:-5000}" -shard "$i/$n" \
 				-model "$best" -data "$test" -o "$stream" 2>>"$dir/best/log" ||
 				{ tail -n 3 "$dir/best/log" >&2; exit 1; }
+			awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }' >"$stream.seconds"
 		fi
 		streams+=("$stream")
 	done
+	[ "$only" = 1 ] && exit 0
 	"$BIN/sgn-score" -json "${streams[@]}" >"$dir/best/score.json"
-	end=$(date +%s.%N)
-	"$BIN/sgn-study" point -model "$best" -score "$dir/best/score.json" -seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$out.tmp"
+	seconds=$(cat "${streams[@]/%/.seconds}" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+	"$BIN/sgn-study" point -model "$best" -score "$dir/best/score.json" -seconds "$seconds" >"$out.tmp"
 fi
 mv "$out.tmp" "$out"
 carry "$out"

@@ -19,6 +19,9 @@
 #                into (4), each a unit of its own
 #   FOLLOW       1 (the default): score a cell's checkpoints while it
 #                trains, at the lowest priority (follow.sh); 0: after
+#   EVAL_JOBS    evaluation units of a cell run at once, each a process on
+#                one core (GOMAXPROCS=1); 1 (the default): one at a time,
+#                on every core
 #   CELLS        the cells to run (default: every cell of the study file)
 #
 # Make's usual rule applies: what is done is skipped, a training cut short
@@ -40,6 +43,7 @@
 STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
 FINAL_SHARDS ?= 4
 FOLLOW     ?= 1
+EVAL_JOBS  ?= 1
 SHARD_IDS  := $(shell seq 0 $$(($(FINAL_SHARDS) - 1)))
 
 # The AVX2 kernels on every x86-64 CPU, AVX-512 or not: a cell retrained
@@ -153,9 +157,27 @@ ifneq ($(filter headline baseline,$(call field,$(1),4)),)
 $(1)_best := $(DIR)/$(1)/best.json
 $(DIR)/$(1)/best.json: $$($(1)_points) $(DIR)/$(1)/final.json
 	BIN=$(BIN) CARRY=$$($(1)_carry) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE_SHARDS=$(FINAL_SHARDS) bash $(BEST) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS)
+# The suite's streams on the best checkpoint alone (none when it is the
+# final model), which need no final evaluation: the make of `evaluated`
+# runs them beside the final shards.
+.PHONY: $(DIR)/$(1)/best-streams
+$(DIR)/$(1)/best-streams: $$($(1)_points)
+	BIN=$(BIN) CARRY=$$($(1)_carry) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE_SHARDS=$(FINAL_SHARDS) BEST_STREAMS_ONLY=1 bash $(BEST) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS)
 endif
 
-$(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_sweeps) $$($(1)_best)
+# With EVAL_JOBS above 1, the cell's evaluation units (the curve points
+# left, the final shards, the sweep points, the best checkpoint's suite)
+# run EVAL_JOBS at a time, one core each, in a make of their own; the rules
+# above then find them done. One attack process on two cores kept them
+# three quarters busy (an SGN's final shard: 155% of a CPU), two on one
+# core each keep both busy, with the same results bit for bit
+# (engine.TestOracleWorkers). Under make -j, the units share its jobs.
+$(DIR)/$(1)/evaluated: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
+	$(if $(filter-out 1,$(EVAL_JOBS)),GOMAXPROCS=1 $$(MAKE) --no-print-directory -f $(ROOT)/pipelines/cells.mk $$(if $$(filter -j%,$$(MAKEFLAGS)),,-j$(EVAL_JOBS)) EVAL_JOBS=1 \
+		$$($(1)_points) $$(if $$($(1)_best),$(DIR)/$(1)/best-streams) $$($(1)_shards) $$($(1)_sweeps))
+	touch $$@
+
+$(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $(DIR)/$(1)/evaluated $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_sweeps) $$($(1)_best)
 	@mkdir -p $(RESULTS)/cells
 	$(STUDYC) cell -study $(STUDY_FILE) -cell $(1) -dir $(DIR)/$(1) > $$@.tmp && mv $$@.tmp $$@
 	rm -rf $$($(1)_carry)

@@ -47,6 +47,12 @@ echo "job.sh: job $id: make ${args[*]}"
 # sbatch passes on the submitting shell's environment; a parent make's
 # flags (its jobserver above all) mean nothing here.
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS
+# The Go runtime collects its garbage to stay under four fifths of the
+# job's memory (the rest is for what it does not count) rather than grow
+# until Slurm kills the job.
+if [ -z "${GOMEMLIMIT:-}" ] && [ -n "${SLURM_MEM_PER_NODE:-}" ]; then
+	export GOMEMLIMIT=$((SLURM_MEM_PER_NODE * 4 / 5))MiB
+fi
 cd "$(dirname "$mk")"
 make --no-print-directory -f "$mk" "${args[@]}" &
 pid=$!

@@ -47,7 +47,8 @@ func Usagef(format string, args ...any) error {
 // removed by the next run that writes the same output.
 //
 // With SGN_CPUPROFILE=FILE in the environment (ProfileEnv), the run's CPU
-// profile is written to FILE.
+// profile is written to FILE; with SGN_MEMPROFILE=FILE (MemProfileEnv),
+// its heap profile when it ends.
 //
 // A write to a closed pipe (as in `sgn-fetch mnist | head`) fails with
 // EPIPE rather than killing the tool with SIGPIPE, and the tool ends

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -418,6 +419,63 @@ func TestOracleChunks(t *testing.T) {
 				}
 				if !slices.Equal(v, wantV[:n*d]) || !slices.Equal(z3, wantZ[:n*classes]) || slices.Contains(seen, false) {
 					t.Errorf("n=%d: VJP differs from one-example calls", n)
+				}
+			}
+		})
+	}
+}
+
+// TestOracleWorkers checks that an oracle's results do not depend on how
+// many goroutines its operations split their work over: a study runs its
+// evaluations one process to a core (GOMAXPROCS=1) and still reads them as
+// those of the same model, bit for bit.
+func TestOracleWorkers(t *testing.T) {
+	shape := []int{1, 28, 28} // MNIST's: every kernel path of the Madry CNN
+	net := newTestNet(t, "madry-mnist", shape, 15)
+	cfg := sgn.DefaultConfig()
+	cfg.Taps, cfg.Phi, cfg.Gate = []string{"input", "conv1"}, "l2", "-0.1"
+	const n = 24
+	d := 28 * 28
+	rng := rand.New(rand.NewPCG(15, 16))
+	x, y := gridImages(rng, n, shape), randLabels(rng, n)
+	cot := make([]float32, n*classes)
+	for i := range cot {
+		cot[i] = float32(rng.NormFloat64())
+	}
+	run := func(opts []engine.Option) (z, l, g, v []float32) {
+		o := engine.NewOracle(net, n, opts...)
+		defer o.Close()
+		z, l, g, v = make([]float32, n*classes), make([]float32, n), make([]float32, n*d), make([]float32, n*d)
+		if err := o.Logits(x, n, z); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.LossGrad(attack.LossCE, x, y, n, l, g, nil); err != nil {
+			t.Fatal(err)
+		}
+		err := o.VJP(x, n, func(i int, _, c []float32) { copy(c, cot[i*classes:(i+1)*classes]) }, v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z, l, g, v
+	}
+	for _, tc := range []struct {
+		name string
+		opts []engine.Option
+	}{
+		{"plain", nil},
+		{"sgn", []engine.Option{engine.WithForward(sgn.Forward(cfg))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			z1, l1, g1, v1 := run(tc.opts)
+			runtime.GOMAXPROCS(3) // more goroutines than this machine's cores, split unevenly
+			z3, l3, g3, v3 := run(tc.opts)
+			for _, c := range []struct {
+				what string
+				a, b []float32
+			}{{"logits", z1, z3}, {"losses", l1, l3}, {"gradients", g1, g3}, {"VJPs", v1, v3}} {
+				if !slices.Equal(c.a, c.b) {
+					t.Errorf("%s differ between GOMAXPROCS 1 and 3", c.what)
 				}
 			}
 		})

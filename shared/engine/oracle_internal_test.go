@@ -1,6 +1,9 @@
 package engine
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestSizeClass checks the chunk sizes programs are compiled for: never
 // below the chunk, never above the batch, padding at most a quarter beyond
@@ -52,5 +55,61 @@ func TestOracleBatchZero(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// TestOracleKeeps checks which programs an oracle keeps: the last two
+// sizes of a kind, the last four programs in all, a kept program reused
+// without compiling again.
+func TestOracleKeeps(t *testing.T) {
+	type key struct {
+		kind string
+		size int
+	}
+	o := &Oracle{batch: 128}
+	builds := 0
+	use := func(kind string, size int) {
+		t.Helper()
+		p, err := o.program(kind, size, func(batch int) (*Program, error) {
+			builds++
+			return &Program{Batch: batch}, nil
+		})
+		if err != nil || p.Batch != size {
+			t.Fatalf("program(%s, %d) = batch %d, %v", kind, size, p.Batch, err)
+		}
+	}
+	kept := func() []key {
+		var k []key
+		for _, h := range o.progs {
+			k = append(k, key{h.kind, h.p.Batch})
+		}
+		return k
+	}
+	for _, step := range []struct {
+		kind   string
+		size   int
+		builds int
+		kept   []key
+	}{
+		{"grad", 128, 1, []key{{"grad", 128}}},
+		{"logits", 128, 2, []key{{"logits", 128}, {"grad", 128}}},
+		{"grad", 64, 3, []key{{"grad", 64}, {"logits", 128}, {"grad", 128}}},
+		{"grad", 128, 3, []key{{"grad", 128}, {"grad", 64}, {"logits", 128}}},
+		// A third size of a kind evicts that kind's least recent.
+		{"grad", 32, 4, []key{{"grad", 32}, {"grad", 128}, {"logits", 128}}},
+		{"logits", 32, 5, []key{{"logits", 32}, {"grad", 32}, {"grad", 128}, {"logits", 128}}},
+		// A fifth program evicts the least recent of all.
+		{"vjp", 128, 6, []key{{"vjp", 128}, {"logits", 32}, {"grad", 32}, {"grad", 128}}},
+		{"logits", 128, 7, []key{{"logits", 128}, {"vjp", 128}, {"logits", 32}, {"grad", 32}}},
+		{"vjp", 128, 7, []key{{"vjp", 128}, {"logits", 128}, {"logits", 32}, {"grad", 32}}},
+	} {
+		use(step.kind, step.size)
+		if builds != step.builds || !slices.Equal(kept(), step.kept) {
+			t.Fatalf("after %s at %d: %d builds, kept %v; want %d, %v", step.kind, step.size, builds, kept(), step.builds, step.kept)
+		}
+	}
+	o.Close()
+	if len(o.progs) != 0 {
+		t.Errorf("Close kept %d programs", len(o.progs))
 	}
 }
