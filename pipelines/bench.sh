@@ -18,9 +18,14 @@
 # load average and the busiest other processes when the benchmarks
 # started, the CPU time the Go benchmarks took (user and system) and the
 # bytes they allocated per op: figures taken on a busy machine are not
-# comparable. Each benchmark runs BENCHTIME (5x) iterations COUNT (3) times
-# on 2 CPUs and the median of the COUNT per-op means is reported. The raw
-# `go test` output goes to stderr.
+# comparable. The timing runs in COUNT (3) rounds; in each, every Go
+# benchmark times BENCHTIME (5x) calls on 2 CPUs (CIFAR_BENCHTIME, 3x, for
+# the CIFAR models) and, with --compare, PyTorch then times TORCH_RUNS (5)
+# calls of each workload. Both sides take the median call of a round and
+# report the median over the rounds: one statistic for both, and rounds
+# that alternate, so that a machine that slows down for a minute (a
+# neighbour on a shared host) slows both sides alike. The table also gives
+# the range of the rounds' ratios. The raw `go test` output goes to stderr.
 set -euo pipefail
 
 compare=0
@@ -105,10 +110,11 @@ machine() {
 # The test binary is built first, so that the CPU time counts the
 # benchmarks alone, not the compiler.
 "$GO" test -c -o "$tmp/engine.test" ./shared/engine
-# Benchmarks run in their package's directory, as under go test.
+# Benchmarks run in their package's directory, as under go test; each call
+# of bench is one round's run of the benchmarks matching $1.
 bench() {
 	(cd shared/engine && "$tmp/engine.test" -test.run '^$' -test.bench "$1" -test.benchmem \
-		-test.benchtime "$2" -test.count "$COUNT" -test.cpu 2) | tee -a "$raw" >&2
+		-test.benchtime "$2" -test.count 1 -test.cpu 2) | tee -a "$raw" "$tmp/round" >&2
 }
 
 if [ "$machine_only" = 1 ]; then
@@ -117,21 +123,13 @@ if [ "$machine_only" = 1 ]; then
 	exit 0
 fi
 
-load "go benchmarks start"
-cpu_seconds >"$tmp/before"
-bench 'Kernels|TrainStep|PGD10|DoubleBackprop|SGNStep' "$BENCHTIME"
-if [ "$cifar" = 1 ]; then
-	bench 'CIFARCNNStep|PreActResNet18Step' "${CIFAR_BENCHTIME:-3x}"
-fi
-cpu_seconds >"$tmp/after"
-load "go benchmarks end"
-machine "$(cat "$tmp/before" "$tmp/after" | awk 'NR == 1 { u = $1; s = $2 } NR == 2 { print $1 - u, $2 - s }')"
-
-# Median over the runs of each benchmark's "ms/op" metric.
-ours=$(awk -v cifar="$cifar" '
+# ours_json prints one JSON line of the median over the "p50-ms/op"
+# figures (a run's median call) of each benchmark in the go test output $1.
+ours_json() {
+	awk -v cifar="$cifar" '
 	/^Benchmark/ {
 		name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
-		for (i = 2; i <= NF; i++) if ($i == "ms/op") v[name] = v[name] " " $(i-1)
+		for (i = 2; i <= NF; i++) if ($i == "p50-ms/op") v[name] = v[name] " " $(i-1)
 	}
 	function median(s,    a, n, i, j, t) {
 		n = split(s, a, " ")
@@ -146,39 +144,71 @@ ours=$(awk -v cifar="$cifar" '
 			printf ",\"cifar_cnn_step_ms\":%s,\"preact_resnet18_step_ms\":%s",
 				median(v["CIFARCNNStep"]), median(v["PreActResNet18Step"])
 		printf "}\n"
-	}' "$raw")
+	}' "$1"
+}
+
+if [ "$compare" = 1 ]; then
+	. pipelines/need-torch.sh # sets PY, installs python3-torch and OpenBLAS if missing
+fi
+
+: >"$tmp/gocpu"
+for round in $(seq "$COUNT"); do
+	: >"$tmp/round"
+	load "round $round of $COUNT: go benchmarks start"
+	cpu_seconds >"$tmp/before"
+	bench 'Kernels|TrainStep|PGD10|DoubleBackprop|SGNStep' "$BENCHTIME"
+	if [ "$cifar" = 1 ]; then
+		bench 'CIFARCNNStep|PreActResNet18Step' "${CIFAR_BENCHTIME:-3x}"
+	fi
+	cpu_seconds >"$tmp/after"
+	load "round $round of $COUNT: go benchmarks end"
+	cat "$tmp/before" "$tmp/after" | awk 'NR == 1 { u = $1; s = $2 } NR == 2 { print $1 - u, $2 - s }' >>"$tmp/gocpu"
+	ours_json "$tmp/round" >>"$tmp/ours.jsonl"
+	[ "$compare" = 1 ] || continue
+	# The peer runs as fast as it can here: without this workplace's
+	# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (meant for old OpenBLAS builds),
+	# and with OpenBLAS single-threaded, since torch already runs its ops
+	# on its own two threads and a second pool of BLAS threads on the same
+	# two cores made it slower and erratic (train step 55 ms against
+	# 70-113 ms).
+	load "round $round of $COUNT: pytorch start"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" pipelines/bench_torch.py \
+		--runs "${TORCH_RUNS:-5}" $([ "$cifar" = 1 ] && echo --cifar) | tee -a "$tmp/theirs.jsonl" >&2
+	load "round $round of $COUNT: pytorch end"
+done
+machine "$(awk '{ u += $1; s += $2 } END { print u, s }' "$tmp/gocpu")"
+
+ours=$(ours_json "$raw")
 echo "$ours"
 if grep -q null <<<"$ours"; then
-	echo "bench.sh: some benchmark reported no ms/op" >&2
+	echo "bench.sh: some benchmark reported no p50-ms/op" >&2
 	exit 1
 fi
 
 [ "$compare" = 1 ] || exit 0
 
-. pipelines/need-torch.sh # sets PY, installs python3-torch and OpenBLAS if missing
-load "pytorch start"
-# The peer runs as fast as it can here: without this workplace's
-# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (meant for old OpenBLAS builds), and
-# with OpenBLAS single-threaded, since torch already runs its ops on its
-# own two threads and a second pool of BLAS threads on the same two cores
-# made it slower and erratic (train step 55 ms against 70-113 ms).
-theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" pipelines/bench_torch.py --runs "${TORCH_RUNS:-15}" $([ "$cifar" = 1 ] && echo --cifar))
-load "pytorch end"
-echo "$theirs"
-
-"$PY" - "$ours" "$theirs" <<'EOF'
-import json, sys
-ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+"$PY" - "$tmp/ours.jsonl" "$tmp/theirs.jsonl" <<'EOF'
+import json, statistics, sys
+ours = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+theirs = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 rows = [("train step", "train_step_ms"), ("PGD-10", "pgd10_ms"),
         ("double backprop", "double_backprop_ms"), ("SGN step", "sgn_step_ms"),
         ("cifar-cnn step", "cifar_cnn_step_ms"), ("resnet18 step", "preact_resnet18_step_ms")]
-print(f"PyTorch {theirs.get('torch', '?')}, {theirs.get('threads', '?')} threads, BLAS {theirs.get('blas', '?')}")
-print(f"{'workload':<16} {'ours (ms)':>10} {'PyTorch (ms)':>13} {'ours/PyTorch':>13}")
+t0 = theirs[0]
+keys = [k for _, k in rows if k in t0]
+print(json.dumps({k: statistics.median(t[k] for t in theirs) for k in keys}
+                 | {k: t0[k] for k in ("torch", "threads", "blas") if k in t0}))
+print(f"PyTorch {t0.get('torch', '?')}, {t0.get('threads', '?')} threads, BLAS {t0.get('blas', '?')}; "
+      f"medians over {len(ours)} alternating rounds")
+print(f"{'workload':<16} {'ours (ms)':>10} {'PyTorch (ms)':>13} {'ours/PyTorch':>13} {'rounds':>12}")
 for name, key in rows:
-    if key not in ours and key not in theirs:
+    if key not in ours[0] and key not in t0:
         continue  # a row neither side was asked for
-    if ours.get(key) is None or theirs.get(key) is None:
-        sys.exit(f"bench.sh: {key} missing from {'ours' if ours.get(key) is None else 'PyTorch'}")
-    a, b = float(ours[key]), float(theirs[key])
-    print(f"{name:<16} {a:>10.1f} {b:>13.1f} {a / b:>13.2f}")
+    missing = [side for side, runs in (("ours", ours), ("PyTorch", theirs)) if any(r.get(key) is None for r in runs)]
+    if missing:
+        sys.exit(f"bench.sh: {key} missing from {missing[0]}")
+    a = statistics.median(float(o[key]) for o in ours)
+    b = statistics.median(float(t[key]) for t in theirs)
+    per = [float(o[key]) / float(t[key]) for o, t in zip(ours, theirs)]
+    print(f"{name:<16} {a:>10.1f} {b:>13.1f} {a / b:>13.2f} {min(per):>5.2f}-{max(per):.2f}")
 EOF

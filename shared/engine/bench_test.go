@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"sgn/shared/attack"
 	"sgn/shared/engine"
@@ -59,30 +61,47 @@ func BenchmarkKernels(b *testing.B) {
 }
 
 // run times op b.N times after one untimed warm-up call and reports the
-// mean wall time per call in milliseconds and, where the OS tells, the
-// minor page faults per call and the system share of the CPU time: page
-// faults of freshly allocated memory once took a third of the CPU time of
-// a loaded machine in the kernel.
+// mean wall time per call in milliseconds, the median call's (p50-ms/op,
+// the statistic pipelines/bench.sh compares with PyTorch's, which is
+// robust to a call that a neighbour's burst slowed) and, where the OS
+// tells, the minor page faults per call and the system share of the CPU
+// time: page faults of freshly allocated memory once took a third of the
+// CPU time of a loaded machine in the kernel.
 func run(b *testing.B, op func() error) {
 	b.Helper()
 	if err := op(); err != nil {
 		b.Fatal(err)
 	}
+	calls := make([]time.Duration, b.N)
 	b.ResetTimer()
 	faults0, user0, sys0, ok := usage()
-	for range b.N {
+	for i := range b.N {
+		t0 := time.Now()
 		if err := op(); err != nil {
 			b.Fatal(err)
 		}
+		calls[i] = time.Since(t0)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
+	b.ReportMetric(float64(median(calls).Microseconds())/1e3, "p50-ms/op")
 	if faults1, user1, sys1, ok1 := usage(); ok && ok1 {
 		b.ReportMetric(float64(faults1-faults0)/float64(b.N), "faults/op")
 		if cpu := (user1 - user0) + (sys1 - sys0); cpu > 0 {
 			b.ReportMetric(100*float64(sys1-sys0)/float64(cpu), "sys-%")
 		}
 	}
+}
+
+// median returns the median of d (the mean of the middle two for an even
+// count); it sorts d.
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	n := len(d)
+	if n%2 == 1 {
+		return d[n/2]
+	}
+	return (d[n/2-1] + d[n/2]) / 2
 }
 
 // trainStep returns one SGD-momentum step of p on a batch of random
