@@ -60,9 +60,9 @@ func (p *Program) SetCotangent(f ops.CotangentFunc) error {
 // on a program compiled for the smallest size class that holds it, padding
 // the rest: an attack whose unbroken examples thin out to a handful then
 // computes on a handful, not on a whole padded batch. Programs are compiled
-// the first time a kind and size is needed; the oracle keeps the two most
-// recently used sizes of each kind, and the four most recently used
-// programs in all.
+// the first time a kind and size is needed and kept, the least recently
+// used dropped first, while they cost no more memory than four programs
+// of the whole batch (see keepBatches).
 type Oracle struct {
 	net    *model.Net
 	batch  int
@@ -82,18 +82,21 @@ type heldProgram struct {
 	release func()
 }
 
-// keepSizes is how many sizes of one kind of program an oracle keeps: two
-// let an attack alternate between all its examples and its survivors
-// without compiling again.
-const keepSizes = 2
-
-// keepPrograms is how many programs an oracle keeps in all: two kinds
-// (an attack's gradient and its logits) at two sizes each. An SGN's
-// gradient program holds about 2.7 MB an example; when every program
-// compiled stayed, AutoAttack's suite, whose attacks each use their own
-// kinds, grew to 2.1 GB live on 125 examples, and to 15 GB of resident
-// memory on 250.
-const keepPrograms = 4
+// An oracle keeps the programs it compiled while their cost, counted as
+// their sizes plus programOverhead each, is at most keepBatches programs of
+// its batch: two kinds (an attack's gradient and its logits) at two sizes
+// (all its examples and its survivors), and beside them the small
+// programs of a few survivors, which cost little to keep and as much as a
+// large one to compile (the graph, its buffers' first page faults, the
+// weights packed again). An SGN's gradient program holds about 2.7 MB an
+// example. Keeping every kind (AutoAttack's suite: its attacks each use
+// their own) grew to 2.1 GB live on 125 examples and 15 GB resident on
+// 250; keeping two sizes of a kind compiled APGD-T's VJP of 8 examples six
+// times on 25.
+const (
+	keepBatches     = 4
+	programOverhead = 16 // examples' worth: packed weights, transformed filters, the graph
+)
 
 // NewOracle returns an oracle over net running chunks of at most batch
 // examples. Options (e.g. WithForward for an SGN or an attacker's variant
@@ -185,19 +188,12 @@ func (o *Oracle) program(kind string, size int, build func(batch int) (*Program,
 	h := &heldProgram{kind: kind, p: p}
 	o.hold(h)
 	o.progs = slices.Insert(o.progs, 0, h)
-	// The least recently used of this kind beyond keepSizes, then the
-	// least recently used of all beyond keepPrograms.
-	same := 0
-	for i := 0; i < len(o.progs); i++ {
-		if o.progs[i].kind != kind {
-			continue
-		}
-		if same++; same > keepSizes {
-			o.evict(i)
-			i--
-		}
+	cost := 0
+	for _, h := range o.progs {
+		cost += h.p.Batch + programOverhead
 	}
-	for len(o.progs) > keepPrograms {
+	for budget := keepBatches * (o.batch + programOverhead); cost > budget && len(o.progs) > 1; {
+		cost -= o.progs[len(o.progs)-1].p.Batch + programOverhead
 		o.evict(len(o.progs) - 1)
 	}
 	return p, nil

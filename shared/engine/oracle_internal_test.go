@@ -58,26 +58,20 @@ func TestOracleBatchZero(t *testing.T) {
 	}
 }
 
-// TestOracleKeeps checks which programs an oracle keeps: the last two
-// sizes of a kind, the last four programs in all, a kept program reused
+// TestOracleKeeps checks which programs an oracle keeps: the most recently
+// used, while they cost at most keepBatches programs of the batch, each
+// counted as its size plus programOverhead; a kept program is reused
 // without compiling again.
 func TestOracleKeeps(t *testing.T) {
+	if keepBatches != 4 || programOverhead != 16 {
+		t.Fatalf("the steps below assume keepBatches 4 and programOverhead 16")
+	}
 	type key struct {
 		kind string
 		size int
 	}
-	o := &Oracle{batch: 128}
+	o := &Oracle{batch: 128} // budget 4·(128+16) = 576
 	builds := 0
-	use := func(kind string, size int) {
-		t.Helper()
-		p, err := o.program(kind, size, func(batch int) (*Program, error) {
-			builds++
-			return &Program{Batch: batch}, nil
-		})
-		if err != nil || p.Batch != size {
-			t.Fatalf("program(%s, %d) = batch %d, %v", kind, size, p.Batch, err)
-		}
-	}
 	kept := func() []key {
 		var k []key
 		for _, h := range o.progs {
@@ -95,15 +89,26 @@ func TestOracleKeeps(t *testing.T) {
 		{"logits", 128, 2, []key{{"logits", 128}, {"grad", 128}}},
 		{"grad", 64, 3, []key{{"grad", 64}, {"logits", 128}, {"grad", 128}}},
 		{"grad", 128, 3, []key{{"grad", 128}, {"grad", 64}, {"logits", 128}}},
-		// A third size of a kind evicts that kind's least recent.
-		{"grad", 32, 4, []key{{"grad", 32}, {"grad", 128}, {"logits", 128}}},
-		{"logits", 32, 5, []key{{"logits", 32}, {"grad", 32}, {"grad", 128}, {"logits", 128}}},
-		// A fifth program evicts the least recent of all.
-		{"vjp", 128, 6, []key{{"vjp", 128}, {"logits", 32}, {"grad", 32}, {"grad", 128}}},
-		{"logits", 128, 7, []key{{"logits", 128}, {"vjp", 128}, {"logits", 32}, {"grad", 32}}},
-		{"vjp", 128, 7, []key{{"vjp", 128}, {"logits", 128}, {"logits", 32}, {"grad", 32}}},
+		{"grad", 32, 4, []key{{"grad", 32}, {"grad", 128}, {"grad", 64}, {"logits", 128}}},
+		{"logits", 32, 5, []key{{"logits", 32}, {"grad", 32}, {"grad", 128}, {"grad", 64}, {"logits", 128}}}, // 464
+		// 608 > 576: the least recent goes.
+		{"vjp", 128, 6, []key{{"vjp", 128}, {"logits", 32}, {"grad", 32}, {"grad", 128}, {"grad", 64}}},       // 464
+		{"logits", 128, 7, []key{{"logits", 128}, {"vjp", 128}, {"logits", 32}, {"grad", 32}, {"grad", 128}}}, // 528
+		// A small one fits beside them.
+		{"vjp", 4, 8, []key{{"vjp", 4}, {"logits", 128}, {"vjp", 128}, {"logits", 32}, {"grad", 32}, {"grad", 128}}}, // 548
+		{"grad", 32, 8, []key{{"grad", 32}, {"vjp", 4}, {"logits", 128}, {"vjp", 128}, {"logits", 32}, {"grad", 128}}},
+		// 684: the least recent goes, a large one.
+		{"grad", 120, 9, []key{{"grad", 120}, {"grad", 32}, {"vjp", 4}, {"logits", 128}, {"vjp", 128}, {"logits", 32}}}, // 540
+		// 680: the two least recent go, a small one and a large one.
+		{"vjp", 124, 10, []key{{"vjp", 124}, {"grad", 120}, {"grad", 32}, {"vjp", 4}, {"logits", 128}}}, // 488
 	} {
-		use(step.kind, step.size)
+		p, err := o.program(step.kind, step.size, func(batch int) (*Program, error) {
+			builds++
+			return &Program{Batch: batch}, nil
+		})
+		if err != nil || p.Batch != step.size {
+			t.Fatalf("program(%s, %d): %v", step.kind, step.size, err)
+		}
 		if builds != step.builds || !slices.Equal(kept(), step.kept) {
 			t.Fatalf("after %s at %d: %d builds, kept %v; want %d, %v", step.kind, step.size, builds, kept(), step.builds, step.kept)
 		}
