@@ -194,6 +194,78 @@ func TestArgmax2x2(t *testing.T) {
 	}
 }
 
+// TestSelectScatter2x2 compares the vector select and scatter with their
+// Go twins bit for bit, on keys with many ties and NaNs, values with
+// signed zeros and NaNs, and rows whose ends the kernels must not pass.
+func TestSelectScatter2x2(t *testing.T) {
+	if !fast && !Portable {
+		testenv.Skipf(t, testenv.AVX2, "no AVX2")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	const n, pad = 24, 8
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1))}
+	for trial := range 20 {
+		k0, k1 := make([]float32, 2*n), make([]float32, 2*n)
+		h0, h1, g := make([]float32, 2*n), make([]float32, 2*n), make([]float32, n)
+		for i := range k0 {
+			k0[i], k1[i] = float32(rng.IntN(3)), float32(rng.IntN(3))
+			h0[i], h1[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			if trial%2 == 1 && rng.IntN(8) == 0 {
+				k0[i], h1[i] = float32(math.NaN()), special[rng.IntN(len(special))]
+			}
+		}
+		for i := range g {
+			g[i] = float32(rng.NormFloat64())
+			if trial%2 == 1 && rng.IntN(6) == 0 {
+				g[i] = special[rng.IntN(len(special))]
+			}
+		}
+		got, want := make([]float32, n+pad), make([]float32, n+pad)
+		Select2x2(&k0[0], &k1[0], &h0[0], &h1[0], &got[0], n)
+		select2x2Go(&k0[0], &k1[0], &h0[0], &h1[0], &want[0], n)
+		if !sameBits(got, want) {
+			t.Fatalf("trial %d: Select2x2 %v, want %v", trial, got, want)
+		}
+		// The rows are written whole, and nothing past them.
+		d0, d1 := make([]float32, 2*n+pad), make([]float32, 2*n+pad)
+		w0, w1 := make([]float32, 2*n+pad), make([]float32, 2*n+pad)
+		for _, d := range [][]float32{d0, d1, w0, w1} {
+			for i := range d {
+				d[i] = 7
+			}
+		}
+		Scatter2x2(&k0[0], &k1[0], &g[0], &d0[0], &d1[0], n)
+		scatter2x2Go(&k0[0], &k1[0], &g[0], &w0[0], &w1[0], n)
+		if !sameBits(d0, w0) || !sameBits(d1, w1) {
+			t.Fatalf("trial %d: Scatter2x2\n%v\n%v\nwant\n%v\n%v", trial, d0, d1, w0, w1)
+		}
+		for i := 2 * n; i < len(d0); i++ {
+			if d0[i] != 7 || d1[i] != 7 {
+				t.Fatalf("trial %d: Scatter2x2 wrote past the rows", trial)
+			}
+		}
+	}
+}
+
+// TestSelect4Scatter4 pins the twins to Argmax4: the value and the
+// gradient go where it points.
+func TestSelect4Scatter4(t *testing.T) {
+	for _, c := range [][4]float32{{1, 1, 1, 1}, {1, 2, 1, 1}, {1, 1, 2, 1}, {1, 1, 1, 2}, {2, 1, 1, 2}, {1, 2, 2, 1}} {
+		at := Argmax4(c[0], c[1], c[2], c[3], 0, 2)
+		if got := Select4(c[0], c[1], c[2], c[3], 10, 11, 12, 13); got != float32(10+at) {
+			t.Errorf("Select4(%v) = %v, want %v", c, got, 10+at)
+		}
+		d0, d1 := []float32{9, 9}, []float32{9, 9}
+		Scatter4(c[0], c[1], c[2], c[3], 5, d0, d1)
+		got := []float32{d0[0], d0[1], d1[0], d1[1]}
+		for i, v := range got {
+			if want := float32(0); int32(i) == at && v != 5 || int32(i) != at && v != want {
+				t.Errorf("Scatter4(%v) = %v, want 5 at %d", c, got, at)
+			}
+		}
+	}
+}
+
 // TestArgmax4 pins the order of ties: the first largest in row-major order.
 func TestArgmax4(t *testing.T) {
 	for _, c := range []struct {
@@ -364,4 +436,9 @@ func TestPackBT16MatchesGo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sameBits reports whether a and b hold the same float32 bits.
+func sameBits(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
 }

@@ -3,10 +3,13 @@ package ops
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"sgn/shared/kernels"
 )
 
 // forwardCase compares an op's value with a direct reference computation.
@@ -522,6 +525,71 @@ func TestFloat32Kernels(t *testing.T) {
 		for i := range want[o] {
 			if math.Abs(got[i]-want[o][i]) > 1e-5*(1+math.Abs(want[o][i]))*20 {
 				t.Fatalf("output %d element %d: float32 %g, float64 %g", o, i, got[i], want[o][i])
+			}
+		}
+	}
+}
+
+// TestPool2x2Planes checks the vector paths of 2x2 stride-2 max pooling
+// (selectPlane2x2, scatterPlane2x2) against the argmax and its gather and
+// scatter, bit for bit, on planes whose rows hold 8 or more windows, fewer
+// (the spill into the next rows), an odd row or column no window covers,
+// and keys with ties and NaNs; nothing outside the plane is written.
+func TestPool2x2Planes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, s := range [][2]int{{28, 28}, {14, 14}, {16, 16}, {7, 7}, {15, 15}, {14, 15}, {15, 14}, {2, 16}, {6, 8}, {4, 14}, {30, 30}, {18, 18}, {12, 40}} {
+		h, w := s[0], s[1]
+		g, err := (poolParams{kh: 2, kw: 2, sh: 2, sw: 2}).geom("test", tensor.Shape{1, 1, h, w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plane, pooled := h*w, g.ho*g.wo
+		for trial := range 4 {
+			key, val, gr := make([]float32, plane), make([]float32, plane), make([]float32, pooled)
+			for i := range key {
+				key[i], val[i] = float32(rng.IntN(4)), float32(rng.NormFloat64())
+				if trial >= 2 && rng.IntN(10) == 0 {
+					key[i] = float32(math.NaN())
+				}
+			}
+			for i := range gr {
+				gr[i] = float32(rng.NormFloat64())
+			}
+			at := make([]int32, pooled)
+			argmaxPlane(g, key, at) // Argmax4's choice, NaNs included
+			wantSel, wantSc := make([]float32, pooled), make([]float32, plane)
+			for o, i := range at {
+				wantSel[o] = val[i]
+				wantSc[i] = gr[o]
+			}
+			const guard = 40
+			sel, sc := make([]float32, pooled+guard), make([]float32, plane+guard)
+			for _, d := range [][]float32{sel, sc} {
+				for i := range d {
+					d[i] = 99
+				}
+			}
+			okSel := selectPlane2x2(g, key, val, sel[:pooled])
+			okSc := scatterPlane2x2(g, key, gr, sc[:plane])
+			if okSel != kernels.Fast() || okSc != kernels.Fast() {
+				t.Fatalf("%dx%d: vector paths taken %v %v, want %v", h, w, okSel, okSc, kernels.Fast())
+			}
+			if !okSel {
+				continue
+			}
+			same := func(a, b []float32) bool {
+				return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+			}
+			if !same(sel[:pooled], wantSel) {
+				t.Errorf("%dx%d trial %d: select %v, want %v", h, w, trial, sel[:pooled], wantSel)
+			}
+			if !same(sc[:plane], wantSc) {
+				t.Errorf("%dx%d trial %d: scatter %v, want %v", h, w, trial, sc[:plane], wantSc)
+			}
+			for i := range guard {
+				if sel[pooled+i] != 99 || sc[plane+i] != 99 {
+					t.Fatalf("%dx%d trial %d: written past the plane", h, w, trial)
+				}
 			}
 		}
 	}

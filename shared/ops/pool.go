@@ -214,14 +214,20 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 		for pl := lo; pl < hi; pl++ {
 			switch op.mode {
 			case poolSelect:
-				argmaxPlane(g, in[0].data[pl*plane:(pl+1)*plane], at)
-				h, dst := in[1].data[pl*plane:(pl+1)*plane], out[pl*pooled:(pl+1)*pooled]
+				key, h, dst := in[0].data[pl*plane:(pl+1)*plane], in[1].data[pl*plane:(pl+1)*plane], out[pl*pooled:(pl+1)*pooled]
+				if selectPlane2x2(g, key, h, dst) {
+					continue
+				}
+				argmaxPlane(g, key, at)
 				for o, i := range at {
 					dst[o] = h[i]
 				}
 			case poolScatter:
-				argmaxPlane(g, in[0].data[pl*plane:(pl+1)*plane], at)
-				gr, dst := in[1].data[pl*pooled:(pl+1)*pooled], out[pl*plane:(pl+1)*plane]
+				key, gr, dst := in[0].data[pl*plane:(pl+1)*plane], in[1].data[pl*pooled:(pl+1)*pooled], out[pl*plane:(pl+1)*plane]
+				if scatterPlane2x2(g, key, gr, dst) {
+					continue
+				}
+				argmaxPlane(g, key, at)
 				clear(dst)
 				if disjoint {
 					// Each position is some window's argmax at most once:
@@ -314,6 +320,90 @@ func argmaxPlane2x2[T float](g poolGeom, key []T, at []int32) {
 			out[ow] = kernels.Argmax4(r0[j], r0[j+1], r1[j], r1[j+1], int32(top+j), int32(w))
 		}
 	}
+}
+
+// selectPlane2x2 sets each element of dst, for 2x2 windows at stride 2
+// over a float32 plane, to h at the window's largest key (Argmax4's
+// choice), eight windows at a time without the indices between (the
+// argmax and a gather after it took a PGD step's pooling twice as long);
+// it reports whether it could.
+func selectPlane2x2[T float](g poolGeom, key, h, dst []T) bool {
+	k32, ok := any(key).([]float32)
+	if !ok || !kernels.Fast() || g.kh != 2 || g.kw != 2 || g.sh != 2 || g.sw != 2 {
+		return false
+	}
+	h32, d32 := any(h).([]float32), any(dst).([]float32)
+	w := g.w
+	for oh := 0; oh < g.ho; oh++ {
+		top := 2 * oh * w
+		k0, k1, h0, h1 := k32[top:], k32[top+w:], h32[top:], h32[top+w:]
+		out := d32[oh*g.wo : (oh+1)*g.wo]
+		first := 0
+		if vec := g.wo &^ 7; vec > 0 {
+			kernels.Select2x2(&k0[0], &k1[0], &h0[0], &h1[0], &out[0], vec)
+			if tail := g.wo - 8; tail > vec-8 {
+				// The last eight windows again, overlapping, as in
+				// argmaxPlane2x2.
+				kernels.Select2x2(&k0[2*tail], &k1[2*tail], &h0[2*tail], &h1[2*tail], &out[tail], 8)
+			}
+			first = g.wo
+		} else if g.wo >= 4 && w >= 6 && oh < g.ho-1 {
+			// Eight windows from rows that hold fewer, as in
+			// argmaxPlane2x2: the extra ones land in the next output
+			// row's slots, which that row rewrites.
+			kernels.Select2x2(&k0[0], &k1[0], &h0[0], &h1[0], &d32[oh*g.wo], 8)
+			first = g.wo
+		}
+		for ow := first; ow < len(out); ow++ {
+			j := 2 * ow
+			out[ow] = kernels.Select4(k0[j], k0[j+1], k1[j], k1[j+1], h0[j], h0[j+1], h1[j], h1[j+1])
+		}
+	}
+	return true
+}
+
+// scatterPlane2x2 is selectPlane2x2's adjoint: it writes all of dst, each
+// window's gradient at its largest key and 0 elsewhere, from the pooled
+// gradient gr; it reports whether it could.
+func scatterPlane2x2[T float](g poolGeom, key, gr, dst []T) bool {
+	k32, ok := any(key).([]float32)
+	if !ok || !kernels.Fast() || g.kh != 2 || g.kw != 2 || g.sh != 2 || g.sw != 2 {
+		return false
+	}
+	g32, d32 := any(gr).([]float32), any(dst).([]float32)
+	w := g.w
+	if g.h != 2*g.ho || w != 2*g.wo {
+		clear(d32) // a last row or column no window covers
+	}
+	for oh := 0; oh < g.ho; oh++ {
+		top := 2 * oh * w
+		k0, k1, d0, d1 := k32[top:], k32[top+w:], d32[top:], d32[top+w:]
+		grow := g32[oh*g.wo : (oh+1)*g.wo]
+		first := 0
+		if vec := g.wo &^ 7; vec > 0 {
+			kernels.Scatter2x2(&k0[0], &k1[0], &grow[0], &d0[0], &d1[0], vec)
+			if tail := g.wo - 8; tail > vec-8 {
+				// The last eight windows again, overlapping: they
+				// write what they wrote.
+				kernels.Scatter2x2(&k0[2*tail], &k1[2*tail], &grow[tail], &d0[2*tail], &d1[2*tail], 8)
+			}
+			first = g.wo
+		} else if g.wo >= 4 && w == 2*g.wo && oh < g.ho-1 {
+			// Eight windows from rows that hold fewer (7 on a 14x14
+			// plane), the eighth over the next rows: its writes to the
+			// bottom row's first two elements come before the bottom
+			// row's own (Scatter2x2 writes d0 first), and those past it
+			// before the next output row's. Only where the windows fill
+			// the rows, and not on the last output row.
+			kernels.Scatter2x2(&k0[0], &k1[0], &g32[oh*g.wo], &d0[0], &d1[0], 8)
+			first = g.wo
+		}
+		for ow := first; ow < g.wo; ow++ {
+			j := 2 * ow
+			kernels.Scatter4(k0[j], k0[j+1], k1[j], k1[j+1], grow[ow], d0[j:j+2], d1[j:j+2])
+		}
+	}
+	return true
 }
 
 func avgPlane[T float](g poolGeom, x, y []T) {
