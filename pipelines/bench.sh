@@ -89,10 +89,13 @@ machine() {
 	[ -n "${1:-}" ] || return 0
 	awk -v cpu="$1" '
 		BEGIN { split(cpu, c, " "); t = c[1] + c[2]
-			printf "# go benchmarks: user %.1f s, system %.1f s (%.0f%% system)\n", c[1], c[2], (t > 0 ? 100 * c[2] / t : 0) }
+			printf "# go benchmarks, set-up included: user %.1f s, system %.1f s (%.0f%% system)\n", c[1], c[2], (t > 0 ? 100 * c[2] / t : 0) }
 		/^Benchmark/ && !/Kernels/ {
 			name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
-			for (i = 2; i <= NF; i++) if ($i == "B/op") { if (!(name in b)) order[++n] = name; b[name] = b[name] " " $(i-1) }
+			for (i = 2; i <= NF; i++) {
+				if ($i == "B/op") { if (!(name in b)) order[++n] = name; b[name] = b[name] " " $(i-1) }
+				if ($i == "sys-%") sys[name] = sys[name] " " $(i-1)
+			}
 		}
 		function median(s,    a, n, i, j, t) {
 			n = split(s, a, " ")
@@ -103,6 +106,11 @@ machine() {
 			if (n == 0) exit
 			printf "# allocated per op (MB, median):"
 			for (j = 1; j <= n; j++) printf " %s %.2f", order[j], median(b[order[j]]) / 1e6
+			printf "\n"
+			# The timed calls alone, without each process compiling its
+			# programs and faulting in their buffers first.
+			printf "# system share of the timed calls (%%, median):"
+			for (j = 1; j <= n; j++) if (order[j] in sys) printf " %s %.1f", order[j], median(sys[order[j]])
 			printf "\n"
 		}' "$raw"
 }
