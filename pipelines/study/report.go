@@ -283,7 +283,7 @@ func (r *studyReport) speedVerdict() (verdict, detail string) {
 	if below, of, at := sg.bestBelow(level); below > 0 {
 		if pb, _, _ := pg.bestBelow(level); pb == 0 {
 			return "refuted", head + fmt.Sprintf(" under the curve's attacks; but under AutoAttack %d of %d SGN seeds' best checkpoints fall below the level (%s): "+
-				"what the curve measured of them is gradient masking, and the SGN never reaches the robustness PGD-AT reaches.", below, of, at)
+				"the curve's attacks overstate them, and by AutoAttack's reading the SGN does not reach the robustness PGD-AT reaches.", below, of, at)
 		}
 	}
 	ratios := func(p, s []float64) (mean, lo, hi float64) {
