@@ -1,6 +1,10 @@
 package optim
 
-import "slices"
+import (
+	"slices"
+
+	"sgn/shared/kernels"
+)
 
 // SGD is stochastic gradient descent with optional momentum, Nesterov
 // momentum and coupled weight decay, with the update rule of torch.optim.SGD
@@ -79,17 +83,11 @@ func (s *SGD) Step(params, grads [][]float32, lr float64) error {
 			})
 			continue
 		}
-		// The loop of momentum without Nesterov's correction, apart: with
-		// the choice inside it, a madry-mnist step took a tenth longer.
+		// Momentum without Nesterov's correction, the usual case, in
+		// vector code: the scalar loop took 7% of a madry-mnist
+		// training step's CPU time.
 		eachRange(len(p), func(lo, hi int) {
-			p, g, b := p[lo:hi], g[lo:hi], b[lo:hi]
-			g, b = g[:len(p)], b[:len(p)]
-			for j, pj := range p {
-				d := float64(g[j]) + wd*float64(pj)
-				bj := float32(mu*float64(b[j]) + d)
-				b[j] = bj
-				p[j] = float32(float64(pj) - lr*float64(bj))
-			}
+			kernels.Momentum(p[lo:hi], g[lo:hi], b[lo:hi], wd, mu, lr)
 		})
 	}
 	s.steps++
