@@ -1,7 +1,5 @@
 package kernels
 
-import "unsafe"
-
 // Momentum takes one step of SGD with momentum mu (without Nesterov's
 // correction) and L2 weight decay wd, at learning rate lr, on the
 // parameters p with gradients g and momentum buffer b, in float64 as Go
@@ -30,9 +28,4 @@ func momentumGo(p, g, b []float32, wd, mu, lr float64) {
 		b[i] = bi
 		p[i] = float32(float64(pi) - lr*float64(bi))
 	}
-}
-
-// momentumAVX2Go is the AVX2 kernel's twin, in its signature.
-func momentumAVX2Go(p, g, b *float32, n int, wd, mu, lr float64) {
-	momentumGo(unsafe.Slice(p, n), unsafe.Slice(g, n), unsafe.Slice(b, n), wd, mu, lr)
 }

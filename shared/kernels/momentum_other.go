@@ -2,6 +2,8 @@
 
 package kernels
 
-func momentumAVX2(p, g, b *float32, n int, wd, mu, lr float64) {
-	momentumAVX2Go(p, g, b, n, wd, mu, lr)
+import "unsafe"
+
+func momentumAVX2(p, grad, b *float32, n int, wd, mu, lr float64) {
+	momentumGo(unsafe.Slice(p, n), unsafe.Slice(grad, n), unsafe.Slice(b, n), wd, mu, lr)
 }
