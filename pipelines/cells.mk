@@ -118,12 +118,15 @@ endef
 # cell_rules CELL: curve points, final evaluation, result.
 define cell_rules
 $(1)_carry    := $(RESULTS)/partial/$(1)
+# With EVAL_JOBS above 1 the units wait for `evaluated` (below), whose make
+# builds them, so that under make -j this make does not build them too.
+$(1)_after    := $(if $(filter-out 1,$(EVAL_JOBS)),$(DIR)/$(1)/evaluated)
 $(1)_steps    := $$(shell seq $$($(1)_every) $$($(1)_every) $$$$(( $$($(1)_epochs) * $(BATCHES) - 1 )) | xargs printf '%07d ')
 $(1)_points   := $$(foreach s,$$($(1)_steps),$(DIR)/$(1)/point-$$(s).json) $(DIR)/$(1)/point-final.json
 
-$(DIR)/$(1)/point-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
+$(DIR)/$(1)/point-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow | $$($(1)_after)
 	BIN=$(BIN) CARRY=$$($(1)_carry) bash $(POINT) $(DIR)/$(1)/model-step$$*.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
-$(DIR)/$(1)/point-final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
+$(DIR)/$(1)/point-final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow | $$($(1)_after)
 	BIN=$(BIN) CARRY=$$($(1)_carry) bash $(POINT) $(DIR)/$(1)/model.sgn $(DIR)/test.arrow $(EPS) $(CURVE_STEPS) $$@
 
 # A pilot cell's final evaluation is its curve's last point (it only
@@ -138,7 +141,7 @@ else
 $(1)_shards   := $(foreach i,$(SHARD_IDS),$(DIR)/$(1)/final-$(i)-of-$(FINAL_SHARDS).json)
 $(1)_sweeps   := $(foreach e,$(SWEEP_EPS),$(DIR)/$(1)/sweep-$(e).json)
 $(1)_eval := $$($(1)_points) $$($(1)_shards) $$($(1)_sweeps)
-$(DIR)/$(1)/final-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
+$(DIR)/$(1)/final-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained) | $$($(1)_after)
 	BIN=$(BIN) CARRY=$$($(1)_carry) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE=$(if $(filter headline baseline,$(call field,$(1),4)),standard,none) \
 		bash $(FINAL) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS) $(SQUARE_Q) $$* \
 		$(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/model.sgn)
@@ -146,7 +149,7 @@ $(DIR)/$(1)/final.json: $$($(1)_shards)
 	$(STUDYC) merge $$^ > $$@.tmp && mv $$@.tmp $$@
 # Each further eps of SWEEP_EPS: the curve's attack set at half the final
 # evaluation's iterations.
-$(DIR)/$(1)/sweep-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow
+$(DIR)/$(1)/sweep-%.json: $(DIR)/$(1)/trained $(DIR)/test.arrow | $$($(1)_after)
 	BIN=$(BIN) CARRY=$$($(1)_carry) bash $(POINT) $(DIR)/$(1)/model.sgn $(DIR)/test.arrow $$* $$$$(( $(FINAL_STEPS) / 2 )) $$@
 endif
 
@@ -161,7 +164,7 @@ $(DIR)/$(1)/best.json: $$($(1)_points) $(DIR)/$(1)/final.json
 # final model), which need no final evaluation: the make of `evaluated`
 # runs them beside the final shards.
 .PHONY: $(DIR)/$(1)/best-streams
-$(DIR)/$(1)/best-streams: $$($(1)_points)
+$(DIR)/$(1)/best-streams: $$($(1)_points) | $$($(1)_after)
 	BIN=$(BIN) CARRY=$$($(1)_carry) SUITE_QUERIES=$(or $(SUITE_Q),5000) SUITE_SHARDS=$(FINAL_SHARDS) BEST_STREAMS_ONLY=1 bash $(BEST) $(DIR)/$(1) $(DIR)/test.arrow $(EPS) $(FINAL_STEPS)
 endif
 
