@@ -291,33 +291,45 @@ func argmaxPlane2x2[T float](g poolGeom, key []T, at []int32) {
 		return
 	}
 	w := g.w
+	var vec func(oh, ow, n int) // without AVX2, Argmax4 alone
+	if kernels.Fast() {
+		vec = func(oh, ow, n int) {
+			top := 2*oh*w + 2*ow
+			kernels.Argmax2x2(&k32[top], &k32[top+w], &at[oh*g.wo+ow], n, int32(top), int32(w))
+		}
+	}
+	rows2x2(g, g.w >= 6, vec, func(oh, ow int) {
+		top := 2*oh*w + 2*ow
+		at[oh*g.wo+ow] = kernels.Argmax4(k32[top], k32[top+1], k32[top+w], k32[top+w+1], int32(top), int32(w))
+	})
+}
+
+// rows2x2 walks the output rows of 2x2 stride-2 windows: for each row oh
+// it calls vec(oh, ow, n) on runs of n windows from ow, n a multiple of 8
+// (a row's last eight again, overlapping, when its count is not a
+// multiple of eight: recomputing a window gives what it gave, and a
+// 14-wide row, MNIST's pooled 28x28, is then all vector work), and
+// one(oh, ow) on each window left (on every one when vec is nil). Where
+// a row holds fewer than eight windows but at least four and spill
+// allows, vec runs on eight from the row's start, the extra ones over the
+// next rows (7 on a 14x14 plane):
+// their results land in the next output row's places, which that row
+// rewrites; never on the last output row, which has no next.
+func rows2x2(g poolGeom, spill bool, vec func(oh, ow, n int), one func(oh, ow int)) {
 	for oh := 0; oh < g.ho; oh++ {
-		top := 2 * oh * w
-		r0 := k32[top : top+2*g.wo]
-		r1 := k32[top+w : top+w+2*g.wo]
-		out := at[oh*g.wo : (oh+1)*g.wo]
 		first := 0
-		if vec := g.wo &^ 7; kernels.Fast() && vec > 0 {
-			kernels.Argmax2x2(&r0[0], &r1[0], &out[0], vec, int32(top), int32(w))
-			if tail := g.wo - 8; tail > vec-8 {
-				// The last eight windows again, overlapping: recomputing a
-				// window gives the same index, and a 14-wide row (28x28
-				// input) is then all vector work.
-				kernels.Argmax2x2(&r0[2*tail], &r1[2*tail], &out[tail], 8, int32(top+2*tail), int32(w))
+		if v := g.wo &^ 7; vec != nil && v > 0 {
+			vec(oh, 0, v)
+			if tail := g.wo - 8; tail > v-8 {
+				vec(oh, tail, 8)
 			}
 			first = g.wo
-		} else if kernels.Fast() && g.wo >= 4 && w >= 6 && oh < g.ho-1 {
-			// Eight windows from rows that hold fewer (7 on a 14x14
-			// plane): the extra ones run on into the next rows and land
-			// in the next output row's slots, which that row rewrites.
-			// Not on the last output row, whose extra slots do not exist;
-			// the reads stay inside the plane since 16 <= 3w.
-			kernels.Argmax2x2(&r0[0], &r1[0], &at[oh*g.wo], 8, int32(top), int32(w))
+		} else if vec != nil && spill && g.wo >= 4 && oh < g.ho-1 {
+			vec(oh, 0, 8)
 			first = g.wo
 		}
-		for ow := first; ow < len(out); ow++ {
-			j := 2 * ow
-			out[ow] = kernels.Argmax4(r0[j], r0[j+1], r1[j], r1[j+1], int32(top+j), int32(w))
+		for ow := first; ow < g.wo; ow++ {
+			one(oh, ow)
 		}
 	}
 }
@@ -334,31 +346,15 @@ func selectPlane2x2[T float](g poolGeom, key, h, dst []T) bool {
 	}
 	h32, d32 := any(h).([]float32), any(dst).([]float32)
 	w := g.w
-	for oh := 0; oh < g.ho; oh++ {
-		top := 2 * oh * w
-		k0, k1, h0, h1 := k32[top:], k32[top+w:], h32[top:], h32[top+w:]
-		out := d32[oh*g.wo : (oh+1)*g.wo]
-		first := 0
-		if vec := g.wo &^ 7; vec > 0 {
-			kernels.Select2x2(&k0[0], &k1[0], &h0[0], &h1[0], &out[0], vec)
-			if tail := g.wo - 8; tail > vec-8 {
-				// The last eight windows again, overlapping, as in
-				// argmaxPlane2x2.
-				kernels.Select2x2(&k0[2*tail], &k1[2*tail], &h0[2*tail], &h1[2*tail], &out[tail], 8)
-			}
-			first = g.wo
-		} else if g.wo >= 4 && w >= 6 && oh < g.ho-1 {
-			// Eight windows from rows that hold fewer, as in
-			// argmaxPlane2x2: the extra ones land in the next output
-			// row's slots, which that row rewrites.
-			kernels.Select2x2(&k0[0], &k1[0], &h0[0], &h1[0], &d32[oh*g.wo], 8)
-			first = g.wo
-		}
-		for ow := first; ow < len(out); ow++ {
-			j := 2 * ow
-			out[ow] = kernels.Select4(k0[j], k0[j+1], k1[j], k1[j+1], h0[j], h0[j+1], h1[j], h1[j+1])
-		}
-	}
+	// Reading eight windows from a row's start stays inside the plane
+	// when 16 <= 3w.
+	rows2x2(g, w >= 6, func(oh, ow, n int) {
+		top := 2*oh*w + 2*ow
+		kernels.Select2x2(&k32[top], &k32[top+w], &h32[top], &h32[top+w], &d32[oh*g.wo+ow], n)
+	}, func(oh, ow int) {
+		top := 2*oh*w + 2*ow
+		d32[oh*g.wo+ow] = kernels.Select4(k32[top], k32[top+1], k32[top+w], k32[top+w+1], h32[top], h32[top+1], h32[top+w], h32[top+w+1])
+	})
 	return true
 }
 
@@ -375,34 +371,17 @@ func scatterPlane2x2[T float](g poolGeom, key, gr, dst []T) bool {
 	if g.h != 2*g.ho || w != 2*g.wo {
 		clear(d32) // a last row or column no window covers
 	}
-	for oh := 0; oh < g.ho; oh++ {
-		top := 2 * oh * w
-		k0, k1, d0, d1 := k32[top:], k32[top+w:], d32[top:], d32[top+w:]
-		grow := g32[oh*g.wo : (oh+1)*g.wo]
-		first := 0
-		if vec := g.wo &^ 7; vec > 0 {
-			kernels.Scatter2x2(&k0[0], &k1[0], &grow[0], &d0[0], &d1[0], vec)
-			if tail := g.wo - 8; tail > vec-8 {
-				// The last eight windows again, overlapping: they
-				// write what they wrote.
-				kernels.Scatter2x2(&k0[2*tail], &k1[2*tail], &grow[tail], &d0[2*tail], &d1[2*tail], 8)
-			}
-			first = g.wo
-		} else if g.wo >= 4 && w == 2*g.wo && oh < g.ho-1 {
-			// Eight windows from rows that hold fewer (7 on a 14x14
-			// plane), the eighth over the next rows: its writes to the
-			// bottom row's first two elements come before the bottom
-			// row's own (Scatter2x2 writes d0 first), and those past it
-			// before the next output row's. Only where the windows fill
-			// the rows, and not on the last output row.
-			kernels.Scatter2x2(&k0[0], &k1[0], &g32[oh*g.wo], &d0[0], &d1[0], 8)
-			first = g.wo
-		}
-		for ow := first; ow < g.wo; ow++ {
-			j := 2 * ow
-			kernels.Scatter4(k0[j], k0[j+1], k1[j], k1[j+1], grow[ow], d0[j:j+2], d1[j:j+2])
-		}
-	}
+	// Eight windows from a row's start write past the row only where the
+	// windows fill the rows: the eighth's top elements come before the
+	// bottom row's own (Scatter2x2 writes d0 first), its bottom ones
+	// before the next output row's.
+	rows2x2(g, w == 2*g.wo, func(oh, ow, n int) {
+		top := 2*oh*w + 2*ow
+		kernels.Scatter2x2(&k32[top], &k32[top+w], &g32[oh*g.wo+ow], &d32[top], &d32[top+w], n)
+	}, func(oh, ow int) {
+		top := 2*oh*w + 2*ow
+		kernels.Scatter4(k32[top], k32[top+1], k32[top+w], k32[top+w+1], g32[oh*g.wo+ow], d32[top:top+2], d32[top+w:top+w+2])
+	})
 	return true
 }
 
