@@ -210,7 +210,7 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 	plane, pooled := g.h*g.w, g.ho*g.wo
 	disjoint := g.sh >= g.kh && g.sw >= g.kw // windows do not overlap
 	parallelFor(g.n*g.c, func(_, lo, hi int) {
-		at := make([]int32, pooled)
+		var at []int32 // the windows' argmax, where the 2x2 kernels do not serve
 		for pl := lo; pl < hi; pl++ {
 			switch op.mode {
 			case poolSelect:
@@ -218,7 +218,7 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 				if selectPlane2x2(g, key, h, dst) {
 					continue
 				}
-				argmaxPlane(g, key, at)
+				at = argmaxInto(g, key, at, pooled)
 				for o, i := range at {
 					dst[o] = h[i]
 				}
@@ -227,7 +227,7 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 				if scatterPlane2x2(g, key, gr, dst) {
 					continue
 				}
-				argmaxPlane(g, key, at)
+				at = argmaxInto(g, key, at, pooled)
 				clear(dst)
 				if disjoint {
 					// Each position is some window's argmax at most once:
@@ -250,6 +250,15 @@ func poolDo[T float](op poolOp, in []arg[T]) (G.Value, error) {
 		}
 	})
 	return result(op.bufs, outShape, out), nil
+}
+
+// argmaxInto is argmaxPlane into at, made pooled long on first use.
+func argmaxInto[T float](g poolGeom, key []T, at []int32, pooled int) []int32 {
+	if at == nil {
+		at = make([]int32, pooled)
+	}
+	argmaxPlane(g, key, at)
+	return at
 }
 
 // argmaxPlane sets at[o], for each window o of a plane of key, to the
