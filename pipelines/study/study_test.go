@@ -350,3 +350,33 @@ func TestMakeCalibration(t *testing.T) {
 		})
 	}
 }
+
+func TestLeftToRun(t *testing.T) {
+	cell := func(name string, train float64, evals ...float64) Cell {
+		c := Cell{Row: Row{Cell: name, Method: methodPGD}, TrainSeconds: train}
+		c.Final.EvalSeconds = evals[0]
+		for _, e := range evals[1:] {
+			c.Curve = append(c.Curve, Point{EvalSeconds: e})
+		}
+		c.Best = &Point{EvalSeconds: 100}
+		return c
+	}
+	rows := []Row{{Cell: "pgd-at-1", Method: methodPGD}, {Cell: "pgd-at-2", Method: methodPGD}, {Cell: "pgd-at-3", Method: methodPGD},
+		{Cell: "trades-1", Method: "trades"}, {Cell: "sgn-1", Method: methodSGN}}
+	// pgd-at-1 took 1000+500+100+100 s, pgd-at-2 3000+700+200+100 s: a
+	// third seed costs their mean, 2850 s.
+	done := &group{method: methodPGD, cells: []Cell{cell("pgd-at-1", 1000, 500, 100), cell("pgd-at-2", 3000, 700, 200)}}
+	for _, tc := range []struct {
+		missing []string
+		want    string
+	}{
+		{[]string{"pgd-at-3"}, " At the cost of the finished cells of their method (the mean over seeds, training and evaluation, on the machines below), 1 cell left comes to about 47m30s."},
+		{[]string{"pgd-at-3", "trades-1", "sgn-1"}, " At the cost of the finished cells of their method (the mean over seeds, training and evaluation, on the machines below), 1 cell left comes to about 47m30s. 2 cells (trades-1, sgn-1) have no finished cell of their method to go by."},
+		{[]string{"trades-1"}, " 1 cell (trades-1) has no finished cell of their method to go by."},
+	} {
+		r := &studyReport{rows: rows, missing: tc.missing, groups: []*group{done}}
+		if got := r.leftToRun(); got != tc.want {
+			t.Errorf("missing %v:\n got %q\nwant %q", tc.missing, got, tc.want)
+		}
+	}
+}
