@@ -181,6 +181,10 @@ func TestReportVerdicts(t *testing.T) {
 		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, math.NaN(), nil, "refuted", "refuted"},
 		{"sgn faster on the curve, holds under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.90, nil, "confirmed", "confirmed"},
 		{"sgn faster on the curve, masked under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.02, nil, "refuted", "confirmed"},
+		// The level is 79%; 78% on 250 images is within sampling error
+		// of it (Wilson [72.5, 82.7]) and decides nothing.
+		{"sgn faster on the curve, best within sampling error below the level", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.78, nil, "confirmed", "confirmed"},
+		{"sgn faster on the curve, best below the level beyond sampling error", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.72, nil, "refuted", "confirmed"},
 		// 40× faster in wall time on the cells' machines, but at one
 		// machine's cost per step the SGN's steps save only 2.3×: the
 		// calibration decides.
