@@ -175,23 +175,28 @@ func TestReportVerdicts(t *testing.T) {
 		sgnBest                float64 // NaN: no AutoAttack on the best checkpoint
 		calib                  map[string]float64
 		speed, gain            string
+		says                   string // the report says this too
 	}{
-		{"sgn better and faster", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(), nil, "confirmed", "confirmed"},
-		{"sgn as good, slower", []float64{0.80, 0.81, 0.82}, []float64{0.80, 0.81, 0.82}, 4000, 1000, math.NaN(), nil, "refuted", "refuted"},
-		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, math.NaN(), nil, "refuted", "refuted"},
-		{"sgn faster on the curve, holds under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.90, nil, "confirmed", "confirmed"},
-		{"sgn faster on the curve, masked under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.02, nil, "refuted", "confirmed"},
+		{"sgn better and faster", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(), nil, "confirmed", "confirmed", ""},
+		{"sgn as good, slower", []float64{0.80, 0.81, 0.82}, []float64{0.80, 0.81, 0.82}, 4000, 1000, math.NaN(), nil, "refuted", "refuted", ""},
+		{"sgn never gets there", []float64{0.90, 0.91, 0.92}, []float64{0.50, 0.51, 0.52}, 4000, 100, math.NaN(), nil, "refuted", "refuted", ""},
+		{"sgn faster on the curve, holds under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.90, nil, "confirmed", "confirmed", ""},
+		{"sgn faster on the curve, masked under autoattack", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.02, nil, "refuted", "confirmed", ""},
 		// The level is 79%; 78% on 250 images is within sampling error
 		// of it (Wilson [72.5, 82.7]) and decides nothing.
-		{"sgn faster on the curve, best within sampling error below the level", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.78, nil, "confirmed", "confirmed"},
-		{"sgn faster on the curve, best below the level beyond sampling error", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.72, nil, "refuted", "confirmed"},
+		{"sgn faster on the curve, best within sampling error below the level", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.78, nil, "confirmed", "confirmed", ""},
+		{"sgn faster on the curve, best below the level beyond sampling error", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, 0.72, nil, "refuted", "confirmed", ""},
+		// PGD-AT's mean final level is 83.7%, the level 81.7%, which its
+		// first seed never reaches: the pairings are the others'.
+		{"a pgd-at seed below the level", []float64{0.70, 0.90, 0.91}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(), nil, "confirmed", "confirmed",
+			"(1 of 3 PGD-AT seeds never reach it and are left out of the pairings)"},
 		// 40× faster in wall time on the cells' machines, but at one
 		// machine's cost per step the SGN's steps save only 2.3×: the
 		// calibration decides.
 		{"sgn faster only on a faster machine", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(),
-			map[string]float64{methodPGD: 100, methodSGN: 50}, "refuted", "confirmed"},
+			map[string]float64{methodPGD: 100, methodSGN: 50}, "refuted", "confirmed", ""},
 		{"sgn faster on one machine too", []float64{0.80, 0.81, 0.82}, []float64{0.92, 0.93, 0.94}, 4000, 100, math.NaN(),
-			map[string]float64{methodPGD: 3000, methodSGN: 100}, "confirmed", "confirmed"},
+			map[string]float64{methodPGD: 3000, methodSGN: 100}, "confirmed", "confirmed", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			study, results := synthetic(t, tc.pgd, tc.sgn, tc.pgdSeconds, tc.sgnSeconds, tc.sgnBest)
@@ -218,6 +223,15 @@ func TestReportVerdicts(t *testing.T) {
 			}
 			if want := "than PGD adversarial training: " + tc.gain + ".**"; !strings.Contains(text, want) {
 				t.Errorf("report lacks %q", want)
+			}
+			if !strings.Contains(text, tc.says) {
+				t.Errorf("report lacks %q", tc.says)
+			}
+			// Every synthetic curve holds a quarter of its final accuracy
+			// at its first checkpoint: the 10% and 20% levels are reached
+			// there.
+			if want := `| \*`; !strings.Contains(text, want) || !strings.Contains(text, "\\* Reached at a seed's first checkpoint") {
+				t.Errorf("report does not mark levels reached at the first checkpoint")
 			}
 			if has := strings.Contains(text, "The same on one machine"); has != (tc.calib != nil) {
 				t.Errorf("table on one machine present %v, want %v", has, tc.calib != nil)
@@ -382,5 +396,66 @@ func TestLeftToRun(t *testing.T) {
 		if got := r.leftToRun(); got != tc.want {
 			t.Errorf("missing %v:\n got %q\nwant %q", tc.missing, got, tc.want)
 		}
+	}
+}
+
+// TestTQuantile checks the 97.5% quantiles against Student's t
+// distribution function integrated numerically.
+func TestTQuantile(t *testing.T) {
+	cdf := func(q float64, df int) float64 {
+		v := float64(df)
+		lg1, _ := math.Lgamma((v + 1) / 2)
+		lg2, _ := math.Lgamma(v / 2)
+		c := math.Exp(lg1-lg2) / math.Sqrt(v*math.Pi)
+		pdf := func(x float64) float64 { return c * math.Pow(1+x*x/v, -(v+1)/2) }
+		// Simpson's rule on [0, q]: the density is smooth there.
+		const n = 20000
+		h := q / n
+		sum := pdf(0) + pdf(q)
+		for i := 1; i < n; i++ {
+			w := 2.0
+			if i%2 == 1 {
+				w = 4
+			}
+			sum += w * pdf(float64(i)*h)
+		}
+		return 0.5 + sum*h/3
+	}
+	prev := math.Inf(1)
+	for df := 1; df <= 200; df++ {
+		q := tQuantile975(df)
+		if p := cdf(q, df); math.Abs(p-0.975) > 1e-4 {
+			t.Errorf("df %d: quantile %.4f has probability %.6f below it, want 0.975", df, q, p)
+		}
+		if q >= prev || q <= 1.959963984540054 {
+			t.Errorf("df %d: quantile %.4f not between the normal's and df %d's %.4f", df, q, df-1, prev)
+		}
+		prev = q
+	}
+}
+
+func TestSpeedLevel(t *testing.T) {
+	for _, tc := range []struct {
+		finals []float64
+		want   float64
+	}{
+		{[]float64{0.736}, 0.716},
+		{[]float64{0.60}, 0.58}, // (0.60-0.02)*100 is 57.99999...
+		{[]float64{0.80, 0.81, 0.82}, 0.79},
+		{[]float64{0.8925, 0.8930}, 0.873}, // a tenth of a point, rounded
+	} {
+		g := &group{method: methodPGD}
+		for _, f := range tc.finals {
+			g.cells = append(g.cells, Cell{Curve: []Point{{Step: 1, Robust: f / 2}, {Step: 2, Robust: f}}})
+		}
+		r := &studyReport{groups: []*group{g}}
+		if got, ok := r.speedLevel(); !ok || got != tc.want {
+			t.Errorf("finals %v: level %v (%v), want %v", tc.finals, got, ok, tc.want)
+		}
+	}
+	// A PGD-AT cell without a curve has no level to give.
+	r := &studyReport{groups: []*group{{method: methodPGD, cells: []Cell{{}}}}}
+	if _, ok := r.speedLevel(); ok {
+		t.Error("a PGD-AT cell without a curve gave a level")
 	}
 }
