@@ -62,7 +62,7 @@ FINAL  := $(ROOT)/pipelines/final.sh
 BEST   := $(ROOT)/pipelines/best.sh
 STUDYC := $(BIN)/sgn-study
 
-.PHONY: cells plan report calibration
+.PHONY: cells plan report calibration status
 # Every file is secondary: a cell whose result exists is done even where
 # out/ lacks its checkpoints and streams (a fresh clone has only the
 # committed results). To redo part of a cell, delete its result as well.
@@ -76,6 +76,14 @@ plan:
 
 report:
 	$(STUDYC) report -study $(STUDY_FILE) -results $(RESULTS)
+
+# status: a line per cell, done or how far its training and each kind of
+# its evaluation units have come (status.sh), from the files alone.
+status:
+	@$(foreach c,$(CELLS),bash $(ROOT)/pipelines/status.sh '$(c)' $(RESULTS)/cells/$(c).json $(DIR)/$(c) $($(c)_carry) \
+		$$(( $($(c)_epochs) * $(BATCHES) )) $(foreach u,$($(c)_points),curve=$(u)) \
+		$(foreach u,$(or $($(c)_shards),$(DIR)/$(c)/final.json),final=$(u)) $(foreach u,$($(c)_sweeps),sweep=$(u)) \
+		$(foreach u,$($(c)_best),best=$(u));)
 
 # Each method's cost per training step on this machine (calibrate.sh),
 # measured anew whenever asked: the report's speed on one machine.

@@ -70,6 +70,21 @@ make -C "$root/pipelines" --no-print-directory -j"$cores" "$study" OUT="$tmp/loc
 local_time=$(since "$t0")
 echo "test-slurm: local run: $local_time"
 
+# make status says every cell is done; without sgn-1's result and one of
+# its final shards (here and carried), it names what is left.
+status() {
+	make -C "$root/pipelines" --no-print-directory status STUDY=$study OUT="$tmp/local" RESULTS="$tmp/local-results" 2>&1
+}
+n=$(grep -c -v -e '^#' -e '^$' "$root/pipelines/studies/$study.tsv")
+[ "$(status | grep -c ' done$')" = "$n" ] || { status; fail "make status does not say every cell is done"; }
+mv "$tmp/local-results/$study/cells/sgn-1.json" "$tmp/sgn-1.json"
+mv "$tmp/local/$study/sgn-1/final-2-of-4.json" "$tmp/final-2-of-4.json"
+line=$(status | grep '^sgn-1 ')
+[[ $line =~ trained\ +curve\ ([0-9]+)/([0-9]+)\ final\ 3/4\ sweep\ 1/1\ best\ 1/1$ ]] &&
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] || fail "make status says '$line' of sgn-1 without its result and a shard"
+mv "$tmp/sgn-1.json" "$tmp/local-results/$study/cells/sgn-1.json"
+mv "$tmp/final-2-of-4.json" "$tmp/local/$study/sgn-1/final-2-of-4.json"
+
 echo "test-slurm: starting a single-node cluster in $tmp/cluster"
 bash "$here/cluster.sh" up "$tmp/cluster" || skip "could not start a cluster on this machine (the reason is above)"
 . "$tmp/cluster/env"
