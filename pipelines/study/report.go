@@ -212,10 +212,9 @@ func (r *studyReport) speedLevel() (float64, bool) {
 
 // bestBelow counts the cells of g whose best checkpoint, under AutoAttack,
 // is below level with its whole 95% Wilson interval, of those evaluated
-// so; at lists their figures. A figure within sampling error of the level
-// decides nothing: a checkpoint scored on 1,000 images has an interval
-// some 5 points wide.
-// near lists those below the level within their interval.
+// so; at lists their figures, near those below the level within their
+// interval. A figure within sampling error of the level decides nothing:
+// a checkpoint scored on 1,000 images has an interval some 5 points wide.
 func (g *group) bestBelow(level float64) (below, of int, at, near string) {
 	var figs, nears []string
 	for _, c := range g.cells {
@@ -407,7 +406,7 @@ func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
 	fmt.Fprintf(w, "How these are decided: speed at the level PGD-AT's final models reach under the curve's attack set, less %.0f points; "+
 		"confirmed when every pairing of seeds gives at least %.0f×, refuted when none does, when an SGN seed never reaches the level, or when its curve's best checkpoint falls below it under AutoAttack with its whole 95%% interval where PGD-AT's does not. "+
 		"Gain on the final worst case over every attack: confirmed when the 95%% interval of the difference lies above +%.0f points, "+
-		"refuted when it lies below, else inconclusive.", 100*levelMargin, speedClaim, 100*gainFloor)
+		"refuted when it lies wholly below +%.0f points, else inconclusive.", 100*levelMargin, speedClaim, 100*gainFloor, 100*gainFloor)
 	if r.calib != nil {
 		fmt.Fprintf(w, " Speed is compared on one machine: each seed's optimiser steps to the level at its method's cost per step measured by `make -C pipelines calibrate STUDY=%s` (%s), since the cells trained on different machines; wall times as measured are given beside.", r.name, r.calib)
 	}
