@@ -409,7 +409,7 @@ func TestTQuantile(t *testing.T) {
 		c := math.Exp(lg1-lg2) / math.Sqrt(v*math.Pi)
 		pdf := func(x float64) float64 { return c * math.Pow(1+x*x/v, -(v+1)/2) }
 		// Simpson's rule on [0, q]: the density is smooth there.
-		const n = 20000
+		const n = 2000
 		h := q / n
 		sum := pdf(0) + pdf(q)
 		for i := 1; i < n; i++ {
