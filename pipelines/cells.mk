@@ -178,14 +178,19 @@ endif
 
 # With EVAL_JOBS above 1, the cell's evaluation units (the curve points
 # left, the final shards, the sweep points, the best checkpoint's suite)
-# run EVAL_JOBS at a time, one core each, in a make of their own; the rules
+# run EVAL_JOBS at a time, one core each, in makes of their own; the rules
 # above then find them done. One attack process on two cores kept them
 # three quarters busy (an SGN's final shard: 155% of a CPU), two on one
 # core each keep both busy, with the same results bit for bit
 # (engine.TestOracleWorkers). Under make -j, the units share its jobs.
+# Two makes, longest units first: the curve points left (with a final
+# shard beside them), then the best checkpoint's suite, the other shards
+# and the short sweep points, which fill the cores at the end. In one
+# make, the best checkpoint's suite, waiting for the last point, was left
+# to the end and ran alone on one core.
 $(DIR)/$(1)/evaluated: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
-	$(if $(filter-out 1,$(EVAL_JOBS)),GOMAXPROCS=1 $$(MAKE) --no-print-directory -f $(ROOT)/pipelines/cells.mk $$(if $$(filter -j%,$$(MAKEFLAGS)),,-j$(EVAL_JOBS)) EVAL_JOBS=1 \
-		$$($(1)_points) $$(if $$($(1)_best),$(DIR)/$(1)/best-streams) $$($(1)_shards) $$($(1)_sweeps))
+	+$(if $(filter-out 1,$(EVAL_JOBS)),$$(call eval_make,$$($(1)_points) $$(firstword $$($(1)_shards))) && \
+		$$(call eval_make,$$(if $$($(1)_best),$(DIR)/$(1)/best-streams) $$(wordlist 2,$$(words $$($(1)_shards)),$$($(1)_shards)) $$($(1)_sweeps)))
 	touch $$@
 
 $(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $(DIR)/$(1)/evaluated $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_sweeps) $$($(1)_best)
@@ -194,6 +199,12 @@ $(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $(DIR)/$(1)/evaluated $$($(1)_po
 	rm -rf $$($(1)_carry)
 	rmdir --ignore-fail-on-non-empty $(RESULTS)/partial 2>/dev/null || true
 endef
+# eval_make TARGETS: a make of a cell's evaluation units, EVAL_JOBS at a
+# time (or the parent's jobs under make -j), each on one core; true for
+# none (a make without targets would make the default, every cell). The
+# recipe line that calls it starts with +: make knows a recursive make by
+# a literal $(MAKE) only, and gives its jobs to the lines so marked.
+eval_make = $(if $(strip $(1)),GOMAXPROCS=1 $(MAKE) --no-print-directory -f $(ROOT)/pipelines/cells.mk $(if $(filter -j%,$(MAKEFLAGS)),,-j$(EVAL_JOBS)) EVAL_JOBS=1 $(strip $(1)),true)
 # Trained are the cells to run and the sources of their transfer attacks.
 TRAINED := $(sort $(CELLS) $(filter-out -,$(foreach c,$(CELLS),$(call field,$(c),8))))
 $(foreach c,$(TRAINED),$(eval $(call train_rules,$(c))))
