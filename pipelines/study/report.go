@@ -945,7 +945,6 @@ func (r *studyReport) epsPlot(w io.Writer) error {
 	return plot.Lines(w, f)
 }
 
-// plural writes n and noun, with an s unless n is 1: "1 seed", "3 seeds".
 // verb is singular or plural to agree with a count of n.
 func verb(n int, singular, plural string) string {
 	if n == 1 {
@@ -954,6 +953,7 @@ func verb(n int, singular, plural string) string {
 	return plural
 }
 
+// plural writes n and noun, with an s unless n is 1: "1 seed", "3 seeds".
 func plural(n int, noun string) string {
 	if n == 1 {
 		return fmt.Sprintf("1 %s", noun)

@@ -5,12 +5,15 @@ import (
 	"slices"
 )
 
+// z975 is the standard normal distribution's 97.5% quantile.
+const z975 = 1.959963984540054
+
 // wilson is the 95% Wilson score interval for a proportion p of n trials.
 func wilson(p float64, n int) (lo, hi float64) {
 	if n == 0 {
 		return 0, 1
 	}
-	const z = 1.959963984540054
+	const z = z975
 	nf := float64(n)
 	denom := 1 + z*z/nf
 	centre := (p + z*z/(2*nf)) / denom
@@ -28,7 +31,7 @@ func tQuantile975(df int) float64 {
 	if df <= len(table) {
 		return table[df-1]
 	}
-	const z = 1.959963984540054
+	const z = z975
 	v := float64(df)
 	z3, z5 := z*z*z, z*z*z*z*z
 	return z + (z3+z)/(4*v) + (5*z5+16*z3+3*z)/(96*v*v)

@@ -427,7 +427,7 @@ func TestTQuantile(t *testing.T) {
 		if p := cdf(q, df); math.Abs(p-0.975) > 1e-4 {
 			t.Errorf("df %d: quantile %.4f has probability %.6f below it, want 0.975", df, q, p)
 		}
-		if q >= prev || q <= 1.959963984540054 {
+		if q >= prev || q <= z975 {
 			t.Errorf("df %d: quantile %.4f not between the normal's and df %d's %.4f", df, q, df-1, prev)
 		}
 		prev = q
