@@ -11,11 +11,22 @@
 # training images, 20 steps each; its cost is the second epoch's mean
 # step (the first pays for start-up). Run it on a quiet machine: on 2
 # cores about 5 minutes, most of it PGD-AT and TRADES.
+#
+# With CALIBRATE_WITH=pytorch each method's step is timed in PyTorch
+# instead (pipelines/torch/step_cost.py: the same step on random images,
+# 15 steps after 5), installing Debian's python3-torch when missing;
+# about 10 minutes on 2 cores.
 set -euo pipefail
 study=$1 dataset=$2 eps=$3 dir=$4 out=$5
 : "${BIN:?BIN names the directory of the sgn tools}"
+with=${CALIBRATE_WITH:-sgn}
+case $with in
+sgn) ;;
+pytorch) . "$(dirname "$0")/need-torch.sh" ;;
+*) echo "calibrate.sh: CALIBRATE_WITH=$with: want sgn or pytorch" >&2; exit 2 ;;
+esac
 rm -rf "$dir" && mkdir -p "$dir"
-"$BIN/sgn-fetch" -limit "${CALIBRATE_N:-2560}" "$dataset" >"$dir/train.arrow"
+if [ "$with" = sgn ]; then "$BIN/sgn-fetch" -limit "${CALIBRATE_N:-2560}" "$dataset" >"$dir/train.arrow"; fi
 declare -A seen=()
 logs=()
 while IFS=$'\t' read -r cell _ method role _ _ _ _ flags; do
@@ -23,10 +34,13 @@ while IFS=$'\t' read -r cell _ method role _ _ _ _ flags; do
 	case $role in headline | baseline) ;; *) continue ;; esac
 	[ -n "${seen[$method]:-}" ] && continue
 	seen[$method]=1
-	echo "calibrate: $method ($flags)" >&2
+	echo "calibrate: $method ($flags, $with)" >&2
 	# shellcheck disable=SC2086 # the study's flags are words
-	"$BIN/sgn-train" -data "$dir/train.arrow" -eps "$eps" -seed 1 -epochs 2 -log "$dir/$method.jsonl" -o "$dir/model.sgn" $flags 2>>"$dir/log" ||
-		{ tail -n 3 "$dir/log" >&2; exit 1; }
+	if [ "$with" = pytorch ]; then
+		"$PY" "$(dirname "$0")/torch/step_cost.py" -dataset "$dataset" -eps "$eps" $flags >"$dir/$method.jsonl" 2>>"$dir/log"
+	else
+		"$BIN/sgn-train" -data "$dir/train.arrow" -eps "$eps" -seed 1 -epochs 2 -log "$dir/$method.jsonl" -o "$dir/model.sgn" $flags 2>>"$dir/log"
+	fi || { tail -n 3 "$dir/log" >&2; exit 1; }
 	logs+=("$method=$dir/$method.jsonl")
 done <"$study"
 [ ${#logs[@]} -gt 0 ] || { echo "calibrate.sh: $study has no headline or baseline rows" >&2; exit 1; }

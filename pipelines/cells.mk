@@ -38,7 +38,8 @@
 # needs all of them, best.json, or -), and `report` writes
 # RESULTS/report.md from the cell results there; `calibration` measures
 # each method's cost per training step on this machine into
-# RESULTS/calibration.json, which the report reads when it is there.
+# RESULTS/calibration.json, which the report reads when it is there, and
+# `calibration-pytorch` the same in PyTorch into calibration-pytorch.json.
 
 STUDY_FILE := $(ROOT)/pipelines/studies/$(STUDY).tsv
 FINAL_SHARDS ?= 4
@@ -62,7 +63,7 @@ FINAL  := $(ROOT)/pipelines/final.sh
 BEST   := $(ROOT)/pipelines/best.sh
 STUDYC := $(BIN)/sgn-study
 
-.PHONY: cells plan report calibration status
+.PHONY: cells plan report calibration calibration-pytorch status
 # Every file is secondary: a cell whose result exists is done even where
 # out/ lacks its checkpoints and streams (a fresh clone has only the
 # committed results). To redo part of a cell, delete its result as well.
@@ -86,9 +87,12 @@ status:
 		$(foreach u,$($(c)_best),best=$(u));)
 
 # Each method's cost per training step on this machine (calibrate.sh),
-# measured anew whenever asked: the report's speed on one machine.
+# measured anew whenever asked: the report's speed on one machine; and
+# the same in PyTorch, which the report sets beside it.
 calibration:
 	BIN=$(BIN) bash $(ROOT)/pipelines/calibrate.sh $(STUDY_FILE) $(STUDY_DATASET) $(EPS) $(DIR)/calibration $(RESULTS)/calibration.json
+calibration-pytorch:
+	BIN=$(BIN) CALIBRATE_WITH=pytorch bash $(ROOT)/pipelines/calibrate.sh $(STUDY_FILE) $(STUDY_DATASET) $(EPS) $(DIR)/calibration-pytorch $(RESULTS)/calibration-pytorch.json
 
 $(DIR)/train.arrow:
 	@mkdir -p $(DIR)

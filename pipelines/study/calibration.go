@@ -16,40 +16,58 @@ import (
 // machines its sessions get, whose speeds differ by tens of percent; the
 // steps a method took to reach a level, times its cost per step here,
 // compare methods as if they had all trained on this machine.
+//
+// A calibration with a Framework timed each method's step in that
+// framework instead (pipelines/torch/step_cost.py, `make -C pipelines
+// calibrate-pytorch`): a ratio between methods also depends on how well
+// an implementation does each kind of step.
 type Calibration struct {
-	Machine Machine            `json:"machine"`
-	Date    string             `json:"date"`
-	StepMS  map[string]float64 `json:"step_ms"` // method: milliseconds per step
+	Machine   Machine            `json:"machine"`
+	Framework string             `json:"framework,omitempty"` // e.g. "PyTorch 1.13.0, 2 threads, libopenblas"; empty: sgn's own tools
+	Date      string             `json:"date"`
+	StepMS    map[string]float64 `json:"step_ms"` // method: milliseconds per step
 }
 
 // makeCalibration reads the training logs given as METHOD=LOG (sgn-train
-// -log, one JSON record per epoch) and takes each method's cost per step
-// from its last epoch, the first one paying for start-up.
+// -log, one JSON record per epoch, or step_cost.py's one record) and takes
+// each method's cost per step from its last record, the first epoch
+// paying for start-up. Logs that name a framework must all name the same.
 func makeCalibration(pairs []string) (Calibration, error) {
 	c := Calibration{Machine: thisMachine(), Date: time.Now().UTC().Format(time.RFC3339), StepMS: map[string]float64{}}
-	for _, pair := range pairs {
+	for i, pair := range pairs {
 		method, path, ok := strings.Cut(pair, "=")
 		if !ok || method == "" || path == "" {
 			return c, fmt.Errorf("calibration: %q: want METHOD=LOG", pair)
 		}
-		ms, err := lastStepMS(path)
+		ms, framework, err := lastStep(path)
 		if err != nil {
 			return c, fmt.Errorf("calibration: %s: %w", method, err)
 		}
+		if i == 0 {
+			c.Framework = framework
+		} else if framework != c.Framework {
+			return c, fmt.Errorf("calibration: %s: timed by %q, the methods before it by %q", method, framework, c.Framework)
+		}
 		c.StepMS[method] = ms
+	}
+	if c.Framework != "" {
+		// The Go toolchain and sgn's kernels timed nothing here.
+		c.Machine.Go, c.Machine.Kernels = "", ""
 	}
 	return c, nil
 }
 
-// lastStepMS is the step_ms of the last record of a training log.
-func lastStepMS(path string) (float64, error) {
+// lastStep is the step_ms of the last record of a training log, and the
+// framework that record names.
+func lastStep(path string) (ms float64, framework string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer f.Close()
 	var last struct {
-		StepMS *float64 `json:"step_ms"`
+		StepMS    *float64 `json:"step_ms"`
+		Framework string   `json:"framework"`
 	}
 	records := 0
 	sc := bufio.NewScanner(f)
@@ -57,22 +75,22 @@ func lastStepMS(path string) (float64, error) {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		last.StepMS = nil
+		last.StepMS, last.Framework = nil, ""
 		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
-			return 0, fmt.Errorf("%s: record %d: %w", path, records+1, err)
+			return 0, "", fmt.Errorf("%s: record %d: %w", path, records+1, err)
 		}
 		records++
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+		return 0, "", fmt.Errorf("%s: %w", path, err)
 	}
 	if records == 0 || last.StepMS == nil {
-		return 0, fmt.Errorf("%s: no epoch with step_ms", path)
+		return 0, "", fmt.Errorf("%s: no epoch with step_ms", path)
 	}
 	if ms := *last.StepMS; ms > 0 && !math.IsInf(ms, 0) && !math.IsNaN(ms) {
-		return ms, nil
+		return ms, last.Framework, nil
 	}
-	return 0, fmt.Errorf("%s: step_ms %v: want a positive number", path, *last.StepMS)
+	return 0, "", fmt.Errorf("%s: step_ms %v: want a positive number", path, *last.StepMS)
 }
 
 // readCalibration reads a study's calibration.json; a study without one
@@ -106,5 +124,9 @@ func (c *Calibration) seconds(method string, x reach) ([]float64, bool) {
 }
 
 func (c *Calibration) String() string {
-	return fmt.Sprintf("%s, measured %s", c.Machine, c.Date[:min(len(c.Date), len("2006-01-02"))])
+	day := c.Date[:min(len(c.Date), len("2006-01-02"))]
+	if c.Framework != "" {
+		return fmt.Sprintf("%s, %d cores, %s, measured %s", c.Machine.CPU, c.Machine.Cores, c.Framework, day)
+	}
+	return fmt.Sprintf("%s, measured %s", c.Machine, day)
 }

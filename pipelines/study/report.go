@@ -55,6 +55,7 @@ type studyReport struct {
 	missing     []string     // cells of the study without a result yet
 	notes       string       // the study's notes file (STUDY.notes.md beside it), verbatim
 	calib       *Calibration // the methods' cost per step on one machine, or nil
+	pytorch     *Calibration // the same in PyTorch (calibration-pytorch.json), or nil
 }
 
 func (r *studyReport) group(method string) *group {
@@ -78,6 +79,9 @@ func loadReport(studyPath, results string) (*studyReport, error) {
 	}
 	r.notes = string(notes)
 	if r.calib, err = readCalibration(filepath.Join(results, "calibration.json")); err != nil {
+		return nil, err
+	}
+	if r.pytorch, err = readCalibration(filepath.Join(results, "calibration-pytorch.json")); err != nil {
 		return nil, err
 	}
 	for _, row := range rows {
@@ -348,13 +352,34 @@ func (r *studyReport) speedVerdict() (verdict, detail string) {
 			detail += fmt.Sprintf(" FGSM-RS alone: %s.", fs)
 		}
 	}
+	verdict = speedCall(lo, hi)
+	// PyTorch's costs per step do not decide (the study trained with
+	// sgn's), but say whether the verdict hangs on the implementation.
+	tp, okP := r.pytorch.seconds(methodPGD, ps)
+	ts, okS := r.pytorch.seconds(methodSGN, ss)
+	if okP && okS {
+		ratio, lo, hi := ratios(tp, ts)
+		detail += fmt.Sprintf(" At PyTorch's cost per step on one machine (%s: %.0f ms per PGD-AT step, %.0f per SGN step, `make -C pipelines calibrate-pytorch STUDY=%s`): %.1f× (%.1f–%.1f×), ",
+			r.pytorch, r.pytorch.StepMS[methodPGD], r.pytorch.StepMS[methodSGN], r.name, ratio, lo, hi)
+		if v := speedCall(lo, hi); v == verdict {
+			detail += "the same verdict."
+		} else {
+			detail += fmt.Sprintf("by which the claim would be %s: the verdict depends on the implementation.", v)
+		}
+	}
+	return verdict, detail
+}
+
+// speedCall is the speed claim's verdict on the range of its ratios over
+// the pairings of seeds.
+func speedCall(lo, hi float64) string {
 	switch {
 	case lo >= speedClaim:
-		return "confirmed", detail
+		return "confirmed"
 	case hi < speedClaim:
-		return "refuted", detail
+		return "refuted"
 	}
-	return "inconclusive", detail
+	return "inconclusive"
 }
 
 // gainVerdict decides the claim "about 10 points more robust accuracy

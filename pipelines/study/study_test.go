@@ -118,12 +118,11 @@ func TestReadStudyRefuses(t *testing.T) {
 	}
 }
 
-// synthetic writes a study of SGN and PGD-AT cells whose curves rise
-// linearly to their final robust accuracy: PGD-AT in pgdSeconds, the SGN
-// in sgnSeconds. It returns the study file and results directory.
 // synthetic writes a study of PGD-AT and SGN cells whose curves rise
-// linearly to their final figures; sgnBest, unless NaN, is every SGN
-// cell's best checkpoint under AutoAttack.
+// linearly to their final figures, PGD-AT's in pgdSeconds of training, the
+// SGN's in sgnSeconds; sgnBest, unless NaN, is every SGN cell's best
+// checkpoint under AutoAttack. It returns the study file and results
+// directory.
 func synthetic(t *testing.T, pgdFinal, sgnFinal []float64, pgdSeconds, sgnSeconds, sgnBest float64) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -201,14 +200,7 @@ func TestReportVerdicts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			study, results := synthetic(t, tc.pgd, tc.sgn, tc.pgdSeconds, tc.sgnSeconds, tc.sgnBest)
 			if tc.calib != nil {
-				f, err := os.Create(filepath.Join(results, "calibration.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := writeJSON(f, Calibration{Machine: thisMachine(), Date: "2026-12-03T08:00:00Z", StepMS: tc.calib}); err != nil {
-					t.Fatal(err)
-				}
-				f.Close()
+				writeCalibration(t, results, "calibration.json", "", tc.calib)
 			}
 			if err := writeReport(study, results); err != nil {
 				t.Fatal(err)
@@ -325,6 +317,58 @@ func atoi(t *testing.T, s string) int {
 	return n
 }
 
+// writeCalibration writes a calibration of the given costs per step as
+// results/name.
+func writeCalibration(t *testing.T, results, name, framework string, stepMS map[string]float64) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(results, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := writeJSON(f, Calibration{Machine: thisMachine(), Framework: framework, Date: "2026-12-03T08:00:00Z", StepMS: stepMS}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PyTorch's costs per step never decide the speed claim; the report says
+// whether they would decide it otherwise.
+func TestReportPyTorchCalibration(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pytorch map[string]float64
+		says    string
+	}{
+		// PGD-AT takes 3.9 epochs to the level, the SGN 3.39: at 30 times
+		// the cost per step, 34.5× on sgn's costs and on PyTorch's alike.
+		{"same verdict", map[string]float64{methodPGD: 3000, methodSGN: 100}, "34.5× (34.5–34.5×), the same verdict."},
+		// At 5 times the cost per step, 5.8×.
+		{"another verdict", map[string]float64{methodPGD: 3000, methodSGN: 600}, "5.8× (5.8–5.8×), by which the claim would be refuted: the verdict depends on the implementation."},
+		{"no sgn step", map[string]float64{methodPGD: 3000}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			study, results := synthetic(t, []float64{0.80, 0.80}, []float64{0.92, 0.92}, 4000, 100, math.NaN())
+			writeCalibration(t, results, "calibration.json", "", map[string]float64{methodPGD: 3000, methodSGN: 100})
+			writeCalibration(t, results, "calibration-pytorch.json", "PyTorch 9.9, 2 threads", tc.pytorch)
+			if err := writeReport(study, results); err != nil {
+				t.Fatal(err)
+			}
+			md, err := os.ReadFile(filepath.Join(results, "report.md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(md)
+			if want := "10× faster than PGD adversarial training: confirmed.**"; !strings.Contains(text, want) {
+				t.Errorf("report lacks %q", want)
+			}
+			mentioned := strings.Contains(text, "At PyTorch's cost per step on one machine (")
+			if mentioned != (tc.says != "") || !strings.Contains(text, tc.says) || tc.says != "" && !strings.Contains(text, "PyTorch 9.9, 2 threads") {
+				t.Errorf("PyTorch's costs mentioned %v, want %q:\n%s", mentioned, tc.says, text)
+			}
+		})
+	}
+}
+
 func TestMakeCalibration(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
@@ -350,6 +394,9 @@ func TestMakeCalibration(t *testing.T) {
 		{"last without step_ms", []string{"pgd-at=" + write("laststep.jsonl", `{"step_ms":5}`+"\n"+`{"epoch":2}`)}, nil},
 		{"zero", []string{"pgd-at=" + write("zero.jsonl", `{"step_ms":0}`)}, nil},
 		{"truncated", []string{"pgd-at=" + write("trunc.jsonl", `{"step_ms":5}`+"\n"+`{"step_`)}, nil},
+		{"one framework", []string{"a=" + write("ta.jsonl", `{"step_ms":70,"framework":"PyTorch 1.13"}`), "b=" + write("tb.jsonl", `{"step_ms":9,"framework":"PyTorch 1.13"}`)},
+			map[string]float64{"a": 70, "b": 9}},
+		{"two frameworks", []string{"a=" + write("tc.jsonl", `{"step_ms":70,"framework":"PyTorch 1.13"}`), "b=" + good}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := makeCalibration(tc.pairs)
@@ -364,6 +411,10 @@ func TestMakeCalibration(t *testing.T) {
 			}
 			if !maps.Equal(c.StepMS, tc.want) {
 				t.Errorf("step_ms %v, want %v", c.StepMS, tc.want)
+			}
+			// A framework's timing names it and not sgn's toolchain.
+			if pytorch := strings.HasPrefix(tc.name, "one framework"); pytorch != (c.Framework == "PyTorch 1.13") || pytorch == (c.Machine.Go != "") {
+				t.Errorf("framework %q, machine %+v", c.Framework, c.Machine)
 			}
 		})
 	}
