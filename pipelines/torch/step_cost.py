@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 import models
+from crosscheck import linf_step
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_torch import loaded_blas  # noqa: E402
@@ -98,10 +99,6 @@ def build(a):
     return net, params, opt
 
 
-def project(xa, x, eps):
-    return torch.min(torch.max(xa, x - eps), x + eps).clamp(0, 1)
-
-
 def input_grad(net, xa, loss_of):
     xa = xa.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(loss_of(net(xa)), xa)
@@ -124,14 +121,15 @@ def step_fn(a, net, params, opt, x, y):
             if a.adv == "trades":
                 with torch.no_grad():
                     p_clean = F.softmax(net(x), 1)
-                xa = project(x + 0.001 * torch.randn_like(x), x, eps)
-                kl = lambda z: F.kl_div(F.log_softmax(z, 1), p_clean, reduction="sum")  # noqa: E731
-                for _ in range(a.steps):
-                    xa = project(xa + alpha * input_grad(net, xa, kl).sign(), x, eps)
-                return xa.detach()
-            xa = project(x + torch.empty_like(x).uniform_(-eps, eps), x, eps)
-            for _ in range(1 if a.adv == "fgsm" else a.steps):
-                xa = project(xa + alpha * input_grad(net, xa, ce).sign(), x, eps)
+                xa = x + 0.001 * torch.randn_like(x)
+                loss = lambda z: F.kl_div(F.log_softmax(z, 1), p_clean, reduction="sum")  # noqa: E731
+                steps = a.steps
+            else:
+                xa, loss = x + torch.empty_like(x).uniform_(-eps, eps), ce
+                steps = 1 if a.adv == "fgsm" else a.steps
+            xa = linf_step(xa, x, torch.zeros_like(x), eps, 0)
+            for _ in range(steps):
+                xa = linf_step(xa, x, input_grad(net, xa, loss), eps, alpha)
             return xa.detach()
         finally:
             for p in params:
