@@ -46,7 +46,7 @@ func makeCalibration(pairs []string) (Calibration, error) {
 		if i == 0 {
 			c.Framework = framework
 		} else if framework != c.Framework {
-			return c, fmt.Errorf("calibration: %s: timed by %q, the methods before it by %q", method, framework, c.Framework)
+			return c, fmt.Errorf("calibration: %s: timed in %s, the methods before it in %s", method, frameworkName(framework), frameworkName(c.Framework))
 		}
 		c.StepMS[method] = ms
 	}
@@ -55,6 +55,14 @@ func makeCalibration(pairs []string) (Calibration, error) {
 		c.Machine.Go, c.Machine.Kernels = "", ""
 	}
 	return c, nil
+}
+
+// frameworkName names what timed a log: sgn-train's logs name nothing.
+func frameworkName(framework string) string {
+	if framework == "" {
+		return "sgn-train"
+	}
+	return framework
 }
 
 // lastStep is the step_ms of the last record of a training log, and the

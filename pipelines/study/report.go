@@ -84,6 +84,14 @@ func loadReport(studyPath, results string) (*studyReport, error) {
 	if r.pytorch, err = readCalibration(filepath.Join(results, "calibration-pytorch.json")); err != nil {
 		return nil, err
 	}
+	// Swapped files would have PyTorch decide and present sgn's costs as
+	// PyTorch's.
+	if r.calib != nil && r.calib.Framework != "" {
+		return nil, fmt.Errorf("%s: timed in %s, not by sgn-train: it belongs in calibration-%s.json", filepath.Join(results, "calibration.json"), r.calib.Framework, "pytorch")
+	}
+	if r.pytorch != nil && r.pytorch.Framework == "" {
+		return nil, fmt.Errorf("%s: names no framework: sgn-train's costs belong in calibration.json", filepath.Join(results, "calibration-pytorch.json"))
+	}
 	for _, row := range rows {
 		var c Cell
 		err := readJSON(filepath.Join(results, "cells", row.Cell+".json"), &c)
@@ -354,17 +362,21 @@ func (r *studyReport) speedVerdict() (verdict, detail string) {
 	}
 	verdict = speedCall(lo, hi)
 	// PyTorch's costs per step do not decide (the study trained with
-	// sgn's), but say whether the verdict hangs on the implementation.
-	tp, okP := r.pytorch.seconds(methodPGD, ps)
-	ts, okS := r.pytorch.seconds(methodSGN, ss)
-	if okP && okS {
+	// sgn's), but beside sgn's costs on one machine they say whether the
+	// verdict hangs on the implementation.
+	tp, okTP := r.pytorch.seconds(methodPGD, ps)
+	ts, okTS := r.pytorch.seconds(methodSGN, ss)
+	if okTP && okTS {
 		ratio, lo, hi := ratios(tp, ts)
-		detail += fmt.Sprintf(" At PyTorch's cost per step on one machine (%s: %.0f ms per PGD-AT step, %.0f per SGN step, `make -C pipelines calibrate-pytorch STUDY=%s`): %.1f× (%.1f–%.1f×), ",
+		detail += fmt.Sprintf(" At PyTorch's cost per step on one machine (%s: %.0f ms per PGD-AT step, %.0f per SGN step, `make -C pipelines calibrate-pytorch STUDY=%s`): %.1f× (%.1f–%.1f×)",
 			r.pytorch, r.pytorch.StepMS[methodPGD], r.pytorch.StepMS[methodSGN], r.name, ratio, lo, hi)
-		if v := speedCall(lo, hi); v == verdict {
-			detail += "the same verdict."
-		} else {
-			detail += fmt.Sprintf("by which the claim would be %s: the verdict depends on the implementation.", v)
+		switch v := speedCall(lo, hi); {
+		case !okP || !okS:
+			detail += "."
+		case v == verdict:
+			detail += ", the same verdict."
+		default:
+			detail += fmt.Sprintf(", by which the claim would be %s: the verdict depends on the implementation.", v)
 		}
 	}
 	return verdict, detail
