@@ -37,7 +37,9 @@ while IFS=$'\t' read -r cell _ method role _ _ _ _ flags; do
 	echo "calibrate: $method ($flags, $with)" >&2
 	# shellcheck disable=SC2086 # the study's flags are words
 	if [ "$with" = pytorch ]; then
-		"$PY" "$(dirname "$0")/torch/step_cost.py" -dataset "$dataset" -eps "$eps" $flags >"$dir/$method.jsonl" 2>>"$dir/log"
+		# OpenBLAS on one thread under torch's two, as bench.sh runs it.
+		env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" "$(dirname "$0")/torch/step_cost.py" \
+			-dataset "$dataset" -eps "$eps" $flags >"$dir/$method.jsonl" 2>>"$dir/log"
 	else
 		"$BIN/sgn-train" -data "$dir/train.arrow" -eps "$eps" -seed 1 -epochs 2 -log "$dir/$method.jsonl" -o "$dir/model.sgn" $flags 2>>"$dir/log"
 	fi || { tail -n 3 "$dir/log" >&2; exit 1; }
