@@ -242,7 +242,9 @@ func BenchmarkDoubleBackprop(b *testing.B) {
 
 // BenchmarkSGNStep is a training step of an SGN with the default
 // configuration (input tap, sign, learned gate, exact gradients): probe
-// pass, self-gradient, response pass, backward through all of it, SGD step.
+// pass, self-gradient, response pass, backward, SGD step. The backward
+// skips the self-gradient's second-order path, whose gradient through
+// sign is zero; bench_torch.py's sgn_step_ms skips it too.
 func BenchmarkSGNStep(b *testing.B) {
 	net := benchNet(b)
 	cfg := sgn.DefaultConfig()
