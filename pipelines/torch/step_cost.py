@@ -48,7 +48,7 @@ def parse(argv):
     ap.add_argument("-eps", type=float, required=True)
     ap.add_argument("-runs", type=int, default=15)
     ap.add_argument("-warmup", type=int, default=5)
-    ap.add_argument("-threads", type=int, default=0, help="torch threads (0: every core)")
+    ap.add_argument("-threads", type=int, default=0, help="torch threads (0: every core, as sgn-train)")
     # sgn-train's flags as the studies give them. Those that change no
     # step's cost are accepted and used where they shape the computation.
     ap.add_argument("-arch", default="")
@@ -158,8 +158,8 @@ def step_fn(a, net, params, opt, x, y):
 
 def main(argv):
     a = parse(argv)
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
+    # torch's own default can be one thread where sgn-train uses every core.
+    torch.set_num_threads(a.threads if a.threads > 0 else os.cpu_count())
     torch.manual_seed(1)
     net, params, opt = build(a)
     x = torch.rand(a.batch, *SHAPES[a.dataset])
