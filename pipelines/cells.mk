@@ -187,14 +187,16 @@ endif
 # three quarters busy (an SGN's final shard: 155% of a CPU), two on one
 # core each keep both busy, with the same results bit for bit
 # (engine.TestOracleWorkers). Under make -j, the units share its jobs.
-# Two makes, longest units first: the curve points left (with a final
-# shard beside them), then the best checkpoint's suite, the other shards
-# and the short sweep points, which fill the cores at the end. In one
-# make, the best checkpoint's suite, waiting for the last point, was left
-# to the end and ran alone on one core.
+# Two makes, longest units first: the curve points left with the first
+# EVAL_JOBS final shards beside them, then the best checkpoint's suite,
+# which needs every point, the other shards and the short sweep points,
+# which fill the cores at the end. In one make, the best checkpoint's
+# suite was left to the end and ran alone on one core; with one shard in
+# the first make, that shard ran alone where the points had all been
+# scored while the cell trained.
 $(DIR)/$(1)/evaluated: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
-	+$(if $(filter-out 1,$(EVAL_JOBS)),$$(call eval_make,$$($(1)_points) $$(firstword $$($(1)_shards))) && \
-		$$(call eval_make,$$(if $$($(1)_best),$(DIR)/$(1)/best-streams) $$(wordlist 2,$$(words $$($(1)_shards)),$$($(1)_shards)) $$($(1)_sweeps)))
+	+$(if $(filter-out 1,$(EVAL_JOBS)),$$(call eval_make,$$($(1)_points) $$(wordlist 1,$(EVAL_JOBS),$$($(1)_shards))) && \
+		$$(call eval_make,$$(if $$($(1)_best),$(DIR)/$(1)/best-streams) $$(filter-out $$(wordlist 1,$(EVAL_JOBS),$$($(1)_shards)),$$($(1)_shards)) $$($(1)_sweeps)))
 	touch $$@
 
 $(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $(DIR)/$(1)/evaluated $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_sweeps) $$($(1)_best)
