@@ -87,7 +87,7 @@ func loadReport(studyPath, results string) (*studyReport, error) {
 	// Swapped files would have PyTorch decide and present sgn's costs as
 	// PyTorch's.
 	if r.calib != nil && r.calib.Framework != "" {
-		return nil, fmt.Errorf("%s: timed in %s, not by sgn-train: it belongs in calibration-%s.json", filepath.Join(results, "calibration.json"), r.calib.Framework, "pytorch")
+		return nil, fmt.Errorf("%s: timed in %s, not by sgn-train: it belongs in calibration-pytorch.json", filepath.Join(results, "calibration.json"), r.calib.Framework)
 	}
 	if r.pytorch != nil && r.pytorch.Framework == "" {
 		return nil, fmt.Errorf("%s: names no framework: sgn-train's costs belong in calibration.json", filepath.Join(results, "calibration-pytorch.json"))
