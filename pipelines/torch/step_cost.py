@@ -25,10 +25,9 @@ Usage: step_cost.py -dataset mnist -eps 0.3 [-runs 15] [-warmup 5] SGN-TRAIN-FLA
 """
 import argparse
 import json
+import os
 import sys
 import time
-
-import os
 
 import torch
 import torch.nn.functional as F
