@@ -567,17 +567,31 @@ func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 	if r.calib == nil {
 		return
 	}
-	fmt.Fprintf(w, "The same on one machine (%s): each seed's optimiser steps to the level at its method's cost per step there, measured by `make -C pipelines calibrate STUDY=%s` (mean over seeds that reach it), and PGD-AT's divided by it:\n\n| method | ms per step |", r.calib, r.name)
+	fmt.Fprintf(w, "The same on one machine (%s): each seed's optimiser steps to the level at its method's cost per step there, measured by `make -C pipelines calibrate STUDY=%s` (mean over seeds that reach it), and PGD-AT's divided by it", r.calib, r.name)
+	if r.pytorch != nil {
+		fmt.Fprintf(w, "; beside it the same step's cost in PyTorch (%s, `make -C pipelines calibrate-pytorch STUDY=%s`)", r.pytorch, r.name)
+	}
+	fmt.Fprintf(w, ":\n\n| method | ms per step |")
+	if r.pytorch != nil {
+		fmt.Fprintf(w, " PyTorch ms |")
+	}
 	for _, l := range ls {
 		fmt.Fprintf(w, " %s%% |", pct(l))
 	}
-	fmt.Fprintf(w, "\n|---|---|%s\n", strings.Repeat("---|", len(ls)))
+	fmt.Fprintf(w, "\n|---|---|%s%s\n", strings.Repeat("---|", len(ls)), map[bool]string{true: "---|"}[r.pytorch != nil])
 	for _, g := range r.groups {
 		ms, ok := r.calib.StepMS[g.method]
 		if g.role == "pilot" || g.role == "ablation" || !ok {
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %.0f |", g.method, ms)
+		if r.pytorch != nil {
+			if tms, ok := r.pytorch.StepMS[g.method]; ok {
+				fmt.Fprintf(w, " %.0f |", tms)
+			} else {
+				fmt.Fprintf(w, " – |")
+			}
+		}
 		for _, l := range ls {
 			x := g.reach(l)
 			secs, _ := r.calib.seconds(g.method, x)

@@ -374,6 +374,13 @@ func TestReportPyTorchCalibration(t *testing.T) {
 			if want := fmt.Sprintf("cores, PyTorch 9.9, 2 threads, measured 2026-12-03: %.0f ms per PGD-AT step", tc.pytorch[methodPGD]); tc.says != "" && !strings.Contains(text, want) {
 				t.Errorf("the report does not name PyTorch's calibration")
 			}
+			// The table on one machine sets PyTorch's cost beside sgn's.
+			if want := fmt.Sprintf("| %s | %.0f | %.0f |", methodPGD, tc.calib[methodPGD], tc.pytorch[methodPGD]); tc.calib != nil && !strings.Contains(text, want) {
+				t.Errorf("report lacks the row %q", want)
+			}
+			if want := fmt.Sprintf("| %s | %.0f | – |", methodSGN, tc.calib[methodSGN]); tc.calib != nil && strings.Contains(text, want) != (tc.pytorch[methodSGN] == 0) {
+				t.Errorf("a method PyTorch did not time shows %q: %v, want %v", want, strings.Contains(text, want), tc.pytorch[methodSGN] == 0)
+			}
 		})
 	}
 	// Swapped files: PyTorch's costs in calibration.json, or sgn's in
