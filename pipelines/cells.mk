@@ -187,16 +187,16 @@ endif
 # three quarters busy (an SGN's final shard: 155% of a CPU), two on one
 # core each keep both busy, with the same results bit for bit
 # (engine.TestOracleWorkers). Under make -j, the units share its jobs.
-# Two makes, longest units first: the curve points left with the first
-# EVAL_JOBS final shards beside them, then the best checkpoint's suite,
+# Two makes, longest units first: the curve points left with EVAL_JOBS
+# of the final shards left beside them, then the best checkpoint's suite,
 # which needs every point, the other shards and the short sweep points,
 # which fill the cores at the end. In one make, the best checkpoint's
 # suite was left to the end and ran alone on one core; with one shard in
-# the first make, that shard ran alone where the points had all been
-# scored while the cell trained.
+# the first make, or shards already done, a shard ran alone where the
+# points had all been scored while the cell trained.
 $(DIR)/$(1)/evaluated: $(DIR)/$(1)/trained $(DIR)/test.arrow $(if $(filter-out -,$(call field,$(1),8)),$(DIR)/$(call field,$(1),8)/trained)
-	+$(if $(filter-out 1,$(EVAL_JOBS)),$$(call eval_make,$$($(1)_points) $$(wordlist 1,$(EVAL_JOBS),$$($(1)_shards))) && \
-		$$(call eval_make,$$(if $$($(1)_best),$(DIR)/$(1)/best-streams) $$(filter-out $$(wordlist 1,$(EVAL_JOBS),$$($(1)_shards)),$$($(1)_shards)) $$($(1)_sweeps)))
+	+$(if $(filter-out 1,$(EVAL_JOBS)),$$(call eval_make,$$($(1)_points) $$(call first_shards,$(1))) && \
+		$$(call eval_make,$$(if $$($(1)_best),$(DIR)/$(1)/best-streams) $$(filter-out $$(call first_shards,$(1)),$$($(1)_shards)) $$($(1)_sweeps)))
 	touch $$@
 
 $(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $(DIR)/$(1)/evaluated $$($(1)_points) $(DIR)/$(1)/final.json $$($(1)_sweeps) $$($(1)_best)
@@ -205,6 +205,10 @@ $(RESULTS)/cells/$(1).json: $(DIR)/$(1)/trained $(DIR)/$(1)/evaluated $$($(1)_po
 	rm -rf $$($(1)_carry)
 	rmdir --ignore-fail-on-non-empty $(RESULTS)/partial 2>/dev/null || true
 endef
+# first_shards CELL: the first EVAL_JOBS of the cell's final shards not
+# yet measured here (a shard carried from partial/ counts as left: taking
+# it back takes seconds).
+first_shards = $(wordlist 1,$(EVAL_JOBS),$(filter-out $(wildcard $($(1)_shards)),$($(1)_shards)))
 # eval_make TARGETS: a make of a cell's evaluation units, EVAL_JOBS at a
 # time (or the parent's jobs under make -j), each on one core; true for
 # none (a make without targets would make the default, every cell). The
