@@ -203,14 +203,7 @@ func TestReportVerdicts(t *testing.T) {
 			if tc.calib != nil {
 				writeCalibration(t, results, "calibration.json", "", tc.calib)
 			}
-			if err := writeReport(study, results); err != nil {
-				t.Fatal(err)
-			}
-			md, err := os.ReadFile(filepath.Join(results, "report.md"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := string(md)
+			text := reportText(t, study, results)
 			if want := "10× faster than PGD adversarial training: " + tc.speed + ".**"; !strings.Contains(text, want) {
 				t.Errorf("report lacks %q:\n%s", want, text)
 			}
@@ -318,6 +311,19 @@ func atoi(t *testing.T, s string) int {
 	return n
 }
 
+// reportText writes the study's report and returns it.
+func reportText(t *testing.T, study, results string) string {
+	t.Helper()
+	if err := writeReport(study, results); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(results, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(md)
+}
+
 // writeCalibration writes a calibration of the given costs per step as
 // results/name.
 func writeCalibration(t *testing.T, results, name, framework string, stepMS map[string]float64) {
@@ -357,14 +363,7 @@ func TestReportPyTorchCalibration(t *testing.T) {
 				writeCalibration(t, results, "calibration.json", "", tc.calib)
 			}
 			writeCalibration(t, results, "calibration-pytorch.json", "PyTorch 9.9, 2 threads", tc.pytorch)
-			if err := writeReport(study, results); err != nil {
-				t.Fatal(err)
-			}
-			md, err := os.ReadFile(filepath.Join(results, "report.md"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := string(md)
+			text := reportText(t, study, results)
 			if want := "10× faster than PGD adversarial training: confirmed.**"; !strings.Contains(text, want) {
 				t.Errorf("report lacks %q", want)
 			}
