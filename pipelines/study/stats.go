@@ -94,15 +94,40 @@ func timeToLevel(curve []Point, level float64) (seconds, epochs float64, ok bool
 	prev := Point{}
 	for _, p := range curve {
 		if p.Robust >= level {
-			if p.Robust == prev.Robust || level <= prev.Robust {
-				return p.TrainSeconds, p.Epoch, true
-			}
-			f := (level - prev.Robust) / (p.Robust - prev.Robust)
-			return prev.TrainSeconds + f*(p.TrainSeconds-prev.TrainSeconds), prev.Epoch + f*(p.Epoch-prev.Epoch), true
+			seconds, epochs = crossing(prev, p, level)
+			return seconds, epochs, true
 		}
 		prev = p
 	}
 	return 0, 0, false
+}
+
+// timeToStay is when a convergence curve reaches level for good: its
+// last crossing from below, after which no checkpoint falls below it. ok
+// is false when the curve ends below it. A noisy curve's first crossing
+// flatters it and its last handicaps it; the two bracket its time.
+func timeToStay(curve []Point, level float64) (seconds, epochs float64, ok bool) {
+	prev, from := Point{}, 0
+	for i, p := range curve {
+		if p.Robust < level {
+			prev, from = p, i+1
+		}
+	}
+	if from == len(curve) {
+		return 0, 0, false
+	}
+	seconds, epochs = crossing(prev, curve[from], level)
+	return seconds, epochs, true
+}
+
+// crossing interpolates where the curve between prev, below level, and
+// p, at or above it, meets level.
+func crossing(prev, p Point, level float64) (seconds, epochs float64) {
+	if p.Robust == prev.Robust || level <= prev.Robust {
+		return p.TrainSeconds, p.Epoch
+	}
+	f := (level - prev.Robust) / (p.Robust - prev.Robust)
+	return prev.TrainSeconds + f*(p.TrainSeconds-prev.TrainSeconds), prev.Epoch + f*(p.Epoch-prev.Epoch)
 }
 
 // curveOf is a cell's curve in step order; its last point is the final

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -68,6 +69,40 @@ func TestTimeToLevel(t *testing.T) {
 		if ok != tc.ok || !near(s, tc.seconds, 1e-9) || !near(e, tc.epochs, 1e-9) {
 			t.Errorf("level %g: %g s, %g epochs, %v; want %g, %g, %v", tc.level, s, e, ok, tc.seconds, tc.epochs, tc.ok)
 		}
+	}
+}
+
+func TestTimeToStay(t *testing.T) {
+	// Up, a dip below 70%, up again.
+	curve := []Point{
+		{Step: 100, Epoch: 0.5, TrainSeconds: 10, Robust: 0.5},
+		{Step: 200, Epoch: 1, TrainSeconds: 20, Robust: 0.8},
+		{Step: 300, Epoch: 1.5, TrainSeconds: 30, Robust: 0.6},
+		{Step: 400, Epoch: 2, TrainSeconds: 40, Robust: 0.9},
+	}
+	for _, tc := range []struct {
+		level, seconds, epochs float64
+		ok                     bool
+	}{
+		{0.25, 5, 0.25, true}, // never below after the untrained model
+		{0.5, 10, 0.5, true},
+		{0.55, 35.0 / 3, 7.0 / 12, true}, // the dip stays above
+		{0.7, 100.0 / 3, 5.0 / 3, true},  // after the dip, not at 16.7 s
+		{0.9, 40, 2, true},
+		{0.95, 0, 0, false},
+	} {
+		s, e, ok := timeToStay(curve, tc.level)
+		if ok != tc.ok || !near(s, tc.seconds, 1e-9) || !near(e, tc.epochs, 1e-9) {
+			t.Errorf("level %g: %g s, %g epochs, %v; want %g, %g, %v", tc.level, s, e, ok, tc.seconds, tc.epochs, tc.ok)
+		}
+		// Reaching a level for good is never before reaching it first.
+		if fs, _, fok := timeToLevel(curve, tc.level); fok != tc.ok || fs > s && ok {
+			t.Errorf("level %g: first reached at %g s (%v), for good at %g s", tc.level, fs, fok, s)
+		}
+	}
+	// A curve that ends below the level never stays there.
+	if _, _, ok := timeToStay(curve[:3], 0.7); ok {
+		t.Errorf("a curve ending at 60%% stays at 70%%")
 	}
 }
 
@@ -211,13 +246,18 @@ func TestReportVerdicts(t *testing.T) {
 				t.Errorf("report lacks %q", want)
 			}
 			if !strings.Contains(text, tc.says) {
-				t.Errorf("report lacks %q", tc.says)
+				t.Errorf("report lacks %q:\n%s", tc.says, text)
 			}
 			// Every synthetic curve holds a quarter of its final accuracy
 			// at its first checkpoint: the 10% and 20% levels are reached
 			// there.
 			if want := `| \*`; !strings.Contains(text, want) || !strings.Contains(text, "\\* Reached at a seed's first checkpoint") {
 				t.Errorf("report does not mark levels reached at the first checkpoint")
+			}
+			// Every synthetic curve rises: reaching a level first is
+			// reaching it for good.
+			if strings.Contains(text, "Counted instead") {
+				t.Errorf("report counts from the last crossing of rising curves")
 			}
 			if has := strings.Contains(text, "The same on one machine"); has != (tc.calib != nil) {
 				t.Errorf("table on one machine present %v, want %v", has, tc.calib != nil)
@@ -335,6 +375,54 @@ func writeCalibration(t *testing.T, results, name, framework string, stepMS map[
 	defer f.Close()
 	if err := writeJSON(f, Calibration{Machine: thisMachine(), Framework: framework, Date: "2026-12-03T08:00:00Z", StepMS: stepMS}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Where an SGN curve dips below the level after first reaching it, the
+// report gives the speed-up counted from when each curve stays there too.
+func TestReportStay(t *testing.T) {
+	// Level 78%. PGD-AT reaches it at 3,900 s and stays; the SGN seeds at
+	// 84.8 s, but seed 1 first at 47.2 s, at 85% before a dip to 69%.
+	for _, tc := range []struct {
+		name      string
+		last      float64 // seed 1's final point under the curve's attacks
+		says, not string
+	}{
+		{"back above", 0.92, "the SGN 1m24s (3.39 epochs): 46.0× in wall time (46.0–46.0×).", "never"},
+		{"ends below", 0.75, "the SGN 1m24s (3.39 epochs), 1 seed(s) never: 46.0× in wall time (46.0–46.0×).", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			study, results := synthetic(t, []float64{0.80, 0.80}, []float64{0.92, 0.92}, 4000, 100, math.NaN())
+			path := filepath.Join(results, "cells", methodSGN+"-1.json")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c Cell
+			if err := json.Unmarshal(b, &c); err != nil {
+				t.Fatal(err)
+			}
+			c.Curve[1].Robust, c.Curve[3].Robust = 0.85, tc.last
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := writeJSON(f, c); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			text := reportText(t, study, results)
+			// The first crossings decide: 3,900 s against 47.2 and 84.8.
+			if want := "59.1× faster in wall time (46.0–82.7×"; !strings.Contains(text, want) {
+				t.Errorf("report lacks %q:\n%s", want, text)
+			}
+			if want := "Counted instead from when each curve stays at or above the level"; !strings.Contains(text, want) {
+				t.Errorf("report lacks %q", want)
+			}
+			if !strings.Contains(text, tc.says) {
+				t.Errorf("report lacks %q:\n%s", tc.says, text)
+			}
+		})
 	}
 }
 
