@@ -294,7 +294,7 @@ func (x reach) String() string {
 		s = `\*` + s
 	}
 	if x.missed > 0 {
-		s += fmt.Sprintf(", %d seed(s) never", x.missed)
+		s += ", " + plural(x.missed, "seed") + " never"
 	}
 	return s
 }
@@ -641,7 +641,7 @@ func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 					}
 				}
 				if x.missed > 0 {
-					cell += fmt.Sprintf(", %d seed(s) never", x.missed)
+					cell += ", " + plural(x.missed, "seed") + " never"
 				}
 			}
 			fmt.Fprintf(w, " %s |", cell)

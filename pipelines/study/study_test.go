@@ -389,7 +389,7 @@ func TestReportStay(t *testing.T) {
 		says, not string
 	}{
 		{"back above", 0.92, "the SGN 1m24s (3.39 epochs): 46.0× in wall time (46.0–46.0×).", "never"},
-		{"ends below", 0.75, "the SGN 1m24s (3.39 epochs), 1 seed(s) never: 46.0× in wall time (46.0–46.0×).", ""},
+		{"ends below", 0.75, "the SGN 1m24s (3.39 epochs), 1 seed never: 46.0× in wall time (46.0–46.0×).", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			study, results := synthetic(t, []float64{0.80, 0.80}, []float64{0.92, 0.92}, 4000, 100, math.NaN())
