@@ -140,9 +140,10 @@ func writeReport(studyPath, results string) error {
 		return err
 	}
 	figures := map[string]func(io.Writer) error{
-		"convergence-time.png":   func(w io.Writer) error { return r.convergencePlot(w, false) },
-		"convergence-epochs.png": func(w io.Writer) error { return r.convergencePlot(w, true) },
-		"eps.png":                r.epsPlot,
+		"convergence-time.png":    func(w io.Writer) error { return r.convergencePlot(w, wallTime) },
+		"convergence-epochs.png":  func(w io.Writer) error { return r.convergencePlot(w, epochsTrain) },
+		"convergence-machine.png": func(w io.Writer) error { return r.convergencePlot(w, machineTime) },
+		"eps.png":                 r.epsPlot,
 	}
 	drawn := map[string]bool{}
 	for name, draw := range figures {
@@ -649,6 +650,9 @@ func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
+	if drawn["convergence-machine.png"] {
+		fmt.Fprintf(w, "The curves against training time on that machine (each checkpoint's steps at its method's cost per step), on a log scale where 10× is a fixed distance. The dashed line is PGD-AT's curve 10× sooner: the speed claim holds where the SGN's line reaches the level (dotted) at or left of it.\n\n![convergence-machine](convergence-machine.png)\n\n")
+	}
 }
 
 // earlyStopSection reports each curve's best checkpoint under AutoAttack.
@@ -929,25 +933,55 @@ func (r *studyReport) costSection(w io.Writer) {
 	fmt.Fprintf(w, "Machines: %s. Times hold for these machines only.\n", strings.Join(ms, "; "))
 }
 
+// curveAxis is what a convergence plot's horizontal axis measures.
+type curveAxis int
+
+const (
+	wallTime    curveAxis = iota // training time as measured, in minutes
+	epochsTrain                  // epochs trained
+	machineTime                  // steps at the calibrated cost per step, in minutes, log scale
+)
+
 // convergencePlot draws worst-case robust accuracy under the curve's
 // attacks against training time (or epochs), a line per method (the mean
 // over seeds at each checkpoint) and a band from its lowest to its highest
 // seed. Filled marks give each seed's final model under its final
 // evaluation and the curve's best checkpoint under AutoAttack: the curve's
 // attacks are chosen to be affordable, and the marks show where they
-// overstate a model.
-func (r *studyReport) convergencePlot(w io.Writer, epochs bool) error {
+// overstate a model. On machineTime, where every method's steps are priced
+// on one machine and a decade is 10×, a guide draws PGD-AT's line 10× sooner:
+// the speed claim holds where the SGN's line reaches the level left of it.
+func (r *studyReport) convergencePlot(w io.Writer, axis curveAxis) error {
 	f := plot.Figure{Title: fmt.Sprintf("%s: worst-case robust accuracy while training", r.name), XLabel: "training time (minutes)", YLabel: "robust accuracy", YMin: 0, YMax: 1,
 		MarkLabel: "filled: under AutoAttack and more"}
-	if epochs {
+	switch axis {
+	case epochsTrain:
 		f.XLabel = "epochs"
+	case machineTime:
+		if r.calib == nil {
+			return fmt.Errorf("no calibration")
+		}
+		f.XLabel = fmt.Sprintf("training time on one machine (minutes, log scale; %s)", r.calib.Machine.CPU)
+		f.LogX = true
 	}
 	if l, ok := r.speedLevel(); ok {
 		f.HLines = []float64{l}
 	}
+	pgd := -1 // PGD-AT's index in f.Series
 	for _, g := range r.groups {
 		if g.role == "pilot" || g.role == "ablation" || len(g.cells) == 0 {
 			continue
+		}
+		xOf := func(p Point) float64 { return p.TrainSeconds / 60 }
+		switch axis {
+		case epochsTrain:
+			xOf = func(p Point) float64 { return p.Epoch }
+		case machineTime:
+			ms, ok := r.calib.StepMS[g.method]
+			if !ok {
+				continue // no cost to place it by
+			}
+			xOf = func(p Point) float64 { return float64(p.Step) * ms / 60000 }
 		}
 		// Seeds share checkpoint steps; average the points they all have.
 		n := len(curveOf(g.cells[0]))
@@ -956,11 +990,10 @@ func (r *studyReport) convergencePlot(w io.Writer, epochs bool) error {
 		}
 		s := plot.Series{Label: fmt.Sprintf("%s (%s)", g.method, plural(len(g.cells), "seed"))}
 		mark := func(p Point) {
-			x := p.TrainSeconds / 60
-			if epochs {
-				x = p.Epoch
+			if axis == machineTime && p.Step <= 0 {
+				return // no place on a log axis
 			}
-			s.MarkX, s.MarkY = append(s.MarkX, x), append(s.MarkY, p.Robust)
+			s.MarkX, s.MarkY = append(s.MarkX, xOf(p)), append(s.MarkY, p.Robust)
 		}
 		for _, c := range g.cells {
 			mark(c.Final)
@@ -972,11 +1005,7 @@ func (r *studyReport) convergencePlot(w io.Writer, epochs bool) error {
 			var xs, ys []float64
 			for _, c := range g.cells {
 				p := curveOf(c)[i]
-				x := p.TrainSeconds / 60
-				if epochs {
-					x = p.Epoch
-				}
-				xs, ys = append(xs, x), append(ys, p.Robust)
+				xs, ys = append(xs, xOf(p)), append(ys, p.Robust)
 			}
 			mx, _ := meanCI(xs)
 			my, _ := meanCI(ys)
@@ -985,10 +1014,20 @@ func (r *studyReport) convergencePlot(w io.Writer, epochs bool) error {
 		}
 		if n > 0 {
 			f.Series = append(f.Series, s)
+			if g.method == methodPGD {
+				pgd = len(f.Series) - 1
+			}
 		}
 	}
 	if len(f.Series) == 0 {
 		return fmt.Errorf("no curves")
+	}
+	if axis == machineTime && pgd >= 0 {
+		guide := plot.Series{Label: methodPGD + " 10× sooner", Y: f.Series[pgd].Y, Guide: true}
+		for _, x := range f.Series[pgd].X {
+			guide.X = append(guide.X, x/10)
+		}
+		f.Series = append(f.Series, guide)
 	}
 	return plot.Lines(w, f)
 }

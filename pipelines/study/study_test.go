@@ -175,7 +175,7 @@ func synthetic(t *testing.T, pgdFinal, sgnFinal []float64, pgdSeconds, sgnSecond
 		for i := 1; i <= 4; i++ {
 			c.Curve = append(c.Curve, Point{Step: 100 * i, Epoch: float64(i), TrainSeconds: seconds * float64(i) / 4, Eps: 0.3, N: 1000, Clean: 0.99, Robust: final * float64(i) / 4})
 		}
-		c.Final = Point{Eps: 0.3, N: 1000, Clean: 0.99, Robust: final - 0.01, Attacks: []Named{{Name: "apgd-ce", Accuracy: final}, {Name: "pgd-cw", Accuracy: final - 0.01}}}
+		c.Final = Point{Step: 400, Epoch: 4, TrainSeconds: seconds, Eps: 0.3, N: 1000, Clean: 0.99, Robust: final - 0.01, Attacks: []Named{{Name: "apgd-ce", Accuracy: final}, {Name: "pgd-cw", Accuracy: final - 0.01}}}
 		c.Sweep = []Point{{Eps: 0.4, N: 1000, Robust: 0.02}}
 		if method == methodSGN && !math.IsNaN(sgnBest) {
 			c.Best = &Point{Step: 400, Epoch: 4, Eps: 0.3, N: 250, Clean: 0.99, Robust: sgnBest}
@@ -269,6 +269,11 @@ func TestReportVerdicts(t *testing.T) {
 				if _, err := os.Stat(filepath.Join(results, f)); err != nil || !strings.Contains(text, "("+f+")") {
 					t.Errorf("figure %s: %v, or not in the report", f, err)
 				}
+			}
+			// The figure on one machine's time needs the calibration.
+			_, err := os.Stat(filepath.Join(results, "convergence-machine.png"))
+			if drawn, cited := err == nil, strings.Contains(text, "(convergence-machine.png)"); drawn != (tc.calib != nil) || cited != drawn {
+				t.Errorf("convergence-machine.png drawn %v, cited %v, want both %v", drawn, cited, tc.calib != nil)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"slices"
 
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -17,11 +18,16 @@ import (
 // seeds. MarkX and MarkY are points drawn unconnected, filled, in the
 // series' colour: figures that belong to the series but were measured
 // otherwise than its line, such as a model under a stronger evaluation.
+//
+// A Guide series is drawn as a thin dashed grey line, without points, band
+// or marks: a reference to read the others against, such as another series
+// shifted.
 type Series struct {
 	Label        string
 	X, Y         []float64
 	Lo, Hi       []float64
 	MarkX, MarkY []float64
+	Guide        bool
 }
 
 // Figure is a line plot of several series on shared axes.
@@ -33,7 +39,10 @@ type Figure struct {
 	HLines []float64
 	// MarkLabel is the legend's entry for the series' marks.
 	MarkLabel string
-	Series    []Series
+	// LogX puts the horizontal axis on a log scale, where equal ratios are
+	// equal distances; every X must then be positive.
+	LogX   bool
+	Series []Series
 }
 
 // filledShape is the filled twin of plotutil.Shape(i) for its first three
@@ -48,12 +57,34 @@ func filledShape(i int) draw.GlyphDrawer {
 	return draw.CircleGlyph{}
 }
 
+// addGuide draws s as a thin dashed grey line with its legend entry.
+func addGuide(p *gplot.Plot, s Series) error {
+	xys := make(plotter.XYs, len(s.X))
+	for j := range s.X {
+		xys[j] = plotter.XY{X: s.X[j], Y: s.Y[j]}
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return fmt.Errorf("series %q: %w", s.Label, err)
+	}
+	l.Color = color.Gray{Y: 90}
+	l.Width = vg.Points(1)
+	l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	p.Add(l)
+	p.Legend.Add(s.Label, l)
+	return nil
+}
+
 // Lines writes f as a PNG image.
 func Lines(w io.Writer, f Figure) error {
 	p := gplot.New()
 	p.Title.Text = f.Title
 	p.X.Label.Text, p.Y.Label.Text = f.XLabel, f.YLabel
-	p.X.Min = 0
+	if f.LogX {
+		p.X.Scale, p.X.Tick.Marker = gplot.LogScale{}, gplot.LogTicks{Prec: -1}
+	} else {
+		p.X.Min = 0
+	}
 	if f.YMax > f.YMin {
 		p.Y.Min, p.Y.Max = f.YMin, f.YMax
 	}
@@ -67,6 +98,19 @@ func Lines(w io.Writer, f Figure) error {
 		}
 		if len(s.MarkX) != len(s.MarkY) {
 			return fmt.Errorf("series %q: %d x and %d y values of marks", s.Label, len(s.MarkX), len(s.MarkY))
+		}
+		if f.LogX {
+			for _, x := range append(slices.Clip(s.X), s.MarkX...) {
+				if !(x > 0) {
+					return fmt.Errorf("series %q: x value %g on a log axis", s.Label, x)
+				}
+			}
+		}
+		if s.Guide {
+			if err := addGuide(p, s); err != nil {
+				return err
+			}
+			continue
 		}
 		c := plotutil.Color(i)
 		if len(s.Lo) == len(s.X) && len(s.Hi) == len(s.X) && len(s.X) > 1 {

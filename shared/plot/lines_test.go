@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/color"
 	"image/png"
+	"math"
 	"testing"
 
 	"gonum.org/v1/plot/plotutil"
@@ -86,5 +87,50 @@ func TestLinesMarks(t *testing.T) {
 	}
 	if a, b := colourPixels(plain, color.Black), colourPixels(withMarks, color.Black); b <= a {
 		t.Errorf("the marks' legend entry added no black pixels (%d, then %d)", a, b)
+	}
+}
+
+// TestLinesLogX checks the log axis (positive X only) and a guide series,
+// drawn in its grey and added to the legend.
+func TestLinesLogX(t *testing.T) {
+	guideGrey := func(f Figure) int {
+		t.Helper()
+		var buf bytes.Buffer
+		if err := Lines(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(&buf)
+		if err != nil {
+			t.Fatalf("not a PNG: %v", err)
+		}
+		r0, g0, b0, _ := color.Gray{Y: 90}.RGBA()
+		n := 0
+		bounds := img.Bounds()
+		for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+			for x := bounds.Min.X; x < bounds.Max.X; x++ {
+				if r, g, b, _ := img.At(x, y).RGBA(); r == r0 && g == g0 && b == b0 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	a := Series{Label: "a", X: []float64{1, 10, 100}, Y: []float64{0.2, 0.5, 0.7}, MarkX: []float64{100}, MarkY: []float64{0.6}}
+	guide := Series{Label: "a at 10x", X: []float64{0.1, 1, 10}, Y: []float64{0.2, 0.5, 0.7}, Guide: true}
+	without := Figure{LogX: true, YMin: 0, YMax: 1, HLines: []float64{0.5}, Series: []Series{a}}
+	with := without
+	with.Series = []Series{a, guide}
+	if n0, n1 := guideGrey(without), guideGrey(with); n1 <= n0+10 {
+		t.Errorf("a guide series added %d grey pixels (%d without it), want more than 10", n1-n0, n0)
+	}
+	for _, bad := range []Series{
+		{Label: "zero x", X: []float64{0, 1}, Y: []float64{0.1, 0.2}},
+		{Label: "negative mark", X: []float64{1}, Y: []float64{0.1}, MarkX: []float64{-1}, MarkY: []float64{0.1}},
+		{Label: "NaN guide", X: []float64{math.NaN()}, Y: []float64{0.1}, Guide: true},
+	} {
+		var buf bytes.Buffer
+		if err := Lines(&buf, Figure{LogX: true, Series: []Series{bad}}); err == nil {
+			t.Errorf("%s on a log axis: no error", bad.Label)
+		}
 	}
 }
