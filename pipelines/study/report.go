@@ -285,6 +285,12 @@ func (g *group) reachBy(level float64, at func([]Point, float64) (seconds, epoch
 }
 
 func (x reach) String() string {
+	return x.time() + x.never()
+}
+
+// time gives the mean time and epochs to the level, marked when a seed
+// reached it at its first checkpoint, or "not reached".
+func (x reach) time() string {
 	if len(x.seconds) == 0 {
 		return "not reached"
 	}
@@ -294,10 +300,15 @@ func (x reach) String() string {
 	if x.early > 0 {
 		s = `\*` + s
 	}
-	if x.missed > 0 {
-		s += ", " + plural(x.missed, "seed") + " never"
-	}
 	return s
+}
+
+// never counts the seeds that never reach the level, when some others do.
+func (x reach) never() string {
+	if x.missed == 0 || len(x.seconds) == 0 {
+		return ""
+	}
+	return ", " + plural(x.missed, "seed") + " never"
 }
 
 // speedVerdict decides the claim "SGN reaches robustness at least 10x
@@ -580,7 +591,7 @@ func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 		fmt.Fprintf(w, "| %s |", g.method)
 		for _, l := range ls {
 			x := g.reach(l)
-			cell := x.String()
+			cell := x.time()
 			early = early || x.early > 0
 			if pg != nil && g != pg && len(x.seconds) > 0 {
 				if p := pg.reach(l); len(p.seconds) > 0 {
@@ -589,7 +600,7 @@ func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 					cell += fmt.Sprintf(", %.1f×", pmn/m)
 				}
 			}
-			fmt.Fprintf(w, " %s |", cell)
+			fmt.Fprintf(w, " %s |", cell+x.never())
 		}
 		fmt.Fprintln(w)
 	}
@@ -641,9 +652,7 @@ func (r *studyReport) convergenceSection(w io.Writer, drawn map[string]bool) {
 						cell += fmt.Sprintf(", %.1f×", pmn/m)
 					}
 				}
-				if x.missed > 0 {
-					cell += ", " + plural(x.missed, "seed") + " never"
-				}
+				cell += x.never()
 			}
 			fmt.Fprintf(w, " %s |", cell)
 		}
@@ -961,7 +970,7 @@ func (r *studyReport) convergencePlot(w io.Writer, axis curveAxis) error {
 		if r.calib == nil {
 			return fmt.Errorf("no calibration")
 		}
-		f.XLabel = fmt.Sprintf("training time on one machine (minutes, log scale; %s)", r.calib.Machine.CPU)
+		f.XLabel = "training time on one machine (minutes, log scale)"
 		f.LogX = true
 	}
 	if l, ok := r.speedLevel(); ok {
