@@ -57,13 +57,18 @@ func filledShape(i int) draw.GlyphDrawer {
 	return draw.CircleGlyph{}
 }
 
+// points pairs x and y, of equal length.
+func points(x, y []float64) plotter.XYs {
+	xys := make(plotter.XYs, len(x))
+	for j := range x {
+		xys[j] = plotter.XY{X: x[j], Y: y[j]}
+	}
+	return xys
+}
+
 // addGuide draws s as a thin dashed grey line with its legend entry.
 func addGuide(p *gplot.Plot, s Series) error {
-	xys := make(plotter.XYs, len(s.X))
-	for j := range s.X {
-		xys[j] = plotter.XY{X: s.X[j], Y: s.Y[j]}
-	}
-	l, err := plotter.NewLine(xys)
+	l, err := plotter.NewLine(points(s.X, s.Y))
 	if err != nil {
 		return fmt.Errorf("series %q: %w", s.Label, err)
 	}
@@ -130,25 +135,17 @@ func Lines(w io.Writer, f Figure) error {
 			poly.LineStyle.Width = 0
 			p.Add(poly)
 		}
-		xys := make(plotter.XYs, len(s.X))
-		for j := range s.X {
-			xys[j] = plotter.XY{X: s.X[j], Y: s.Y[j]}
-		}
-		line, points, err := plotter.NewLinePoints(xys)
+		line, glyphs, err := plotter.NewLinePoints(points(s.X, s.Y))
 		if err != nil {
 			return fmt.Errorf("series %q: %w", s.Label, err)
 		}
-		line.Color, points.Color = c, c
+		line.Color, glyphs.Color = c, c
 		line.Width = vg.Points(1.5)
-		points.Shape = plotutil.Shape(i)
-		p.Add(line, points)
-		p.Legend.Add(s.Label, line, points)
+		glyphs.Shape = plotutil.Shape(i)
+		p.Add(line, glyphs)
+		p.Legend.Add(s.Label, line, glyphs)
 		if len(s.MarkX) > 0 {
-			marks := make(plotter.XYs, len(s.MarkX))
-			for j := range s.MarkX {
-				marks[j] = plotter.XY{X: s.MarkX[j], Y: s.MarkY[j]}
-			}
-			sc, err := plotter.NewScatter(marks)
+			sc, err := plotter.NewScatter(points(s.MarkX, s.MarkY))
 			if err != nil {
 				return fmt.Errorf("series %q marks: %w", s.Label, err)
 			}

@@ -16,32 +16,13 @@ func TestLines(t *testing.T) {
 			{Label: "a", X: []float64{0, 1, 2}, Y: []float64{0.1, 0.5, 0.9}, Lo: []float64{0, 0.4, 0.8}, Hi: []float64{0.2, 0.6, 1}},
 			{Label: "b", X: []float64{0, 2}, Y: []float64{0.2, 0.3}},
 		}}
-	var buf bytes.Buffer
-	if err := Lines(&buf, f); err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(&buf)
-	if err != nil {
-		t.Fatalf("not a PNG: %v", err)
-	}
 	// Each series' line is drawn in its colour.
 	for i := range f.Series {
-		r0, g0, b0, _ := plotutil.Color(i).RGBA()
-		found := false
-		bounds := img.Bounds()
-		for y := bounds.Min.Y; y < bounds.Max.Y && !found; y++ {
-			for x := bounds.Min.X; x < bounds.Max.X; x++ {
-				r, g, b, _ := img.At(x, y).RGBA()
-				if r == r0 && g == g0 && b == b0 {
-					found = true
-					break
-				}
-			}
-		}
-		if !found {
+		if colourPixels(t, f, plotutil.Color(i)) == 0 {
 			t.Errorf("no pixel in series %d's colour", i)
 		}
 	}
+	var buf bytes.Buffer
 	bad := Figure{Series: []Series{{Label: "bad", X: []float64{0, 1}, Y: []float64{1}}}}
 	if err := Lines(&buf, bad); err == nil {
 		t.Errorf("series with 2 x and 1 y values: no error")
@@ -52,31 +33,34 @@ func TestLines(t *testing.T) {
 	}
 }
 
+// colourPixels draws f and counts its pixels of exactly colour c.
+func colourPixels(t *testing.T, f Figure, c color.Color) int {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Lines(&buf, f); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	r0, g0, b0, _ := c.RGBA()
+	n := 0
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			if r, g, b, _ := img.At(x, y).RGBA(); r == r0 && g == g0 && b == b0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // TestLinesMarks checks that a series' marks are drawn in its colour, and
 // their legend entry in black.
 func TestLinesMarks(t *testing.T) {
-	colourPixels := func(f Figure, c color.Color) int {
-		t.Helper()
-		var buf bytes.Buffer
-		if err := Lines(&buf, f); err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(&buf)
-		if err != nil {
-			t.Fatalf("not a PNG: %v", err)
-		}
-		r0, g0, b0, _ := c.RGBA()
-		n := 0
-		bounds := img.Bounds()
-		for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
-			for x := bounds.Min.X; x < bounds.Max.X; x++ {
-				if r, g, b, _ := img.At(x, y).RGBA(); r == r0 && g == g0 && b == b0 {
-					n++
-				}
-			}
-		}
-		return n
-	}
+	colourPixels := func(f Figure, c color.Color) int { return colourPixels(t, f, c) }
 	line := Series{Label: "a", X: []float64{0, 1}, Y: []float64{0.9, 0.9}}
 	marked := line
 	marked.MarkX, marked.MarkY = []float64{0.2, 0.5, 0.8}, []float64{0.1, 0.2, 0.3}
@@ -93,28 +77,7 @@ func TestLinesMarks(t *testing.T) {
 // TestLinesLogX checks the log axis (positive X only) and a guide series,
 // drawn in its grey and added to the legend.
 func TestLinesLogX(t *testing.T) {
-	guideGrey := func(f Figure) int {
-		t.Helper()
-		var buf bytes.Buffer
-		if err := Lines(&buf, f); err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(&buf)
-		if err != nil {
-			t.Fatalf("not a PNG: %v", err)
-		}
-		r0, g0, b0, _ := color.Gray{Y: 90}.RGBA()
-		n := 0
-		bounds := img.Bounds()
-		for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
-			for x := bounds.Min.X; x < bounds.Max.X; x++ {
-				if r, g, b, _ := img.At(x, y).RGBA(); r == r0 && g == g0 && b == b0 {
-					n++
-				}
-			}
-		}
-		return n
-	}
+	guideGrey := func(f Figure) int { return colourPixels(t, f, color.Gray{Y: 90}) }
 	a := Series{Label: "a", X: []float64{1, 10, 100}, Y: []float64{0.2, 0.5, 0.7}, MarkX: []float64{100}, MarkY: []float64{0.6}}
 	guide := Series{Label: "a at 10x", X: []float64{0.1, 1, 10}, Y: []float64{0.2, 0.5, 0.7}, Guide: true}
 	without := Figure{LogX: true, YMin: 0, YMax: 1, HLines: []float64{0.5}, Series: []Series{a}}
