@@ -883,24 +883,37 @@ func (c Cell) seconds() float64 {
 }
 
 // leftToRun estimates the compute the missing cells need from the finished
-// cells of their method (a seed costs what another seed costs), and names
-// those that have none to go by.
+// cells of their method (a seed costs what another seed costs) or, for an
+// ablation whose reading has none yet, from the finished ablations (each
+// changes one setting of the same SGN, trains as long and is evaluated
+// alike), and names those that have nothing to go by.
 func (r *studyReport) leftToRun() string {
+	var ablations []float64
+	for _, g := range r.groups {
+		if g.role == "ablation" {
+			for _, c := range g.cells {
+				ablations = append(ablations, c.seconds())
+			}
+		}
+	}
 	var total float64
-	var known int
+	var known, byAblations int
 	var unknown []string
 	for _, row := range r.rows {
 		if !slices.Contains(r.missing, row.Cell) {
 			continue
 		}
-		g := r.group(row.Method)
-		if g == nil {
+		var s []float64
+		if g := r.group(row.Method); g != nil {
+			for _, c := range g.cells {
+				s = append(s, c.seconds())
+			}
+		} else if row.Role == "ablation" && len(ablations) > 0 {
+			s = ablations
+			byAblations++
+		} else {
 			unknown = append(unknown, row.Cell)
 			continue
-		}
-		var s []float64
-		for _, c := range g.cells {
-			s = append(s, c.seconds())
 		}
 		mean, _ := meanCI(s)
 		total += mean
@@ -908,8 +921,12 @@ func (r *studyReport) leftToRun() string {
 	}
 	var text string
 	if known > 0 {
-		text = fmt.Sprintf(" At the cost of the finished cells of their method (the mean over seeds, training and evaluation, on the machines below), %s left %s to about %s.",
-			plural(known, "cell"), verb(known, "comes", "come"), duration(total))
+		var basis string
+		if byAblations > 0 {
+			basis = fmt.Sprintf("for %s, those of the other ablations; ", plural(byAblations, "ablation"))
+		}
+		text = fmt.Sprintf(" At the cost of the finished cells of their method (%sthe mean, training and evaluation, on the machines below), %s left %s to about %s.",
+			basis, plural(known, "cell"), verb(known, "comes", "come"), duration(total))
 	}
 	if len(unknown) > 0 {
 		text += fmt.Sprintf(" %s (%s) %s no finished cell of their method to go by.", plural(len(unknown), "cell"), strings.Join(unknown, ", "), verb(len(unknown), "has", "have"))

@@ -548,19 +548,26 @@ func TestLeftToRun(t *testing.T) {
 		return c
 	}
 	rows := []Row{{Cell: "pgd-at-1", Method: methodPGD}, {Cell: "pgd-at-2", Method: methodPGD}, {Cell: "pgd-at-3", Method: methodPGD},
-		{Cell: "trades-1", Method: "trades"}, {Cell: "sgn-1", Method: methodSGN}}
+		{Cell: "trades-1", Method: "trades", Role: "baseline"}, {Cell: "sgn-1", Method: methodSGN},
+		{Cell: "sgn-a-1", Method: "sgn-a", Role: "ablation"}, {Cell: "sgn-b-1", Method: "sgn-b", Role: "ablation"}}
 	// pgd-at-1 took 1000+500+100+100 s, pgd-at-2 3000+700+200+100 s: a
 	// third seed costs their mean, 2850 s.
 	done := &group{method: methodPGD, cells: []Cell{cell("pgd-at-1", 1000, 500, 100), cell("pgd-at-2", 3000, 700, 200)}}
+	// sgn-a-1 took 300+200+100 s: an ablation without a finished cell of
+	// its own reading costs as much.
+	ablation := &group{method: "sgn-a", role: "ablation", cells: []Cell{cell("sgn-a-1", 300, 200)}}
 	for _, tc := range []struct {
 		missing []string
+		groups  []*group
 		want    string
 	}{
-		{[]string{"pgd-at-3"}, " At the cost of the finished cells of their method (the mean over seeds, training and evaluation, on the machines below), 1 cell left comes to about 47m30s."},
-		{[]string{"pgd-at-3", "trades-1", "sgn-1"}, " At the cost of the finished cells of their method (the mean over seeds, training and evaluation, on the machines below), 1 cell left comes to about 47m30s. 2 cells (trades-1, sgn-1) have no finished cell of their method to go by."},
-		{[]string{"trades-1"}, " 1 cell (trades-1) has no finished cell of their method to go by."},
+		{[]string{"pgd-at-3"}, []*group{done}, " At the cost of the finished cells of their method (the mean, training and evaluation, on the machines below), 1 cell left comes to about 47m30s."},
+		{[]string{"pgd-at-3", "trades-1", "sgn-1"}, []*group{done}, " At the cost of the finished cells of their method (the mean, training and evaluation, on the machines below), 1 cell left comes to about 47m30s. 2 cells (trades-1, sgn-1) have no finished cell of their method to go by."},
+		{[]string{"trades-1"}, []*group{done}, " 1 cell (trades-1) has no finished cell of their method to go by."},
+		{[]string{"sgn-b-1"}, []*group{done}, " 1 cell (sgn-b-1) has no finished cell of their method to go by."},
+		{[]string{"pgd-at-3", "sgn-b-1", "trades-1"}, []*group{done, ablation}, " At the cost of the finished cells of their method (for 1 ablation, those of the other ablations; the mean, training and evaluation, on the machines below), 2 cells left come to about 57m30s. 1 cell (trades-1) has no finished cell of their method to go by."},
 	} {
-		r := &studyReport{rows: rows, missing: tc.missing, groups: []*group{done}}
+		r := &studyReport{rows: rows, missing: tc.missing, groups: tc.groups}
 		if got := r.leftToRun(); got != tc.want {
 			t.Errorf("missing %v:\n got %q\nwant %q", tc.missing, got, tc.want)
 		}
