@@ -882,6 +882,15 @@ func (c Cell) seconds() float64 {
 	return s
 }
 
+// seconds lists what each finished cell of the group took to compute.
+func (g *group) seconds() []float64 {
+	s := make([]float64, len(g.cells))
+	for i, c := range g.cells {
+		s[i] = c.seconds()
+	}
+	return s
+}
+
 // leftToRun estimates the compute the missing cells need from the finished
 // cells of their method (a seed costs what another seed costs) or, for an
 // ablation whose reading has none yet, from the finished ablations (each
@@ -891,9 +900,7 @@ func (r *studyReport) leftToRun() string {
 	var ablations []float64
 	for _, g := range r.groups {
 		if g.role == "ablation" {
-			for _, c := range g.cells {
-				ablations = append(ablations, c.seconds())
-			}
+			ablations = append(ablations, g.seconds()...)
 		}
 	}
 	var total float64
@@ -905,9 +912,7 @@ func (r *studyReport) leftToRun() string {
 		}
 		var s []float64
 		if g := r.group(row.Method); g != nil {
-			for _, c := range g.cells {
-				s = append(s, c.seconds())
-			}
+			s = g.seconds()
 		} else if row.Role == "ablation" && len(ablations) > 0 {
 			s = ablations
 			byAblations++
