@@ -35,18 +35,39 @@ func TestWilson(t *testing.T) {
 }
 
 func TestMeanCI(t *testing.T) {
+	// Reference quantiles from mpmath at 30 digits, inverting the
+	// regularised incomplete beta function.
+	const t2, t4, t2439 = 4.302652729749464, 2.776445105197794, 3.639411179516071
 	m, h := meanCI([]float64{1, 2, 3})
-	if m != 2 || !near(h, 4.303/math.Sqrt(3), 1e-9) {
-		t.Errorf("meanCI(1,2,3) = %g ± %g, want 2 ± %g", m, h, 4.303/math.Sqrt(3))
+	if m != 2 || !near(h, t2/math.Sqrt(3), 1e-9) {
+		t.Errorf("meanCI(1,2,3) = %g ± %g, want 2 ± %g", m, h, t2/math.Sqrt(3))
 	}
 	if _, h := meanCI([]float64{5}); !math.IsNaN(h) {
 		t.Errorf("one value: half-width %g, want NaN", h)
 	}
-	// Welch: equal variances and sizes give df = 2(n-1) = 4.
-	d, h := diffCI([]float64{4, 5, 6}, []float64{1, 2, 3})
-	if d != 3 || !near(h, 2.776*math.Sqrt(2.0/3), 1e-9) {
-		t.Errorf("diffCI = %g ± %g, want 3 ± %g", d, h, 2.776*math.Sqrt(2.0/3))
+	for _, tc := range []struct {
+		name     string
+		a, b     []float64
+		diff, df float64
+		t        float64
+	}{
+		// Equal variances and sizes give df = 2(n-1) = 4.
+		{"equal variances", []float64{4, 5, 6}, []float64{1, 2, 3}, 3, 4, t4},
+		// Variances 1 and 9 give df = 100/41, about 2.44: its quantile,
+		// not df 2's.
+		{"unequal variances", []float64{0, 1, 2}, []float64{0, 3, 6}, -2, 100.0 / 41, t2439},
+	} {
+		d, h := diffCI(tc.a, tc.b)
+		se := math.Sqrt(variance(tc.a, mean(tc.a))/3 + variance(tc.b, mean(tc.b))/3)
+		if d != tc.diff || !near(h, tc.t*se, 1e-9) {
+			t.Errorf("%s: diffCI = %g ± %g, want %g ± %g (df %.3f)", tc.name, d, h, tc.diff, tc.t*se, tc.df)
+		}
 	}
+}
+
+func mean(xs []float64) float64 {
+	m, _ := meanCI(xs)
+	return m
 }
 
 func TestTimeToLevel(t *testing.T) {
@@ -574,11 +595,11 @@ func TestLeftToRun(t *testing.T) {
 	}
 }
 
-// TestTQuantile checks the 97.5% quantiles against Student's t
-// distribution function integrated numerically.
+// TestTQuantile checks the 97.5% quantiles, for whole and fractional
+// degrees of freedom, against Student's t distribution function integrated
+// numerically.
 func TestTQuantile(t *testing.T) {
-	cdf := func(q float64, df int) float64 {
-		v := float64(df)
+	cdf := func(q, v float64) float64 {
 		lg1, _ := math.Lgamma((v + 1) / 2)
 		lg2, _ := math.Lgamma(v / 2)
 		c := math.Exp(lg1-lg2) / math.Sqrt(v*math.Pi)
@@ -597,13 +618,13 @@ func TestTQuantile(t *testing.T) {
 		return 0.5 + sum*h/3
 	}
 	prev := math.Inf(1)
-	for df := 1; df <= 200; df++ {
+	for df := 1.0; df <= 200; df += 0.25 {
 		q := tQuantile975(df)
-		if p := cdf(q, df); math.Abs(p-0.975) > 1e-4 {
-			t.Errorf("df %d: quantile %.4f has probability %.6f below it, want 0.975", df, q, p)
+		if p := cdf(q, df); math.Abs(p-0.975) > 1e-5 {
+			t.Errorf("df %g: quantile %.5f has probability %.7f below it, want 0.975", df, q, p)
 		}
 		if q >= prev || q <= z975 {
-			t.Errorf("df %d: quantile %.4f not between the normal's and df %d's %.4f", df, q, df-1, prev)
+			t.Errorf("df %g: quantile %.5f not between the normal's and df %g's %.5f", df, q, df-0.25, prev)
 		}
 		prev = q
 	}
