@@ -218,8 +218,8 @@ func (r *studyReport) speedLevel() (float64, bool) {
 		return 0, false
 	}
 	m, _ := meanCI(xs)
-	// To a tenth of a point, as the report prints it, and no lower: the
-	// level the rule names.
+	// Rounded to a tenth of a point, as the report prints it, so that the
+	// level the rule applies is the one the tables show.
 	return math.Round((m-levelMargin)*1000) / 1000, true
 }
 
