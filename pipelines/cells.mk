@@ -148,7 +148,7 @@ $(DIR)/$(1)/point-final.json: $(DIR)/$(1)/trained $(DIR)/test.arrow | $$($(1)_af
 ifeq ($(call field,$(1),4),pilot)
 $(1)_eval := $$(filter-out $(DIR)/$(1)/point-final.json,$$($(1)_points)) $(DIR)/$(1)/point-final.json,$(DIR)/$(1)/final.json
 $(DIR)/$(1)/final.json: $(DIR)/$(1)/point-final.json
-	cp $$< $$@
+	cp $$< $$@.tmp && mv $$@.tmp $$@
 else
 $(1)_shards   := $(foreach i,$(SHARD_IDS),$(DIR)/$(1)/final-$(i)-of-$(FINAL_SHARDS).json)
 $(1)_sweeps   := $(foreach e,$(SWEEP_EPS),$(DIR)/$(1)/sweep-$(e).json)

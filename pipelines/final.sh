@@ -18,25 +18,28 @@
 # add up to the final one (sgn-study merge).
 #
 # Attack streams stay in CELLDIR/final/I-of-N/, so a rerun skips the attacks
-# done; with CARRY set, a shard carried from an earlier run is reused and a
+# done (and the evaluation time adds up each attack's, over runs); with
+# CARRY set, a shard carried from an earlier run is reused and a
 # new one carried (carry.sh).
 set -euo pipefail
 dir=$1 test=$2 eps=$3 steps=$4 queries=$5 shard=$6 transfer=${7:-}
 : "${BIN:?BIN names the directory of the sgn tools}"
 [[ $shard =~ ^[0-9]+-of-[0-9]+$ ]] || { echo "final.sh: shard $shard, want I-of-N" >&2; exit 2; }
 . "$(dirname "$0")/carry.sh"
+. "$(dirname "$0")/streams.sh"
 model=$dir/model.sgn
 out=$dir/final-$shard.json
 carried "$out" "$model" && exit 0
 streams=$dir/final/$shard
-mkdir -p "$streams"
+keep_streams "$streams" "$model"
 attack() {
-	local name=$1; shift
+	local name=$1 start; shift
 	[ -f "$streams/$name.arrow" ] && return
+	start=$(date +%s.%N)
 	"$BIN/sgn-attack" -eps "$eps" "$@" -shard "${shard/-of-//}" -model "$model" -data "$test" -o "$streams/$name.arrow" 2>>"$streams/log" ||
 		{ tail -n 3 "$streams/log" >&2; exit 1; }
+	record_seconds "$streams/$name.seconds" "$start"
 }
-start=$(date +%s.%N)
 if [ "${SUITE:-standard}" != none ]; then
 	attack autoattack -suite "${SUITE:-standard}" -steps "$steps" -queries "${SUITE_QUERIES:-5000}"
 fi
@@ -48,13 +51,15 @@ attack square -square -steps "$queries"
 if [ -n "$transfer" ]; then
 	attack transfer -pgd -loss ce -steps "$steps" -transfer "$transfer"
 fi
-if [ "$("$BIN/sgn-study" is-sgn "$model")" = yes ]; then
+sgn=$("$BIN/sgn-study" is-sgn "$model")
+if [ "$sgn" = yes ]; then
 	attack pgd-detached -pgd -loss ce -steps "$steps" -sg-grad detached
 	attack pgd-smooth -pgd -loss ce -steps "$steps" -sg-surrogate 0.05
 	attack pgd-smooth-cw -pgd -loss cw -steps "$steps" -sg-surrogate 0.005
 fi
+start=$(date +%s.%N)
 "$BIN/sgn-score" -json "$streams"/*.arrow >"$streams/score.json"
-end=$(date +%s.%N)
-"$BIN/sgn-study" point -model "$model" -score "$streams/score.json" -seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$out.tmp"
+seconds=$(awk -v a="$(since "$start")" -v b="$(sum_seconds "$streams"/*.seconds)" 'BEGIN { print a + b }')
+"$BIN/sgn-study" point -model "$model" -score "$streams/score.json" -seconds "$seconds" >"$out.tmp"
 mv "$out.tmp" "$out"
 carry "$out"

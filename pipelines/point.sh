@@ -23,7 +23,10 @@ attack() {
 start=$(date +%s.%N)
 attack apgd-ce -apgd -loss ce -steps "$steps"
 attack pgd-cw -pgd -loss cw -steps "$steps"
-if [ "$("$BIN/sgn-study" is-sgn "$model")" = yes ]; then
+# On its own line, so that a failing is-sgn stops the script rather than
+# leaving an SGN without its surrogate attack.
+sgn=$("$BIN/sgn-study" is-sgn "$model")
+if [ "$sgn" = yes ]; then
 	attack pgd-smooth -pgd -loss ce -steps "$steps" -sg-surrogate 0.05
 fi
 "$BIN/sgn-score" -json "$tmp"/*.arrow >"$tmp/score.json"

@@ -267,3 +267,48 @@ func TestMakeCellRefusesOtherWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestMakePointRefusesOtherCheckpoint checks that a point is made only
+// from streams of the checkpoint it names: streams kept from an earlier
+// training at the same path must not pass for the new one's.
+func TestMakePointRefusesOtherCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	net, err := model.New(model.Config{Arch: "mlp", InShape: []int{1, 28, 28}, Classes: 10, Mean: []float32{0.1307}, Std: []float32{0.3081}}, rand.New(rand.NewPCG(7, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "model.sgn")
+	cls := &classifier.Classifier{Net: net, Train: json.RawMessage(`{"config":{"batch":10},"examples":100,"progress":{"epoch":1,"batch":5,"step":15,"seconds":3}}`)}
+	if err := cls.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, checkpoint string
+		wantErr          bool
+	}{
+		{"same checkpoint", sum, false},
+		{"no checkpoint recorded", "", false},
+		{"earlier checkpoint", strings.Repeat("0", 64), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scorePath := filepath.Join(t.TempDir(), "score.json")
+			js := fmt.Sprintf(`{"n":10,"clean_accuracy":0.9,"checkpoint_sha256":%q,"by_eps":[{"eps":"0.3","n":10,"accuracy":0.4}],"attacks":[{"attack":"apgd","eps":"0.3","params":{"loss":"ce"},"n":10,"accuracy":0.5}]}`, tc.checkpoint)
+			if err := os.WriteFile(scorePath, []byte(js), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p, err := makePoint(path, scorePath, 12)
+			switch {
+			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), "attacked checkpoint 000000000000")):
+				t.Errorf("error %v, want one naming the streams' checkpoint", err)
+			case !tc.wantErr && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case !tc.wantErr && (p.Step != 15 || p.Epoch != 1.5 || p.Robust != 0.4 || p.N != 10 || len(p.Attacks) != 1):
+				t.Errorf("point %+v, want step 15, epoch 1.5, robust 0.4 on 10 with one attack", p)
+			}
+		})
+	}
+}

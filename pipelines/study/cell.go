@@ -170,6 +170,17 @@ func makePoint(modelPath, scorePath string, evalSeconds float64) (Point, error) 
 	if r.CleanAccuracy == nil || len(r.ByEps) != 1 {
 		return Point{}, fmt.Errorf("%s: want attack streams at one eps with clean predictions", scorePath)
 	}
+	// Streams kept across runs may be of an earlier checkpoint at the same
+	// path (a cell retrained in place): their figures are not this one's.
+	if r.Checkpoint != "" {
+		sum, err := fileSHA256(modelPath)
+		if err != nil {
+			return Point{}, err
+		}
+		if r.Checkpoint != sum {
+			return Point{}, fmt.Errorf("%s: the streams attacked checkpoint %.12s, not %s (%.12s): remove them and attack again", scorePath, r.Checkpoint, modelPath, sum)
+		}
+	}
 	if p.Eps, err = strconv.ParseFloat(r.ByEps[0].Eps, 64); err != nil {
 		return Point{}, fmt.Errorf("%s: eps %q: %w", scorePath, r.ByEps[0].Eps, err)
 	}
