@@ -8,15 +8,16 @@
 # gives the same weights bit for bit, and a carried unit of other weights
 # is measured again.
 
-# carried OUT MODEL: when CARRY holds OUT's unit, measured on MODEL's
-# weights, copy it to OUT and succeed.
+# carried OUT MODEL [TRANSFER]: when CARRY holds OUT's unit, measured on
+# MODEL's weights (and its transfer attack crafted on TRANSFER's), copy it
+# to OUT and succeed.
 carried() {
-	local out=$1 model=$2 from
+	local out=$1 model=$2 transfer=${3:-} from
 	[ -n "${CARRY:-}" ] || return 1
 	from=$CARRY/$(basename "$out")
 	[ -f "$from" ] || return 1
-	if [ "$("$BIN/sgn-study" same-weights "$model" "$from")" != yes ]; then
-		echo "carry: $from was measured on other weights than $model's; measuring again" >&2
+	if [ "$("$BIN/sgn-study" same-weights "$model" "$from" ${transfer:+"$transfer"})" != yes ]; then
+		echo "carry: $from was measured on other weights than those of $model${transfer:+ (transfer model $transfer)}; measuring again" >&2
 		return 1
 	fi
 	cp "$from" "$out.tmp" && mv "$out.tmp" "$out"

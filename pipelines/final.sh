@@ -29,7 +29,7 @@ dir=$1 test=$2 eps=$3 steps=$4 queries=$5 shard=$6 transfer=${7:-}
 . "$(dirname "$0")/streams.sh"
 model=$dir/model.sgn
 out=$dir/final-$shard.json
-carried "$out" "$model" && exit 0
+carried "$out" "$model" "$transfer" && exit 0
 streams=$dir/final/$shard
 keep_streams "$streams" "$model"
 attack() {
@@ -60,6 +60,6 @@ fi
 start=$(date +%s.%N)
 "$BIN/sgn-score" -json "$streams"/*.arrow >"$streams/score.json"
 seconds=$(awk -v a="$(since "$start")" -v b="$(sum_seconds "$streams"/*.seconds)" 'BEGIN { print a + b }')
-"$BIN/sgn-study" point -model "$model" -score "$streams/score.json" -seconds "$seconds" >"$out.tmp"
+"$BIN/sgn-study" point -model "$model" -score "$streams/score.json" -seconds "$seconds" ${transfer:+-transfer "$transfer"} >"$out.tmp"
 mv "$out.tmp" "$out"
 carry "$out"

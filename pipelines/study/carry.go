@@ -28,22 +28,44 @@ func weightsSum(cls *classifier.Classifier) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// fileWeightsSum is weightsSum of the checkpoint at path.
+func fileWeightsSum(path string) (string, error) {
+	cls, err := classifier.LoadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum, err := weightsSum(cls)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return sum, nil
+}
+
 // sameWeights reports whether the point at pointPath was measured on the
-// weights of the checkpoint at modelPath.
-func sameWeights(modelPath, pointPath string) (bool, error) {
+// weights of the checkpoint at modelPath and, when transferPath is not
+// empty, its transfer attack crafted on those of transferPath. A point
+// that recorded no transfer model predates the record and is taken on
+// its model's weights alone.
+func sameWeights(modelPath, pointPath, transferPath string) (bool, error) {
 	var p Point
 	if err := readJSON(pointPath, &p); err != nil {
 		return false, err
 	}
-	cls, err := classifier.LoadFile(modelPath)
+	sum, err := fileWeightsSum(modelPath)
 	if err != nil {
 		return false, err
 	}
-	sum, err := weightsSum(cls)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", modelPath, err)
+	if p.Weights == "" || p.Weights != sum {
+		return false, nil
 	}
-	return p.Weights != "" && p.Weights == sum, nil
+	if transferPath == "" || p.TransferWeights == "" {
+		return true, nil
+	}
+	tsum, err := fileWeightsSum(transferPath)
+	if err != nil {
+		return false, err
+	}
+	return p.TransferWeights == tsum, nil
 }
 
 // mergePoints joins the points of one model measured on disjoint shards of
@@ -68,6 +90,8 @@ func mergePoints(shards []Point) (Point, error) {
 		switch {
 		case s.Weights != m.Weights:
 			return Point{}, fmt.Errorf("shard %d is of other weights (%.12s, not %.12s)", i+2, s.Weights, m.Weights)
+		case s.TransferWeights != m.TransferWeights:
+			return Point{}, fmt.Errorf("shard %d's transfer attack crafted on other weights (%.12s, not %.12s)", i+2, s.TransferWeights, m.TransferWeights)
 		case s.Step != m.Step:
 			return Point{}, fmt.Errorf("shard %d is of step %d, not %d", i+2, s.Step, m.Step)
 		case s.Eps != m.Eps:

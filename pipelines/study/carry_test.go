@@ -96,6 +96,7 @@ func TestMergePointsRefuses(t *testing.T) {
 		want string
 	}{
 		{func(p *Point) { p.Weights = "cd" }, "other weights"},
+		{func(p *Point) { p.TransferWeights = "ef" }, "transfer attack crafted on other weights"},
 		{func(p *Point) { p.Step = 8 }, "step 8"},
 		{func(p *Point) { p.Eps = 0.1 }, "eps 0.1"},
 		{func(p *Point) { p.Attacks = nil }, "0 attacks"},
@@ -163,29 +164,42 @@ func TestSameWeights(t *testing.T) {
 	if err := os.WriteFile(point, []byte(`{"step":42,"weights_sha256":"`+sum+`"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A final shard whose transfer attack crafted on first's weights.
+	transferred := filepath.Join(dir, "transferred.json")
+	if err := os.WriteFile(transferred, []byte(`{"step":42,"weights_sha256":"`+sum+`","transfer_weights_sha256":"`+sum+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	unsigned := filepath.Join(dir, "unsigned.json")
 	if err := os.WriteFile(unsigned, []byte(`{"step":42}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		model, point string
-		want         bool
+		model, point, transfer string
+		want                   bool
 	}{
-		{first, point, true},
-		{again, point, true},
-		{other, point, false},
-		{first, unsigned, false}, // a point from before weights were recorded
+		{first, point, "", true},
+		{again, point, "", true},
+		{other, point, "", false},
+		{first, unsigned, "", false}, // a point from before weights were recorded
+		{first, transferred, again, true},
+		{first, transferred, other, false}, // the transfer model changed
+		{other, transferred, first, false}, // the model changed
+		{first, point, other, true},        // from before transfer models were recorded
+		{first, transferred, "", true},     // no transfer model to check
 	} {
-		got, err := sameWeights(tc.model, tc.point)
+		got, err := sameWeights(tc.model, tc.point, tc.transfer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got != tc.want {
-			t.Errorf("sameWeights(%s, %s) = %v, want %v", filepath.Base(tc.model), filepath.Base(tc.point), got, tc.want)
+			t.Errorf("sameWeights(%s, %s, %q) = %v, want %v", filepath.Base(tc.model), filepath.Base(tc.point), filepath.Base(tc.transfer), got, tc.want)
 		}
 	}
-	if _, err := sameWeights(filepath.Join(dir, "missing.sgn"), point); err == nil {
+	if _, err := sameWeights(filepath.Join(dir, "missing.sgn"), point, ""); err == nil {
 		t.Error("no error for a missing checkpoint")
+	}
+	if _, err := sameWeights(first, transferred, filepath.Join(dir, "missing.sgn")); err == nil {
+		t.Error("no error for a missing transfer model")
 	}
 }
 

@@ -94,8 +94,11 @@ type Point struct {
 	Robust       float64 `json:"robust"` // per-example worst case over Attacks
 	Attacks      []Named `json:"attacks"`
 	EvalSeconds  float64 `json:"eval_seconds"`
-	// Weights is the SHA-256 of the checkpoint's weights (weightsSum).
-	Weights string `json:"weights_sha256,omitempty"`
+	// Weights is the SHA-256 of the checkpoint's weights (weightsSum);
+	// TransferWeights that of the model a transfer attack crafted its
+	// examples on, when one did.
+	Weights         string `json:"weights_sha256,omitempty"`
+	TransferWeights string `json:"transfer_weights_sha256,omitempty"`
 	// Machines are where the evaluation ran: one, or for shards merged
 	// from several runs each one they ran on.
 	Machines []Machine `json:"machines,omitempty"`

@@ -3,9 +3,11 @@
 // program only reads what they wrote:
 //
 //	sgn-study is-sgn MODEL                      prints yes for an SGN checkpoint, else no
-//	sgn-study point -model M -score S [-seconds T]
+//	sgn-study point -model M -score S [-seconds T] [-transfer TM]
 //	                                            one evaluation (sgn-score -json S of attacks on M) as a curve point
-//	sgn-study same-weights MODEL POINT          prints yes if POINT was measured on MODEL's weights, else no
+//	sgn-study same-weights MODEL POINT [TRANSFER]
+//	                                            prints yes if POINT was measured on MODEL's weights (and TRANSFER's
+//	                                            for its transfer attack), else no
 //	sgn-study merge POINT...                    the point of the union of disjoint shards' points
 //	sgn-study only ATTACK POINT                 POINT as measured by ATTACK alone
 //	sgn-study best DIR                          prints the best checkpoint of the curve in DIR
@@ -52,10 +54,10 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		}
 		return nil
 	case "same-weights":
-		if len(args) != 3 {
-			return cli.Usagef("same-weights MODEL POINT")
+		if len(args) != 3 && len(args) != 4 {
+			return cli.Usagef("same-weights MODEL POINT [TRANSFER]")
 		}
-		same, err := sameWeights(args[1], args[2])
+		same, err := sameWeights(args[1], args[2], strings.Join(args[3:], ""))
 		if err != nil {
 			return err
 		}
@@ -109,12 +111,18 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		model := fs.String("model", "", "the checkpoint attacked")
 		scorePath := fs.String("score", "", "sgn-score -json of the attack streams")
 		seconds := fs.Float64("seconds", 0, "wall time of the evaluation")
+		transfer := fs.String("transfer", "", "the model a transfer attack crafted its examples on, if any")
 		if err := fs.Parse(args[1:]); err != nil {
 			return cli.Usagef("%v", err)
 		}
 		p, err := makePoint(*model, *scorePath, *seconds)
 		if err != nil {
 			return err
+		}
+		if *transfer != "" {
+			if p.TransferWeights, err = fileWeightsSum(*transfer); err != nil {
+				return err
+			}
 		}
 		return writeJSON(stdout, p)
 	case "cell":
