@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -90,7 +91,7 @@ func mergePoints(shards []Point) (Point, error) {
 		switch {
 		case s.Weights != m.Weights:
 			return Point{}, fmt.Errorf("shard %d is of other weights (%.12s, not %.12s)", i+2, s.Weights, m.Weights)
-		case s.TransferWeights != m.TransferWeights:
+		case s.TransferWeights != "" && m.TransferWeights != "" && s.TransferWeights != m.TransferWeights:
 			return Point{}, fmt.Errorf("shard %d's transfer attack crafted on other weights (%.12s, not %.12s)", i+2, s.TransferWeights, m.TransferWeights)
 		case s.Step != m.Step:
 			return Point{}, fmt.Errorf("shard %d is of step %d, not %d", i+2, s.Step, m.Step)
@@ -110,6 +111,9 @@ func mergePoints(shards []Point) (Point, error) {
 				m.Machines = append(m.Machines, mach)
 			}
 		}
+		// A shard carried from before transfer models were recorded has
+		// none; the others name it.
+		m.TransferWeights = cmp.Or(m.TransferWeights, s.TransferWeights)
 		clean += count(s.Clean, s.N)
 		robust += count(s.Robust, s.N)
 		m.N += s.N

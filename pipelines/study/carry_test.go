@@ -89,7 +89,7 @@ func TestMergePoints(t *testing.T) {
 
 func TestMergePointsRefuses(t *testing.T) {
 	base := func() Point {
-		return Point{Step: 7, Eps: 0.3, N: 10, Weights: "ab", Attacks: []Named{{Name: "apgd-ce", Label: "APGD-CE"}}}
+		return Point{Step: 7, Eps: 0.3, N: 10, Weights: "ab", TransferWeights: "cd", Attacks: []Named{{Name: "apgd-ce", Label: "APGD-CE"}}}
 	}
 	for _, tc := range []struct {
 		edit func(*Point)
@@ -110,6 +110,13 @@ func TestMergePointsRefuses(t *testing.T) {
 	}
 	if _, err := mergePoints(nil); err == nil {
 		t.Error("merged no points")
+	}
+	// A shard from before transfer models were recorded merges with
+	// those that name one, and the merged point names it.
+	old := base()
+	old.TransferWeights = ""
+	if m, err := mergePoints([]Point{old, base()}); err != nil || m.TransferWeights != "cd" {
+		t.Errorf("merging an unrecorded and a recorded transfer model: %v, transfer %q, want cd", err, m.TransferWeights)
 	}
 }
 
