@@ -57,7 +57,11 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		if len(args) != 3 && len(args) != 4 {
 			return cli.Usagef("same-weights MODEL POINT [TRANSFER]")
 		}
-		same, err := sameWeights(args[1], args[2], strings.Join(args[3:], ""))
+		var transfer string
+		if len(args) == 4 {
+			transfer = args[3]
+		}
+		same, err := sameWeights(args[1], args[2], transfer)
 		if err != nil {
 			return err
 		}
