@@ -24,9 +24,12 @@ deps:
 	$(GO) mod download
 	$(GO) mod download $(GOMNIST)
 
+# Each binary is written beside its old copy and renamed over it, so a
+# study running meanwhile never starts a half-written tool.
 build:
 	@mkdir -p $(BIN)
-	@for t in $(TOOLS); do if [ -d tools/$$t ]; then $(GO) build -o $(BIN)/$$t ./tools/$$t || exit 1; fi; done
+	@for t in $(TOOLS); do if [ -d tools/$$t ]; then \
+		$(GO) build -o $(BIN)/.$$t.new ./tools/$$t && mv -f $(BIN)/.$$t.new $(BIN)/$$t || exit 1; fi; done
 
 vet:
 	$(GO) vet ./...
