@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"sgn/shared/plot"
 )
@@ -501,7 +502,7 @@ func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
 	r.sweepSection(w, drawn)
 	r.maskingSection(w)
 	r.roleTable(w, "pilot", "Pilot: the headline SGN reading", "The pilot rows train each candidate reading for a short budget; the headline reading is the one with the highest worst-case robust accuracy under the curve's attacks at the end of it.")
-	r.roleTable(w, "ablation", "Ablations", "Each ablation changes one setting of the headline SGN reading (seed 1); the headline's own seed-1 row is repeated for reference. "+
+	r.roleTable(w, "ablation", "Ablations", "Each ablation changes one setting of the headline SGN reading (seed 1), or of another ablation; the headline's own seed-1 row is repeated for reference, and each row names the cell it is read against (the one whose flags differ least), what it changes and its worst case's difference from that cell's. "+
 		"An ablation's final evaluation has every attack of a headline cell's but AutoAttack's suite, most of an SGN's evaluation time (Square among them, with fewer queries): its worst case may lie above what the suite would find.")
 	r.costSection(w)
 	if r.notes != "" {
@@ -854,12 +855,107 @@ func (r *studyReport) roleTable(w io.Writer, role, title, about string) {
 	if len(cells) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "## %s\n\n%s\n\n| cell | sgn-train flags | epochs | clean | worst-case robust [95%% Wilson] | train |\n|---|---|---|---|---|---|\n", title, about)
-	for _, c := range cells {
+	if role != "ablation" {
+		fmt.Fprintf(w, "## %s\n\n%s\n\n| cell | sgn-train flags | epochs | clean | worst-case robust [95%% Wilson] | train |\n|---|---|---|---|---|---|\n", title, about)
+		for _, c := range cells {
+			lo, hi := wilson(c.Final.Robust, c.Final.N)
+			fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s |\n", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds))
+		}
+		fmt.Fprintln(w)
+		return
+	}
+	fmt.Fprintf(w, "## %s\n\n%s\n\n| cell | sgn-train flags | epochs | clean | worst-case robust [95%% Wilson] | train | against | change | its worst case less that cell's (points) |\n|---|---|---|---|---|---|---|---|---|\n", title, about)
+	for i, c := range cells {
 		lo, hi := wilson(c.Final.Robust, c.Final.N)
-		fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s |\n", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds))
+		against, change, delta := "", "", ""
+		if others := slices.Delete(slices.Clone(cells), i, i+1); c.Row.Role == "ablation" && len(others) > 0 {
+			ref, changed, dropped := closestFlags(c, others)
+			against, change = ref.Row.Cell, describeChange(changed, dropped)
+			delta = fmt.Sprintf("%+.1f", 100*(c.Final.Robust-ref.Final.Robust))
+		}
+		fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s | %s | %s | %s |\n", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds), against, change, delta)
 	}
 	fmt.Fprintln(w)
+}
+
+// closestFlags returns the cell among refs whose sgn-train flags differ
+// least from c's (the first of equals, so the headline, listed first,
+// wins ties) and what c changes: its flags that differ, and the names of
+// those it drops. An ablation of an ablation (detached on phi l2) is thus
+// read against its parent rather than the headline, two flags further.
+func closestFlags(c Cell, refs []Cell) (ref Cell, changed []flagValue, dropped []string) {
+	mine := parseFlags(c.Row.Flags)
+	for i, r := range refs {
+		theirs := parseFlags(r.Row.Flags)
+		var ch []flagValue
+		var dr []string
+		for _, f := range mine {
+			if v, ok := lookupFlag(theirs, f.name); !ok || v != f.value {
+				ch = append(ch, f)
+			}
+		}
+		for _, f := range theirs {
+			if _, ok := lookupFlag(mine, f.name); !ok {
+				dr = append(dr, f.name)
+			}
+		}
+		if i == 0 || len(ch)+len(dr) < len(changed)+len(dropped) {
+			ref, changed, dropped = r, ch, dr
+		}
+	}
+	return ref, changed, dropped
+}
+
+// describeChange writes what closestFlags found as Markdown.
+func describeChange(changed []flagValue, dropped []string) string {
+	var parts []string
+	for _, f := range changed {
+		parts = append(parts, "`"+f.String()+"`")
+	}
+	for _, name := range dropped {
+		parts = append(parts, "no `"+name+"`")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// flagValue is one sgn-train flag as written in a study file: a name and
+// its value, empty for a boolean flag such as -sgn.
+type flagValue struct{ name, value string }
+
+func (f flagValue) String() string {
+	if f.value == "" {
+		return f.name
+	}
+	return f.name + " " + f.value
+}
+
+// parseFlags splits a study row's flags. A token is a flag's name when it
+// starts with '-' and a letter, so negative values such as -0.06 stay values.
+func parseFlags(flags string) []flagValue {
+	isName := func(t string) bool { return len(t) > 1 && t[0] == '-' && unicode.IsLetter(rune(t[1])) }
+	var out []flagValue
+	tokens := strings.Fields(flags)
+	for i := 0; i < len(tokens); i++ {
+		f := flagValue{name: tokens[i]}
+		if i+1 < len(tokens) && !isName(tokens[i+1]) {
+			f.value = tokens[i+1]
+			i++
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func lookupFlag(flags []flagValue, name string) (string, bool) {
+	for _, f := range flags {
+		if f.name == name {
+			return f.value, true
+		}
+	}
+	return "", false
 }
 
 // points are every evaluation of the cell: its curve, final model, sweep

@@ -655,3 +655,34 @@ func TestSpeedLevel(t *testing.T) {
 		t.Error("a PGD-AT cell without a curve gave a level")
 	}
 }
+
+func TestClosestFlags(t *testing.T) {
+	cell := func(name, role, flags string) Cell {
+		return Cell{Row: Row{Cell: name, Role: role, Flags: flags}}
+	}
+	headline := cell("sgn-1", "headline", "-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate -0.06")
+	l2 := cell("sgn-phi-l2-1", "ablation", "-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate -0.5 -sg-phi l2")
+	refs := []Cell{
+		headline,
+		cell("sgn-taps-conv1-1", "ablation", "-adv fgsm -eps-warmup 1 -sgn -sg-taps conv1 -sg-gate -0.06"),
+		l2,
+	}
+	for _, tc := range []struct {
+		flags, against, change string
+	}{
+		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate learned", "sgn-1", "`-sg-gate learned`"},
+		// Negative values are values, not flags.
+		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate -0.5 -sg-phi l2", "sgn-phi-l2-1", "none"},
+		{"-sgn -sg-gate -0.5 -sg-phi l2 -adv fgsm -eps-warmup 1 -sg-taps input", "sgn-phi-l2-1", "none"},
+		// Read against its parent ablation, one flag away, not the headline, three away.
+		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate -0.5 -sg-phi l2 -sg-grad detached", "sgn-phi-l2-1", "`-sg-grad detached`"},
+		// A dropped flag is named; ties go to the first (the headline).
+		{"-adv none -sgn -sg-taps input -sg-gate -0.06", "sgn-1", "`-adv none`, no `-eps-warmup`"},
+		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input,conv1 -sg-gate -0.06", "sgn-1", "`-sg-taps input,conv1`"},
+	} {
+		ref, changed, dropped := closestFlags(cell("x", "ablation", tc.flags), refs)
+		if got := describeChange(changed, dropped); ref.Row.Cell != tc.against || got != tc.change {
+			t.Errorf("closestFlags(%q) = %s, %q; want %s, %q", tc.flags, ref.Row.Cell, got, tc.against, tc.change)
+		}
+	}
+}
