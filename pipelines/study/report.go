@@ -502,7 +502,7 @@ func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
 	r.sweepSection(w, drawn)
 	r.maskingSection(w)
 	r.roleTable(w, "pilot", "Pilot: the headline SGN reading", "The pilot rows train each candidate reading for a short budget; the headline reading is the one with the highest worst-case robust accuracy under the curve's attacks at the end of it.")
-	r.roleTable(w, "ablation", "Ablations", "Each ablation changes one setting of the headline SGN reading (seed 1), or of another ablation; the headline's own seed-1 row is repeated for reference, and each row names the cell it is read against (the one whose flags differ least), what it changes and its worst case's difference from that cell's. "+
+	r.roleTable(w, "ablation", "Ablations", "Each ablation changes one setting of the headline SGN reading (seed 1), or of another ablation; the headline's own seed-1 row is repeated for reference, and each row names the cell it is read against (of the headline and the ablations listed above it, the one whose flags differ least), what it changes and its worst case's difference from that cell's. "+
 		"An ablation's final evaluation has every attack of a headline cell's but AutoAttack's suite, most of an SGN's evaluation time (Square among them, with fewer queries): its worst case may lie above what the suite would find.")
 	r.costSection(w)
 	if r.notes != "" {
@@ -868,8 +868,10 @@ func (r *studyReport) roleTable(w io.Writer, role, title, about string) {
 	for i, c := range cells {
 		lo, hi := wilson(c.Final.Robust, c.Final.N)
 		against, change, delta := "", "", ""
-		if others := slices.Delete(slices.Clone(cells), i, i+1); c.Row.Role == "ablation" && len(others) > 0 {
-			ref, changed, dropped := closestFlags(c, others)
+		// Read against a cell listed above it: a parent comes before the
+		// ablations of it, which must not become its reference.
+		if c.Row.Role == "ablation" && i > 0 {
+			ref, changed, dropped := closestFlags(c, cells[:i])
 			against, change = ref.Row.Cell, describeChange(changed, dropped)
 			delta = fmt.Sprintf("%+.1f", 100*(c.Final.Robust-ref.Final.Robust))
 		}

@@ -686,3 +686,27 @@ func TestClosestFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestAblationTableReference(t *testing.T) {
+	cell := func(name, method, role, flags string, robust float64) *group {
+		c := Cell{Row: Row{Cell: name, Method: method, Role: role, Seed: 1, Flags: flags}, Final: Point{Robust: robust, N: 1000}}
+		return &group{method: method, role: role, cells: []Cell{c}}
+	}
+	r := &studyReport{groups: []*group{
+		cell("sgn-1", methodSGN, "headline", "-sgn -sg-gate -0.06", 0.681),
+		cell("sgn-phi-l2-1", "sgn-phi-l2", "ablation", "-sgn -sg-gate -0.5 -sg-phi l2", 0.628),
+		cell("sgn-phi-l2-detached-1", "sgn-phi-l2-detached", "ablation", "-sgn -sg-gate -0.5 -sg-phi l2 -sg-grad detached", 0.642),
+	}}
+	var b strings.Builder
+	r.roleTable(&b, "ablation", "Ablations", "")
+	for _, want := range []string{
+		// The parent is read against the headline, not against its own
+		// ablation listed below it, one flag closer.
+		"| sgn-1 | `-sg-gate -0.5`, `-sg-phi l2` | -5.3 |",
+		"| sgn-phi-l2-1 | `-sg-grad detached` | +1.4 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("ablation table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
