@@ -502,7 +502,7 @@ func (r *studyReport) markdown(w io.Writer, drawn map[string]bool) {
 	r.sweepSection(w, drawn)
 	r.maskingSection(w)
 	r.roleTable(w, "pilot", "Pilot: the headline SGN reading", "The pilot rows train each candidate reading for a short budget; the headline reading is the one with the highest worst-case robust accuracy under the curve's attacks at the end of it.")
-	r.roleTable(w, "ablation", "Ablations", "Each ablation changes one setting of the headline SGN reading (seed 1), or of another ablation; the headline's own seed-1 row is repeated for reference, and each row names the cell it is read against (of the headline and the ablations listed above it, the one whose flags differ least), what it changes and its worst case's difference from that cell's. "+
+	r.roleTable(w, "ablation", "Ablations", "Each ablation changes a setting of the headline SGN reading (seed 1), or of another ablation; the headline's own seed-1 row is repeated for reference, and each row names the cell it is read against (of the headline and the ablations listed above it, the one whose flags differ least), what it changes and its worst case's difference from that cell's. "+
 		"An ablation's final evaluation has every attack of a headline cell's but AutoAttack's suite, most of an SGN's evaluation time (Square among them, with fewer queries): its worst case may lie above what the suite would find.")
 	r.costSection(w)
 	if r.notes != "" {
@@ -881,8 +881,8 @@ func (r *studyReport) roleTable(w io.Writer, role, title, about string) {
 }
 
 // closestFlags returns the cell among refs whose sgn-train flags differ
-// least from c's (the first of equals, so the headline, listed first,
-// wins ties) and what c changes: its flags that differ, and the names of
+// least from c's (the first of equals, so the headline, which the study
+// files list before the ablations, wins ties) and what c changes: its flags that differ, and the names of
 // those it drops. An ablation of an ablation (detached on phi l2) is thus
 // read against its parent rather than the headline, two flags further.
 func closestFlags(c Cell, refs []Cell) (ref Cell, changed []flagValue, dropped []string) {

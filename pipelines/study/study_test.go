@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -671,19 +672,28 @@ func TestClosestFlags(t *testing.T) {
 		flags, against, change string
 	}{
 		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate learned", "sgn-1", "`-sg-gate learned`"},
-		// Negative values are values, not flags.
-		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate -0.5 -sg-phi l2", "sgn-phi-l2-1", "none"},
+		// The same flags in another order change nothing.
 		{"-sgn -sg-gate -0.5 -sg-phi l2 -adv fgsm -eps-warmup 1 -sg-taps input", "sgn-phi-l2-1", "none"},
 		// Read against its parent ablation, one flag away, not the headline, three away.
 		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input -sg-gate -0.5 -sg-phi l2 -sg-grad detached", "sgn-phi-l2-1", "`-sg-grad detached`"},
-		// A dropped flag is named; ties go to the first (the headline).
+		// A dropped flag is named.
 		{"-adv none -sgn -sg-taps input -sg-gate -0.06", "sgn-1", "`-adv none`, no `-eps-warmup`"},
+		// One flag from sgn-1 and from sgn-taps-conv1-1: ties go to the first.
 		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input,conv1 -sg-gate -0.06", "sgn-1", "`-sg-taps input,conv1`"},
 	} {
 		ref, changed, dropped := closestFlags(cell("x", "ablation", tc.flags), refs)
 		if got := describeChange(changed, dropped); ref.Row.Cell != tc.against || got != tc.change {
 			t.Errorf("closestFlags(%q) = %s, %q; want %s, %q", tc.flags, ref.Row.Cell, got, tc.against, tc.change)
 		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	// Negative numbers are values; a flag followed by a flag is boolean.
+	got := parseFlags("-sg-gate -0.06 -sgn -eps-warmup 1 -sg-taps input,conv1")
+	want := []flagValue{{"-sg-gate", "-0.06"}, {"-sgn", ""}, {"-eps-warmup", "1"}, {"-sg-taps", "input,conv1"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("parseFlags = %v, want %v", got, want)
 	}
 }
 
