@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -11,9 +12,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"sgn/shared/plot"
+	"sgn/shared/train"
 )
 
 // The methods the claims are about: the SGN headline reading, the
@@ -871,9 +872,13 @@ func (r *studyReport) roleTable(w io.Writer, role, title, about string) {
 		// Read against a cell listed above it: a parent comes before the
 		// ablations of it, which must not become its reference.
 		if c.Row.Role == "ablation" && i > 0 {
-			ref, changed, dropped := closestFlags(c, cells[:i])
-			against, change = ref.Row.Cell, describeChange(changed, dropped)
-			delta = fmt.Sprintf("%+.1f", 100*(c.Final.Robust-ref.Final.Robust))
+			ref, changed, dropped, err := closestFlags(c, cells[:i])
+			if err != nil {
+				change = err.Error()
+			} else {
+				against, change = ref.Row.Cell, describeChange(changed, dropped)
+				delta = fmt.Sprintf("%+.1f", 100*(c.Final.Robust-ref.Final.Robust))
+			}
 		}
 		fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s | %s | %s | %s |\n", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds), against, change, delta)
 	}
@@ -882,22 +887,29 @@ func (r *studyReport) roleTable(w io.Writer, role, title, about string) {
 
 // closestFlags returns the cell among refs whose sgn-train flags differ
 // least from c's (the first of equals, so the headline, which the study
-// files list before the ablations, wins ties) and what c changes: its flags that differ, and the names of
-// those it drops. An ablation of an ablation (detached on phi l2) is thus
-// read against its parent rather than the headline, two flags further.
-func closestFlags(c Cell, refs []Cell) (ref Cell, changed []flagValue, dropped []string) {
-	mine := parseFlags(c.Row.Flags)
+// files list before the ablations, wins ties) and what c changes: its flags
+// that differ, and the names of those it drops. An ablation of an ablation
+// (detached on phi l2) is thus read against its parent rather than the
+// headline, two flags further.
+func closestFlags(c Cell, refs []Cell) (ref Cell, changed []flagValue, dropped []string, err error) {
+	mine, err := parseFlags(c.Row.Flags)
+	if err != nil {
+		return Cell{}, nil, nil, fmt.Errorf("%s: %w", c.Row.Cell, err)
+	}
 	for i, r := range refs {
-		theirs := parseFlags(r.Row.Flags)
+		theirs, err := parseFlags(r.Row.Flags)
+		if err != nil {
+			return Cell{}, nil, nil, fmt.Errorf("%s: %w", r.Row.Cell, err)
+		}
 		var ch []flagValue
 		var dr []string
 		for _, f := range mine {
-			if v, ok := lookupFlag(theirs, f.name); !ok || v != f.value {
+			if v, ok := theirs.lookup(f.name); !ok || v != f.value {
 				ch = append(ch, f)
 			}
 		}
 		for _, f := range theirs {
-			if _, ok := lookupFlag(mine, f.name); !ok {
+			if _, ok := mine.lookup(f.name); !ok {
 				dr = append(dr, f.name)
 			}
 		}
@@ -905,7 +917,7 @@ func closestFlags(c Cell, refs []Cell) (ref Cell, changed []flagValue, dropped [
 			ref, changed, dropped = r, ch, dr
 		}
 	}
-	return ref, changed, dropped
+	return ref, changed, dropped, nil
 }
 
 // describeChange writes what closestFlags found as Markdown.
@@ -923,8 +935,8 @@ func describeChange(changed []flagValue, dropped []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// flagValue is one sgn-train flag as written in a study file: a name and
-// its value, empty for a boolean flag such as -sgn.
+// flagValue is one sgn-train flag a study row sets: its name with the
+// dash and its value, empty for a boolean flag such as -sgn.
 type flagValue struct{ name, value string }
 
 func (f flagValue) String() string {
@@ -934,30 +946,40 @@ func (f flagValue) String() string {
 	return f.name + " " + f.value
 }
 
-// parseFlags splits a study row's flags. A token is a flag's name when it
-// starts with '-' and a letter, so negative values such as -0.06 stay values.
-func parseFlags(flags string) []flagValue {
-	isName := func(t string) bool { return len(t) > 1 && t[0] == '-' && unicode.IsLetter(rune(t[1])) }
-	var out []flagValue
-	tokens := strings.Fields(flags)
-	for i := 0; i < len(tokens); i++ {
-		f := flagValue{name: tokens[i]}
-		if i+1 < len(tokens) && !isName(tokens[i+1]) {
-			f.value = tokens[i+1]
-			i++
-		}
-		out = append(out, f)
-	}
-	return out
-}
+// rowFlags are the flags a row sets, in name order.
+type rowFlags []flagValue
 
-func lookupFlag(flags []flagValue, name string) (string, bool) {
-	for _, f := range flags {
+func (fl rowFlags) lookup(name string) (string, bool) {
+	for _, f := range fl {
 		if f.name == name {
 			return f.value, true
 		}
 	}
 	return "", false
+}
+
+// parseFlags reads a study row's flags with sgn-train's own flag set, so
+// that values, booleans and the -name=value form are read as sgn-train
+// reads them.
+func parseFlags(flags string) (rowFlags, error) {
+	fs := flag.NewFlagSet("sgn-train", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	train.NewFlags(fs)
+	if err := fs.Parse(strings.Fields(flags)); err != nil {
+		return nil, fmt.Errorf("sgn-train flags %q: %w", flags, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("sgn-train flags %q: unexpected argument %q", flags, fs.Arg(0))
+	}
+	var out rowFlags
+	fs.Visit(func(f *flag.Flag) {
+		v := flagValue{name: "-" + f.Name, value: f.Value.String()}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() && v.value == "true" {
+			v.value = ""
+		}
+		out = append(out, v)
+	})
+	return out, nil
 }
 
 // points are every evaluation of the cell: its curve, final model, sweep

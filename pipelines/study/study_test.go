@@ -681,19 +681,25 @@ func TestClosestFlags(t *testing.T) {
 		// One flag from sgn-1 and from sgn-taps-conv1-1: ties go to the first.
 		{"-adv fgsm -eps-warmup 1 -sgn -sg-taps input,conv1 -sg-gate -0.06", "sgn-1", "`-sg-taps input,conv1`"},
 	} {
-		ref, changed, dropped := closestFlags(cell("x", "ablation", tc.flags), refs)
-		if got := describeChange(changed, dropped); ref.Row.Cell != tc.against || got != tc.change {
+		ref, changed, dropped, err := closestFlags(cell("x", "ablation", tc.flags), refs)
+		if got := describeChange(changed, dropped); err != nil || ref.Row.Cell != tc.against || got != tc.change {
 			t.Errorf("closestFlags(%q) = %s, %q; want %s, %q", tc.flags, ref.Row.Cell, got, tc.against, tc.change)
 		}
 	}
 }
 
 func TestParseFlags(t *testing.T) {
-	// Negative numbers are values; a flag followed by a flag is boolean.
-	got := parseFlags("-sg-gate -0.06 -sgn -eps-warmup 1 -sg-taps input,conv1")
-	want := []flagValue{{"-sg-gate", "-0.06"}, {"-sgn", ""}, {"-eps-warmup", "1"}, {"-sg-taps", "input,conv1"}}
-	if !slices.Equal(got, want) {
-		t.Errorf("parseFlags = %v, want %v", got, want)
+	// Read as sgn-train reads them: negative numbers are values, -name=value
+	// is a form of -name value, and a boolean set true shows no value.
+	got, err := parseFlags("-sg-gate -0.06 -sgn -eps-warmup=1 -sg-taps input,conv1")
+	want := rowFlags{{"-eps-warmup", "1"}, {"-sg-gate", "-0.06"}, {"-sg-taps", "input,conv1"}, {"-sgn", ""}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("parseFlags = %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []string{"-sg-gaet -0.06", "-epochs five", "-sgn stray"} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("parseFlags(%q) accepted flags sgn-train refuses", bad)
+		}
 	}
 }
 
