@@ -856,31 +856,32 @@ func (r *studyReport) roleTable(w io.Writer, role, title, about string) {
 	if len(cells) == 0 {
 		return
 	}
-	if role != "ablation" {
-		fmt.Fprintf(w, "## %s\n\n%s\n\n| cell | sgn-train flags | epochs | clean | worst-case robust [95%% Wilson] | train |\n|---|---|---|---|---|---|\n", title, about)
-		for _, c := range cells {
-			lo, hi := wilson(c.Final.Robust, c.Final.N)
-			fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s |\n", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds))
-		}
-		fmt.Fprintln(w)
-		return
+	// Ablations add the cell each is read against, what it changes and
+	// the difference of their worst cases.
+	header, rule := "| cell | sgn-train flags | epochs | clean | worst-case robust [95% Wilson] | train |", "|---|---|---|---|---|---|"
+	if role == "ablation" {
+		header, rule = header+" against | change | its worst case less that cell's (points) |", rule+"---|---|---|"
 	}
-	fmt.Fprintf(w, "## %s\n\n%s\n\n| cell | sgn-train flags | epochs | clean | worst-case robust [95%% Wilson] | train | against | change | its worst case less that cell's (points) |\n|---|---|---|---|---|---|---|---|---|\n", title, about)
+	fmt.Fprintf(w, "## %s\n\n%s\n\n%s\n%s\n", title, about, header, rule)
 	for i, c := range cells {
 		lo, hi := wilson(c.Final.Robust, c.Final.N)
-		against, change, delta := "", "", ""
-		// Read against a cell listed above it: a parent comes before the
-		// ablations of it, which must not become its reference.
-		if c.Row.Role == "ablation" && i > 0 {
-			ref, changed, dropped, err := closestFlags(c, cells[:i])
-			if err != nil {
-				change = err.Error()
-			} else {
-				against, change = ref.Row.Cell, describeChange(changed, dropped)
-				delta = fmt.Sprintf("%+.1f", 100*(c.Final.Robust-ref.Final.Robust))
+		fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s |", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds))
+		if role == "ablation" {
+			against, change, delta := "", "", ""
+			// Read against a cell listed above it: a parent comes before the
+			// ablations of it, which must not become its reference.
+			if c.Row.Role == "ablation" && i > 0 {
+				ref, changed, dropped, err := closestFlags(c, cells[:i])
+				if err != nil {
+					change = err.Error()
+				} else {
+					against, change = ref.Row.Cell, describeChange(changed, dropped)
+					delta = fmt.Sprintf("%+.1f", 100*(c.Final.Robust-ref.Final.Robust))
+				}
 			}
+			fmt.Fprintf(w, " %s | %s | %s |", against, change, delta)
 		}
-		fmt.Fprintf(w, "| %s | `%s` | %d | %s | %s [%s, %s] | %s | %s | %s | %s |\n", c.Row.Cell, c.Row.Flags, c.Row.Epochs, pct(c.Final.Clean), pct(c.Final.Robust), pct(lo), pct(hi), duration(c.TrainSeconds), against, change, delta)
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 }
