@@ -726,3 +726,30 @@ func TestAblationTableReference(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsembleGap(t *testing.T) {
+	at := func(pairs ...any) []Named {
+		var ns []Named
+		for i := 0; i < len(pairs); i += 2 {
+			ns = append(ns, Named{Name: pairs[i].(string), Accuracy: pairs[i+1].(float64)})
+		}
+		return ns
+	}
+	for _, tc := range []struct {
+		name     string
+		p        Point
+		gap      float64
+		best     string
+		recorded bool
+	}{
+		{"no attacks", Point{Robust: 0.5}, 0, "", false},
+		{"one attack", Point{Robust: 0.4, Attacks: at("apgd-ce", 0.4)}, 0, "apgd-ce", true},
+		{"attacks break different examples", Point{Robust: 0.055, Attacks: at("apgd-ce", 0.146, "square", 0.18, "pgd-cw", 0.235)}, 0.091, "apgd-ce", true},
+		{"strongest listed last", Point{Robust: 0.19, Attacks: at("apgd-ce", 0.446, "square", 0.221)}, 0.031, "square", true},
+	} {
+		gap, best, ok := ensembleGap(tc.p)
+		if ok != tc.recorded || best != tc.best || math.Abs(gap-tc.gap) > 1e-12 {
+			t.Errorf("%s: ensembleGap = %.3f, %q, %v; want %.3f, %q, %v", tc.name, gap, best, ok, tc.gap, tc.best, tc.recorded)
+		}
+	}
+}
